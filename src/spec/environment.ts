@@ -1,0 +1,173 @@
+// The environment file format: one zod schema per part, each beside its inferred type.
+import { z } from "zod";
+
+/** The four scenario types of FTRL scenario decomposition (method.md §2.1). */
+export const Scenario = z.enum(["single-hop", "parallel-single-hop", "multi-hop", "parallel-multi-hop"]);
+export type Scenario = z.infer<typeof Scenario>;
+export const SCENARIOS = Scenario.options;
+
+/** A complexity level of one scaling strategy; the amounts per level are documented in the README. */
+export const Level = z.number().int().min(0).max(3);
+export type Level = z.infer<typeof Level>;
+
+/** Levels of the four complexity-scaling strategies (method.md §2.4). */
+export const Complexity = z.strictObject({
+  functional_generalization: Level,
+  parameter_expansion: Level,
+  parameter_type_generalization: Level,
+  toolset_extension: Level,
+});
+export type Complexity = z.infer<typeof Complexity>;
+export const STRATEGIES = Complexity.keyof().options;
+
+/** OpenAI function names are the strictest tool-name rule any client applies, so we use it. */
+export const ToolName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/, "tool names are 1-64 of [A-Za-z0-9_-], not starting with a digit or dash");
+export type ToolName = z.infer<typeof ToolName>;
+
+/** A JSON Schema document, kept verbatim; the runtime compiles it for argument checks. */
+export const JsonSchema = z.record(z.string(), z.json());
+export type JsonSchema = z.infer<typeof JsonSchema>;
+
+/** MCP tools take an object of arguments, so an input schema is always of type object. */
+export const InputSchema = z.looseObject({
+  type: z.literal("object"),
+  properties: z.record(z.string(), z.json()).optional(),
+  required: z.array(z.string()).optional(),
+});
+export type InputSchema = z.infer<typeof InputSchema>;
+
+/** MCP tool annotations (hints only; clients must not trust them for security). */
+export const ToolAnnotations = z.strictObject({
+  title: z.string().optional(),
+  readOnlyHint: z.boolean().optional(),
+  destructiveHint: z.boolean().optional(),
+  idempotentHint: z.boolean().optional(),
+  openWorldHint: z.boolean().optional(),
+});
+export type ToolAnnotations = z.infer<typeof ToolAnnotations>;
+
+/** A tool document: everything the agent is shown about one tool. */
+export const Tool = z.strictObject({
+  name: ToolName,
+  description: z.string().min(1),
+  input_schema: InputSchema,
+  output_schema: InputSchema.optional(),
+  annotations: ToolAnnotations.optional(),
+});
+export type Tool = z.infer<typeof Tool>;
+
+/**
+ * The implementation: `tools` maps each tool name to the source of one JavaScript
+ * function `(args, state) => json`; `prelude` holds helpers shared by all of them.
+ */
+export const Implementation = z.strictObject({
+  language: z.literal("javascript"),
+  prelude: z.string().default(""),
+  tools: z.record(ToolName, z.string().min(1)),
+});
+export type Implementation = z.infer<typeof Implementation>;
+
+/** One call of a gold plan, with the steps whose outputs it needs and the sub-answer it yields. */
+export const GoldStep = z.strictObject({
+  id: z.string().min(1),
+  tool: ToolName,
+  arguments: z.record(z.string(), z.json()),
+  depends_on: z.array(z.string()).default([]),
+  yields: z.string().min(1),
+});
+export type GoldStep = z.infer<typeof GoldStep>;
+
+/** tool name -> expected sub-answers of that tool, as in the reference's `unsolved_set`. */
+export const UnsolvedSet = z.record(z.string(), z.array(z.string()));
+export type UnsolvedSet = z.infer<typeof UnsolvedSet>;
+
+export const Task = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, "task ids are 1-128 of [A-Za-z0-9_.-]"),
+  question: z.string().min(1),
+  unsolved_set: UnsolvedSet,
+  answer: z.string().min(1),
+  gold_plan: z.array(GoldStep).min(1),
+});
+export type Task = z.infer<typeof Task>;
+
+/** How an environment was made: enough for a reader to retrace every stage. */
+export const Provenance = z.strictObject({
+  generator: z.string().min(1),
+  version: z.string().min(1),
+  seed: z.union([z.number().int(), z.string()]),
+  stages: z.record(z.string(), z.json()).default({}),
+});
+export type Provenance = z.infer<typeof Provenance>;
+
+export const FORMAT = "envforge/environment@1";
+
+const EnvironmentShape = z.strictObject({
+  $schema: z.string().optional(),
+  format: z.literal(FORMAT),
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, "environment ids are 1-128 of [A-Za-z0-9_.-]"),
+  title: z.string().min(1),
+  domain: z.string().min(1),
+  scenario: Scenario,
+  complexity: Complexity,
+  provenance: Provenance,
+  tools: z.array(Tool).min(1),
+  implementation: Implementation,
+  initial_state: z.record(z.string(), z.json()).default({}),
+  tasks: z.array(Task).min(1),
+});
+
+/** Checks that span fields: every reference resolves, and the gold plan accounts for every sub-answer. */
+function crossCheck(env: z.infer<typeof EnvironmentShape>, ctx: z.RefinementCtx): void {
+  const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+  const toolNames = new Set<string>();
+  env.tools.forEach((t, i) => {
+    if (toolNames.has(t.name)) add(["tools", i, "name"], `duplicate tool name "${t.name}"`);
+    toolNames.add(t.name);
+    for (const r of t.input_schema.required ?? []) {
+      if (!t.input_schema.properties || !(r in t.input_schema.properties)) {
+        add(["tools", i, "input_schema", "required"], `required parameter "${r}" is not in properties`);
+      }
+    }
+  });
+  for (const name of toolNames) {
+    if (!(name in env.implementation.tools)) add(["implementation", "tools"], `tool "${name}" has no implementation`);
+  }
+  for (const name of Object.keys(env.implementation.tools)) {
+    if (!toolNames.has(name)) add(["implementation", "tools", name], `implementation of unknown tool "${name}"`);
+  }
+  const taskIds = new Set<string>();
+  env.tasks.forEach((task, ti) => {
+    if (taskIds.has(task.id)) add(["tasks", ti, "id"], `duplicate task id "${task.id}"`);
+    taskIds.add(task.id);
+    for (const tool of Object.keys(task.unsolved_set)) {
+      if (!toolNames.has(tool)) add(["tasks", ti, "unsolved_set", tool], `unknown tool "${tool}"`);
+    }
+    const stepIds = new Set<string>();
+    const yielded = new Map<string, string[]>();
+    task.gold_plan.forEach((step, si) => {
+      const at = ["tasks", ti, "gold_plan", si];
+      if (stepIds.has(step.id)) add([...at, "id"], `duplicate step id "${step.id}"`);
+      step.depends_on.forEach((dep, di) => {
+        if (!stepIds.has(dep)) add([...at, "depends_on", di], `depends on "${dep}", which is not an earlier step`);
+      });
+      stepIds.add(step.id);
+      if (!toolNames.has(step.tool)) add([...at, "tool"], `unknown tool "${step.tool}"`);
+      yielded.set(step.tool, [...(yielded.get(step.tool) ?? []), step.yields]);
+    });
+    // The gold plan must solve exactly the unsolved_set, or replay could never reach precision 1 and rate 1.
+    const tools = new Set([...Object.keys(task.unsolved_set), ...yielded.keys()]);
+    for (const tool of tools) {
+      const want = [...(task.unsolved_set[tool] ?? [])].sort();
+      const got = [...(yielded.get(tool) ?? [])].sort();
+      if (JSON.stringify(want) !== JSON.stringify(got)) {
+        add(["tasks", ti, "unsolved_set", tool], `gold plan yields ${JSON.stringify(got)} for "${tool}" but unsolved_set expects ${JSON.stringify(want)}`);
+      }
+    }
+  });
+}
+
+/** A whole environment: tools, their implementation, initial state and tasks. */
+export const Environment = EnvironmentShape.superRefine(crossCheck);
+export type Environment = z.infer<typeof Environment>;
+/** The file as written, before defaults are filled in. */
+export type EnvironmentInput = z.input<typeof Environment>;
