@@ -3,3 +3,4 @@ export * from "./environment.ts";
 export * from "./trajectory.ts";
 export * from "./reward.ts";
 export * from "./runtime.ts";
+export * from "./record.ts";

@@ -1,0 +1,55 @@
+// Opens a recording database: WAL journal, durability level, and migrations up to the current schema.
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
+
+export type Db = Database.Database;
+
+/**
+ * `normal`: in WAL mode a commit survives the process being killed (it is in the OS page
+ * cache), but the last commits can roll back if the machine loses power. `full`: every
+ * commit is fsynced, which also survives power loss and costs an fsync per write.
+ */
+export type Synchronous = "normal" | "full";
+
+export interface OpenOptions {
+  readonly?: boolean;
+  synchronous?: Synchronous;
+  /** How long a writer waits for another process's write lock, in ms. */
+  busyTimeoutMs?: number;
+}
+
+/** Applies every migration past the database's `user_version`, each in its own transaction. */
+export function migrate(db: Db): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`database schema version ${version} is newer than this envforge understands (${SCHEMA_VERSION}); upgrade envforge`);
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+/** Opens (creating if needed) and migrates a database file; `:memory:` works too. */
+export function openDb(file: string, options: OpenOptions = {}): Db {
+  if (!options.readonly && file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+  if (options.readonly) {
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version !== SCHEMA_VERSION) {
+      db.close();
+      throw new Error(`${file}: schema version ${version}, expected ${SCHEMA_VERSION}; open it once read-write to migrate`);
+    }
+    return db;
+  }
+  db.pragma("journal_mode = WAL");
+  db.pragma(`synchronous = ${(options.synchronous ?? "normal").toUpperCase()}`);
+  db.pragma("foreign_keys = ON");
+  migrate(db);
+  return db;
+}

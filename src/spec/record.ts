@@ -1,0 +1,26 @@
+// Episode records: the statuses, transports and score pairs that serving, recording, export and viewing share.
+import { z } from "zod";
+import { EpisodeScore } from "./reward.ts";
+
+/**
+ * Where an episode stands. `running` until it ends; then why it ended: the answer was
+ * handed in, the client closed (DELETE, stdin EOF, shutdown), it sat idle too long, the
+ * server died under it, or it went past its call limit.
+ */
+export const EpisodeStatus = z.enum(["running", "submitted", "closed", "idle_timeout", "interrupted", "limit_exceeded"]);
+export type EpisodeStatus = z.infer<typeof EpisodeStatus>;
+
+/** `episode`: a task of an environment; `catalog`: the environment listing; `proxy`: traffic to a third-party server. */
+export const EpisodeKind = z.enum(["episode", "catalog", "proxy"]);
+export type EpisodeKind = z.infer<typeof EpisodeKind>;
+
+/** How the client reached the server; `memory` is an in-process pair of transports. */
+export const TransportKind = z.enum(["stdio", "http", "memory"]);
+export type TransportKind = z.infer<typeof TransportKind>;
+
+/** A finished episode scored in both reward modes. */
+export const EpisodeScores = z.strictObject({
+  ftrl: EpisodeScore,
+  strict: EpisodeScore,
+});
+export type EpisodeScores = z.infer<typeof EpisodeScores>;
