@@ -1,0 +1,73 @@
+// Rollout data shared by the runner, the recorder's readers and the exporters: OpenAI chat messages, the assistant turn a call carries, and the FTRL training row.
+import { z } from "zod";
+import { JsonSchema } from "./environment.ts";
+
+/** One structured tool call of an assistant message, OpenAI chat-completions style (`arguments` is JSON text). */
+export const ChatToolCall = z.looseObject({
+  id: z.string(),
+  type: z.literal("function"),
+  function: z.looseObject({ name: z.string(), arguments: z.string() }),
+});
+export type ChatToolCall = z.infer<typeof ChatToolCall>;
+
+export const ChatSystemMessage = z.strictObject({ role: z.literal("system"), content: z.string() });
+export const ChatUserMessage = z.strictObject({ role: z.literal("user"), content: z.string() });
+export const ChatAssistantMessage = z.strictObject({
+  role: z.literal("assistant"),
+  content: z.string().nullable(),
+  tool_calls: z.array(ChatToolCall).optional(),
+});
+export type ChatAssistantMessage = z.infer<typeof ChatAssistantMessage>;
+export const ChatToolMessage = z.strictObject({ role: z.literal("tool"), content: z.string(), tool_call_id: z.string() });
+export type ChatToolMessage = z.infer<typeof ChatToolMessage>;
+
+/** A chat message in the shape verl, TRL and OpenRLHF read (method.md §4). */
+export const ChatMessage = z.discriminatedUnion("role", [ChatSystemMessage, ChatUserMessage, ChatAssistantMessage, ChatToolMessage]);
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+/** A tool as a chat-completions request lists it. */
+export const ChatTool = z.strictObject({
+  type: z.literal("function"),
+  function: z.strictObject({ name: z.string(), description: z.string(), parameters: JsonSchema }),
+});
+export type ChatTool = z.infer<typeof ChatTool>;
+
+/** The `_meta` key under which each `tools/call` request carries the assistant turn that made it. */
+export const ASSISTANT_META_KEY = "envforge/assistant";
+
+/**
+ * The assistant turn behind a `tools/call` (or `submit_answer`) request: enough to rebuild the
+ * conversation and recompute every per-step reward exactly.
+ */
+export const AssistantTurnMeta = z.strictObject({
+  /** 0 for the first assistant turn of the episode. */
+  turn: z.number().int().min(0),
+  /** The whole assistant message, with every tool call it made (OpenAI format). */
+  message: ChatAssistantMessage,
+  /** Which of the message's tool calls this request executes; absent on submit_answer. */
+  tool_call_id: z.string().optional(),
+  /** The model's raw text, when it was asked in raw Hermes/Qwen text mode. */
+  raw: z.string().optional(),
+  /**
+   * Tool messages the client wrote itself, by tool_call_id, for calls it could not send
+   * (arguments that are not a JSON object): the conversation the model saw had them.
+   */
+  local_results: z.record(z.string(), z.string()).optional(),
+});
+export type AssistantTurnMeta = z.infer<typeof AssistantTurnMeta>;
+
+/**
+ * A training row of the reference (method.md §4). `tools`, `codes` and `unsolved_set` are JSON
+ * text; `unsolved_set` and `solve_rate` are the state after every tool result in `messages`.
+ */
+export const FtrlRow = z.strictObject({
+  messages: z.array(ChatMessage),
+  tools: z.string(),
+  codes: z.string(),
+  unsolved_set: z.string(),
+  solve_rate: z.number(),
+  data_source: z.string(),
+  split: z.string(),
+  answer: z.string(),
+});
+export type FtrlRow = z.infer<typeof FtrlRow>;
