@@ -4,3 +4,4 @@ export * from "./trajectory.ts";
 export * from "./reward.ts";
 export * from "./runtime.ts";
 export * from "./record.ts";
+export * from "./rollout.ts";
