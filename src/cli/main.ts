@@ -3,8 +3,9 @@ import type { Command } from "./command.ts";
 import { processIo, UsageError, write, type Io } from "./io.ts";
 import { validateCommand } from "./validate.ts";
 import { schemaCommand } from "./schema.ts";
+import { scoreCommand } from "./score.ts";
 
-export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
