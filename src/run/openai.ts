@@ -1,0 +1,127 @@
+// A minimal OpenAI-compatible chat-completions client: one POST per turn, bounded retries with backoff, no streaming.
+import type { ChatTool } from "../spec/index.ts";
+
+export interface ChatEndpoint {
+  /** Base URL up to the API version, e.g. `http://127.0.0.1:8000/v1`; `/chat/completions` is appended. */
+  baseUrl: string;
+  model: string;
+  apiKey?: string;
+  temperature?: number;
+  maxTokens?: number;
+  /** Per attempt, in ms. */
+  timeoutMs?: number;
+  /** Further attempts after the first, on network errors, timeouts, 408, 409, 429 and 5xx. */
+  retries?: number;
+  /** First backoff in ms; doubled after every failed attempt (a Retry-After header wins, capped at 30 s). */
+  backoffMs?: number;
+}
+
+/** What the endpoint sent back, loosely typed: servers differ in what they fill in. */
+export interface CompletionMessage {
+  role?: string;
+  content?: string | null;
+  tool_calls?: { id?: string; type?: string; function: { name: string; arguments: string | object } }[] | null;
+  [key: string]: unknown;
+}
+
+export interface Completion {
+  message: CompletionMessage;
+  finishReason: string | null;
+  usage: Record<string, unknown> | null;
+  /** Attempts it took, 1 when the first one worked. */
+  attempts: number;
+}
+
+/** The endpoint failed for good: a non-retryable status, or every retry used up. */
+export class ModelEndpointError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly attempts: number,
+  ) {
+    super(message);
+    this.name = "ModelEndpointError";
+  }
+}
+
+class Retryable extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+const RETRY_STATUS = new Set([408, 409, 429]);
+
+function retryAfter(header: string | null): number | null {
+  if (header === null) return null;
+  const seconds = Number(header);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, 30_000) : null;
+}
+
+const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
+  });
+
+async function attempt(url: string, endpoint: ChatEndpoint, body: string, signal?: AbortSignal): Promise<Omit<Completion, "attempts">> {
+  const timeout = AbortSignal.timeout(endpoint.timeoutMs ?? 120_000);
+  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+  if (endpoint.apiKey) headers.authorization = `Bearer ${endpoint.apiKey}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { method: "POST", headers, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    const e = err as Error;
+    throw new Retryable(timeout.aborted ? `no answer within ${endpoint.timeoutMs ?? 120_000} ms` : `request failed: ${e.message}${e.cause ? ` (${String((e.cause as Error).message ?? e.cause)})` : ""}`, null);
+  }
+  const text = await res.text().catch((err: Error) => {
+    throw new Retryable(`reading the response failed: ${err.message}`, res.status);
+  });
+  if (!res.ok) {
+    const message = `HTTP ${res.status}: ${text.slice(0, 500)}`;
+    if (RETRY_STATUS.has(res.status) || res.status >= 500) throw new Retryable(message, res.status, retryAfter(res.headers.get("retry-after")));
+    throw new ModelEndpointError(message, res.status, 1);
+  }
+  let json: { choices?: { message?: CompletionMessage; finish_reason?: string | null }[]; usage?: Record<string, unknown> };
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Retryable(`the response is not JSON: ${text.slice(0, 200)}`, res.status);
+  }
+  const choice = json.choices?.[0];
+  if (!choice?.message || typeof choice.message !== "object") throw new Retryable(`the response has no choices[0].message: ${text.slice(0, 200)}`, res.status);
+  return { message: choice.message, finishReason: choice.finish_reason ?? null, usage: json.usage ?? null };
+}
+
+/**
+ * One chat completion. Transient failures are retried `retries` times with exponential
+ * backoff; then, or at once for other 4xx answers, it throws ModelEndpointError.
+ */
+export async function chatCompletion(endpoint: ChatEndpoint, messages: readonly object[], tools: readonly ChatTool[] | null, signal?: AbortSignal): Promise<Completion> {
+  const url = `${endpoint.baseUrl.replace(/\/+$/, "")}/chat/completions`;
+  const request: Record<string, unknown> = { model: endpoint.model, messages, stream: false };
+  if (tools && tools.length > 0) request.tools = tools;
+  if (endpoint.temperature !== undefined) request.temperature = endpoint.temperature;
+  if (endpoint.maxTokens !== undefined) request.max_tokens = endpoint.maxTokens;
+  const body = JSON.stringify(request);
+  const retries = endpoint.retries ?? 4;
+  let backoff = endpoint.backoffMs ?? 500;
+  for (let n = 1; ; n++) {
+    try {
+      return { ...(await attempt(url, endpoint, body, signal)), attempts: n };
+    } catch (err) {
+      if (err instanceof ModelEndpointError) throw new ModelEndpointError(err.message, err.status, n);
+      if (!(err instanceof Retryable)) throw err;
+      if (n > retries) throw new ModelEndpointError(`${err.message} (gave up after ${n} attempts)`, err.status, n);
+      await sleep(err.retryAfterMs ?? backoff, signal);
+      backoff *= 2;
+    }
+  }
+}
