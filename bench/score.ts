@@ -68,7 +68,7 @@ function naiveStep(state: StepState, raw: string, outputs: readonly string[]): n
   return state.solve_rate === 1 ? 0.5 : 0;
 }
 
-/** Runs `pass` (one sweep over `items` cases) until ~250 ms pass, five times; returns the median cases per second. */
+/** Repeats `pass` (one sweep over `items` cases) for ~250 ms, five times after a warm-up; the median cases per second. */
 function rate(items: number, pass: () => number): number {
   let sink = 0;
   for (let i = 0; i < 50; i++) sink += pass();
@@ -104,37 +104,20 @@ steps.forEach((s) => {
 const fmt = (n: number): string => Math.round(n).toLocaleString("en-US");
 const calls = episodes.reduce((n, e) => n + e.turns.reduce((m, t) => m + t.tool_calls.length, 0), 0);
 
-const episodeFast = rate(episodes.length, () => {
-  let s = 0;
-  for (const e of episodes) s += scoreEpisode(e.unsolved_set, e.turns).solved;
-  return s;
-});
-const episodeStrict = rate(episodes.length, () => {
-  let s = 0;
-  for (const e of episodes) s += scoreEpisode(e.unsolved_set, e.turns, { mode: "strict" }).solved;
-  return s;
-});
-const episodeNaive = rate(episodes.length, () => {
-  let s = 0;
-  for (const e of episodes) s += naiveEpisode(e.unsolved_set, e.turns).solved;
-  return s;
-});
-const stepFast = rate(steps.length, () => {
-  let s = 0;
-  for (const st of steps) s += scoreStep(st.state, st.raw, st.tool_outputs).rewards.f1;
-  return s;
-});
-const stepNaive = rate(steps.length, () => {
-  let s = 0;
-  for (const st of steps) s += naiveStep(st.state, st.raw, st.tool_outputs);
-  return s;
-});
-const lineRate = rate(episodeRows.length + stepRows.length, () => {
-  let s = 0;
-  for (const r of episodeRows) s += (scoreLine(r) as { solved: number }).solved;
-  for (const r of stepRows) s += (scoreLine(r) as { f1: number }).f1;
-  return s;
-});
+/** Cases per second of `score` over `items`; the summed results keep the work observable. */
+const over = <T>(items: readonly T[], score: (item: T) => number): number =>
+  rate(items.length, () => {
+    let s = 0;
+    for (const item of items) s += score(item);
+    return s;
+  });
+
+const episodeFast = over(episodes, (e) => scoreEpisode(e.unsolved_set, e.turns).solved);
+const episodeStrict = over(episodes, (e) => scoreEpisode(e.unsolved_set, e.turns, { mode: "strict" }).solved);
+const episodeNaive = over(episodes, (e) => naiveEpisode(e.unsolved_set, e.turns).solved);
+const stepFast = over(steps, (st) => scoreStep(st.state, st.raw, st.tool_outputs).rewards.f1);
+const stepNaive = over(steps, (st) => naiveStep(st.state, st.raw, st.tool_outputs));
+const lineRate = over([...episodeRows, ...stepRows], (r) => Object.keys(scoreLine(r)).length);
 
 console.log(`score: reward throughput on the shared vectors (${episodes.length} episodes with ${calls} calls, ${steps.length} steps)`);
 console.log(`  episodes/s  ftrl   ${fmt(episodeFast).padStart(11)}   (target >= 250,000)`);
