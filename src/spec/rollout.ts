@@ -56,6 +56,33 @@ export const AssistantTurnMeta = z.strictObject({
 });
 export type AssistantTurnMeta = z.infer<typeof AssistantTurnMeta>;
 
+/** The `_meta` key under which the runner's `submit_answer` request (or a failure mark) says which rollout this was. */
+export const RUN_META_KEY = "envforge/run";
+
+/** How the runner ended an episode: the model answered, it ran out of turns, or the model endpoint failed. */
+export const RunEnd = z.enum(["answer", "max_turns", "error"]);
+export type RunEnd = z.infer<typeof RunEnd>;
+
+/** Which rollout of which group an episode is: what score tables group by and resuming looks for. */
+export const RunMeta = z.strictObject({
+  /** The policy or model name ("oracle", "random", or the model id). */
+  agent: z.string(),
+  /** Environment, task, agent and k: the same for every attempt of one rollout. */
+  rollout: z.string(),
+  env: z.string(),
+  task: z.string(),
+  /** The rollout's index in its GRPO group, 0-based. */
+  k: z.number().int().min(0),
+  /** 1 for the first attempt; a rollout cut off by an endpoint failure is tried again under a new episode id. */
+  attempt: z.number().int().min(1),
+  end: RunEnd,
+  /** Assistant turns taken. */
+  turns: z.number().int().min(0),
+  /** Why the rollout failed, when `end` is `error`. */
+  error: z.string().optional(),
+});
+export type RunMeta = z.infer<typeof RunMeta>;
+
 /**
  * A training row of the reference (method.md §4). `tools`, `codes` and `unsolved_set` are JSON
  * text; `unsolved_set` and `solve_rate` are the state after every tool result in `messages`.
