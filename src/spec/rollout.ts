@@ -1,6 +1,5 @@
 // Rollout data shared by the runner, the recorder's readers and the exporters: OpenAI chat messages, the assistant turn a call carries, and the FTRL training row.
 import { z } from "zod";
-import { JsonSchema } from "./environment.ts";
 
 /** One structured tool call of an assistant message, OpenAI chat-completions style (`arguments` is JSON text). */
 export const ChatToolCall = z.looseObject({
@@ -28,7 +27,8 @@ export type ChatMessage = z.infer<typeof ChatMessage>;
 /** A tool as a chat-completions request lists it. */
 export const ChatTool = z.strictObject({
   type: z.literal("function"),
-  function: z.strictObject({ name: z.string(), description: z.string(), parameters: JsonSchema }),
+  /** `parameters` is the tool's JSON Schema, verbatim. */
+  function: z.strictObject({ name: z.string(), description: z.string(), parameters: z.record(z.string(), z.unknown()) }),
 });
 export type ChatTool = z.infer<typeof ChatTool>;
 
