@@ -1,26 +1,10 @@
 // FTRL rows survive a Parquet round trip: nested messages, UTF8 strings, solve_rate as DOUBLE.
-import { parquetMetadata, parquetReadObjects } from "hyparquet";
+import { parquetMetadata } from "hyparquet";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ftrlParquet } from "../../src/export/index.ts";
 import type { ChatMessage, FtrlRow } from "../../src/spec/index.ts";
-
-/** Parquet gives every struct field, null where a message has none; drop those to compare with the JSON rows. */
-function withoutNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutNulls);
-  if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [k, withoutNulls(v)]));
-  }
-  return value;
-}
-
-export async function readParquet(buffer: ArrayBuffer): Promise<Record<string, unknown>[]> {
-  return (await parquetReadObjects({ file: buffer })) as Record<string, unknown>[];
-}
-
-export function sameRows(read: Record<string, unknown>[], rows: readonly FtrlRow[]): void {
-  expect(withoutNulls(read)).toEqual(withoutNulls(rows));
-}
+import { readParquet, sameRows } from "./helpers.ts";
 
 const message: fc.Arbitrary<ChatMessage> = fc.oneof(
   fc.record({ role: fc.constant("user" as const), content: fc.string() }),
