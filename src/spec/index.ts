@@ -5,3 +5,4 @@ export * from "./reward.ts";
 export * from "./runtime.ts";
 export * from "./record.ts";
 export * from "./rollout.ts";
+export * from "./build.ts";
