@@ -65,6 +65,25 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (episode_id, seq)
   ) WITHOUT ROWID;
   `,
+  // 2: indexes for the viewer. `episodes_browse` holds every column a filter, sort or chart
+  // reads, so those queries scan this narrow index instead of the wide rows; the other two
+  // serve the default newest-first list and the score sorts straight from index order. The
+  // JSON expressions are those of src/record/browse.ts, character for character (SQLite uses
+  // an expression index only for the identical expression).
+  `
+  CREATE INDEX episodes_kind_started ON episodes (kind, started_at);
+  CREATE INDEX episodes_kind_score_ftrl ON episodes (kind, json_extract(score, '$.ftrl.solve_f1'));
+  CREATE INDEX episodes_kind_score_strict ON episodes (kind, json_extract(score, '$.strict.solve_f1'));
+  CREATE INDEX episodes_browse ON episodes (
+    kind, status, env_id, task_id,
+    coalesce(json_extract(final_meta, '$."envforge/run".agent'), 'client:' || nullif(client_name, ''), 'unknown'),
+    client_name, started_at, ended_at, call_count, solved_ftrl, solved_strict,
+    json_extract(score, '$.ftrl.solve_f1'), json_extract(score, '$.strict.solve_f1'),
+    json_extract(score, '$.ftrl.solve_precision'), json_extract(score, '$.ftrl.solve_rate'),
+    json_extract(score, '$.strict.solve_precision'), json_extract(score, '$.strict.solve_rate'),
+    json_extract(final_meta, '$."envforge/run".end')
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

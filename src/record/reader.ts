@@ -98,7 +98,8 @@ function fromRow<T>(r: Raw): T {
   return out as T;
 }
 
-const episodeRow = (r: Raw): EpisodeRow => fromRow<EpisodeRow>(r);
+/** A raw episodes row -> EpisodeRow (extra selected columns come along, camelCased). */
+export const episodeRow = (r: Raw): EpisodeRow => fromRow<EpisodeRow>(r);
 const messageRow = (r: Raw): MessageRow => fromRow<MessageRow>(r);
 const callRow = (r: Raw): CallRow => fromRow<CallRow>(r);
 
