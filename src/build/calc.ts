@@ -1,33 +1,33 @@
 // The arithmetic of the computing tools, written once as JavaScript source: the sandboxed tools run it
 // and the generator evaluates the same text to derive sub-answers, so both always agree to the last digit.
 
-/** Plain ES2020 with no host access; deploy copies it into the prelude of environments that compute. */
-export const CALC_SOURCE = `const UNIT_FACTORS = {"km>mi": 0.621371, "mi>km": 1.609344, "m>ft": 3.28084, "ft>m": 0.3048, "kg>lb": 2.20462, "lb>kg": 0.453592, "km2>mi2": 0.386102, "mi2>km2": 2.589988};
-function roundTo(x, digits) {
+/** Plain ES2020 with no host access, in named parts so deploy copies only what an environment uses. */
+export const CALC_PARTS = {
+  round: `function ef_roundTo(x, digits) {
   const f = Math.pow(10, digits);
   return Math.round(x * f) / f;
-}
-function convertCurrency(amount, from, to, rates, digits) {
-  return roundTo((amount / rates[from]) * rates[to], digits);
-}
-function convertUnit(value, from, to, digits) {
-  return roundTo(value * UNIT_FACTORS[from + ">" + to], digits);
-}
-function daysFromCivil(y, m, d) {
+}`,
+  currency: `function ef_convertCurrency(amount, from, to, rates, digits) {
+  return ef_roundTo((amount / rates[from]) * rates[to], digits);
+}`,
+  units: `const ef_UNIT_FACTORS = {"km>mi": 0.621371, "mi>km": 1.609344, "m>ft": 3.28084, "ft>m": 0.3048, "kg>lb": 2.20462, "lb>kg": 0.453592, "km2>mi2": 0.386102, "mi2>km2": 2.589988};
+function ef_convertUnit(value, from, to, digits) {
+  return ef_roundTo(value * ef_UNIT_FACTORS[from + ">" + to], digits);
+}`,
+  dates: `function ef_daysFromCivil(y, m, d) {
   y -= m <= 2 ? 1 : 0;
   const era = Math.floor(y / 400);
   const yoe = y - era * 400;
   const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1;
   return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
 }
-function parseDay(text) {
+function ef_parseDay(text) {
   const m = /^(\\d{4})-(\\d{2})-(\\d{2})$/.exec(String(text).trim());
   if (!m) return null;
-  const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3]);
-  const days = daysFromCivil(y, mo, d);
-  return formatDay(days) === m[0] ? days : null;
+  const days = ef_daysFromCivil(Number(m[1]), Number(m[2]), Number(m[3]));
+  return ef_formatDay(days) === m[0] ? days : null;
 }
-function formatDay(days) {
+function ef_formatDay(days) {
   const z = days + 719468;
   const era = Math.floor(z / 146097);
   const doe = z - era * 146097;
@@ -37,40 +37,46 @@ function formatDay(days) {
   const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const m = mp + (mp < 10 ? 3 : -9);
   const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  const pad = (n, w) => String(n).padStart(w, "0");
-  return pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2);
+  return String(y).padStart(4, "0") + "-" + String(m).padStart(2, "0") + "-" + String(d).padStart(2, "0");
 }
-const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
-function weekdayOf(days) {
-  return WEEKDAYS[(((days + 4) % 7) + 7) % 7];
-}
-function rankItems(items, order) {
+function ef_weekdayOf(days) {
+  return ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"][(((days + 4) % 7) + 7) % 7];
+}`,
+  ranking: `function ef_rankItems(items, order) {
   const sign = order === "ascending" || order === "lowest" ? 1 : -1;
   return items.map((it, i) => ({ label: it.label, value: it.value, i })).sort((a, b) => sign * (a.value - b.value) || a.i - b.i);
 }
-function compareItems(items, order, digits) {
-  const ranked = rankItems(items, order);
+function ef_compareItems(items, order, digits) {
+  const ranked = ef_rankItems(items, order);
   const first = ranked[0];
   const second = ranked[1];
-  return { winner: first.label, winner_value: first.value, margin: second ? roundTo(Math.abs(first.value - second.value), digits) : 0 };
+  return { winner: first.label, winner_value: first.value, margin: second ? ef_roundTo(Math.abs(first.value - second.value), digits) : 0 };
 }
-function sortSequence(items, order) {
-  return rankItems(items, order).map((r) => r.label).join(order === "ascending" ? " < " : " > ");
-}
-function aggregateValues(values, op, digits) {
+function ef_sortSequence(items, order) {
+  return ef_rankItems(items, order).map((r) => r.label).join(order === "ascending" ? " < " : " > ");
+}`,
+  aggregate: `function ef_aggregateValues(values, op, digits) {
   const sum = values.reduce((a, b) => a + b, 0);
-  if (op === "sum") return roundTo(sum, digits);
-  if (op === "mean") return roundTo(sum / values.length, digits);
+  if (op === "sum") return ef_roundTo(sum, digits);
+  if (op === "mean") return ef_roundTo(sum / values.length, digits);
   if (op === "max") return Math.max.apply(null, values);
   if (op === "min") return Math.min.apply(null, values);
   return values.length;
-}
-function arithmetic(a, b, op, digits) {
-  if (op === "add") return roundTo(a + b, digits);
-  if (op === "subtract") return roundTo(a - b, digits);
-  if (op === "multiply") return roundTo(a * b, digits);
-  return roundTo(a / b, digits);
-}`;
+}`,
+  arithmetic: `function ef_arithmetic(a, b, op, digits) {
+  if (op === "add") return ef_roundTo(a + b, digits);
+  if (op === "subtract") return ef_roundTo(a - b, digits);
+  if (op === "multiply") return ef_roundTo(a * b, digits);
+  return ef_roundTo(a / b, digits);
+}`,
+} as const;
+export type CalcPart = keyof typeof CALC_PARTS;
+
+/** The parts in a fixed order (later ones use `roundTo`). */
+export const calcSource = (parts: Iterable<CalcPart>): string => {
+  const want = new Set(parts);
+  return (Object.keys(CALC_PARTS) as CalcPart[]).filter((p) => p === "round" || want.has(p)).map((p) => CALC_PARTS[p]).join("\n");
+};
 
 export interface Item {
   label: string;
@@ -94,7 +100,7 @@ export interface Calc {
 
 // Our own constant source, not generated code: evaluating it keeps one definition of every formula.
 export const calc: Calc = new Function(
-  `${CALC_SOURCE}\nreturn { UNIT_FACTORS, roundTo, convertCurrency, convertUnit, parseDay, formatDay, weekdayOf, compareItems, sortSequence, aggregateValues, arithmetic };`,
+  `${calcSource(Object.keys(CALC_PARTS) as CalcPart[])}\nreturn { UNIT_FACTORS: ef_UNIT_FACTORS, roundTo: ef_roundTo, convertCurrency: ef_convertCurrency, convertUnit: ef_convertUnit, parseDay: ef_parseDay, formatDay: ef_formatDay, weekdayOf: ef_weekdayOf, compareItems: ef_compareItems, sortSequence: ef_sortSequence, aggregateValues: ef_aggregateValues, arithmetic: ef_arithmetic };`,
 )() as Calc;
 
 export const UNITS: Record<string, { name: string; plural: string }> = {

@@ -146,7 +146,8 @@ function pickField(ctx: Ctx, type: string, kinds?: readonly FieldDef["kind"][]):
   return ctx.rng.pick(themed.length > 0 && ctx.rng.chance(0.7) ? themed : all);
 }
 
-function actionPart(ctx: Ctx, steps: Step[]): { step: Step; sentence: string } {
+/** A booking-like step. Its sub-answer pairs the total with the name booked under, so another booking with the same total cannot pass for it. */
+function actionPart(ctx: Ctx, steps: Step[]): { step: Step; sentence: string; total: number } {
   const kind = ctx.rng.pick(ctx.actions);
   const a = ACTIONS[kind];
   const def = entity(a.entity);
@@ -160,9 +161,9 @@ function actionPart(ctx: Ctx, steps: Step[]): { step: Step; sentence: string } {
   const total = calc.arithmetic(quantity, price, "multiply", 2);
   const need: Need = { kind: "action", action: kind, table: def.table, key, quantity, guest, ...(date ? { date } : {}) };
   const vars = { x: key, n: String(quantity), guest, date: date ?? "" };
-  const step = computeStep(steps, need, upperFirst(fill(a.imperative[0]!, vars)), `${a.entity}.${kind}`, String(total), []);
+  const step = computeStep(steps, need, upperFirst(fill(a.imperative[0]!, vars)), `${a.entity}.${kind}`, `${total}, ${guest}`, []);
   step.source = { type: a.entity, rec };
-  return { step, sentence: fill(ctx.rng.pick(a.imperative), vars) };
+  return { step, sentence: fill(ctx.rng.pick(a.imperative), vars), total };
 }
 
 const TOTAL_QUESTIONS = ["What is the total cost?", "How much does it come to in total?", "Tell me the total.", "What will the total be?"];
@@ -170,8 +171,8 @@ const TOTAL_QUESTIONS = ["What is the total cost?", "How much does it come to in
 function singleHop(ctx: Ctx): Draft {
   const steps: Step[] = [];
   if (ctx.actions.length > 0 && ctx.rng.chance(0.3)) {
-    const { step, sentence } = actionPart(ctx, steps);
-    return { steps, question: `${sentence} ${ctx.rng.pick(TOTAL_QUESTIONS)}`, answer: step.sub.answer, pattern: `action(${step.sub.relation})` };
+    const { step, sentence, total } = actionPart(ctx, steps);
+    return { steps, question: `${sentence} ${ctx.rng.pick(TOTAL_QUESTIONS)}`, answer: String(total), pattern: `action(${step.sub.relation})` };
   }
   const root = ctx.rng.pick(ctx.roots);
   const f = pickField(ctx, root)!;
@@ -183,18 +184,18 @@ function singleHop(ctx: Ctx): Draft {
 function parallelSingleHop(ctx: Ctx): Draft {
   const steps: Step[] = [];
   const width = ctx.rng.int(2, 4);
-  const parts: { ask: string[]; clause: string[]; np: string; sentence?: string }[] = [];
+  const parts: { ask: string[]; clause: string[]; np: string; sentence?: string; final: string }[] = [];
   for (let i = 0; i < width; i++) {
     if (ctx.actions.length > 0 && ctx.rng.chance(0.25)) {
-      const { sentence } = actionPart(ctx, steps);
-      parts.push({ ask: [], clause: [], np: "", sentence: `${sentence} ${ctx.rng.pick(TOTAL_QUESTIONS)}` });
+      const { sentence, total } = actionPart(ctx, steps);
+      parts.push({ ask: [], clause: [], np: "", sentence: `${sentence} ${ctx.rng.pick(TOTAL_QUESTIONS)}`, final: String(total) });
       continue;
     }
     const root = ctx.rng.pick(ctx.roots);
     const f = pickField(ctx, root)!;
     const t = walk(ctx, steps, root, [], []);
-    lookupStep(steps, root, t.rec, f.name, []);
-    parts.push({ ask: f.ask, clause: f.clause, np: t.np });
+    const s = lookupStep(steps, root, t.rec, f.name, []);
+    parts.push({ ask: f.ask, clause: f.clause, np: t.np, final: s.sub.answer });
   }
   let question: string;
   if (parts.every((p) => p.sentence === undefined) && ctx.rng.chance(0.5)) {
@@ -205,7 +206,7 @@ function parallelSingleHop(ctx: Ctx): Draft {
   return {
     steps,
     question,
-    answer: steps.map((s) => s.sub.answer).join(", "),
+    answer: parts.map((p) => p.final).join(", "),
     pattern: `parallel(${steps.map((s) => s.sub.relation).join(", ")})`,
   };
 }
@@ -247,11 +248,11 @@ function multiHop(ctx: Ctx): Draft {
   const rng = ctx.rng;
   const steps: Step[] = [];
   if (ctx.actions.length > 0 && rng.chance(0.2)) {
-    const { step, sentence } = actionPart(ctx, steps);
+    const { step, sentence, total } = actionPart(ctx, steps);
     const rec = step.source!.rec;
     const currency = String(rec.currency);
     const to = rng.pick(Object.keys(ctx.rates).filter((c) => c !== currency));
-    const amount = Number(step.sub.answer);
+    const amount = total;
     const result = calc.convertCurrency(amount, currency, to, ctx.rates, 2);
     computeStep(steps, { kind: "convert_currency", amount, from: currency, to }, `Convert ${amount} ${currency} to ${to}.`, `convert_currency(${currency}>${to})`, String(result), [step.sub.id]);
     const q = rng.pick(["What does it come to in {cur}?", "How much is the total in {cur}?", "Tell me the total converted to {cur}."]);
@@ -352,8 +353,11 @@ function parallelMultiHop(ctx: Ctx): Draft {
     return { steps, question: q, answer: labelAt, pattern: pattern(`sort_${order}`) };
   }
   if (op === "aggregate") {
-    const how = f.additive && rng.chance(0.6) ? ("sum" as const) : ("mean" as const);
     const values = chains.map((c) => Number(c.value));
+    // A whole-number mean is a prefix of the mean of slightly different values (x.5), so only sums may be whole.
+    const mean = calc.aggregateValues(values, "mean", 2);
+    const how = f.additive && (rng.chance(0.6) || Number.isInteger(mean)) ? ("sum" as const) : ("mean" as const);
+    if (how === "mean" && Number.isInteger(mean)) throw new Rejection("decompose", "whole-number mean");
     const result = calc.aggregateValues(values, how, 2);
     computeStep(steps, { kind: "aggregate", op: how, values }, `What is the ${how} of ${values.join(", ")}?`, `aggregate(${relation}, ${how})`, String(result), deps);
     const list = joinList(chains.map((c) => c.np), rng);
@@ -385,33 +389,56 @@ const MAKERS: Record<Scenario, (ctx: Ctx) => Draft> = {
   "parallel-multi-hop": parallelMultiHop,
 };
 
-/** Record text as a tool would show it, without the identifying key (a probe naming the key echoes it anyway). */
+/** A record's values as a tool would show them, normalized, without the identifying key (a probe naming the key echoes it anyway). */
+const TEXTS = new WeakMap<FactRecord, string>();
 function recordText(type: string, rec: FactRecord): string {
-  const key = entity(type).key;
-  return Object.entries(rec)
-    .filter(([k]) => k !== key)
-    .map(([k, v]) => `${k}: ${v}`)
-    .join(" | ");
+  let text = TEXTS.get(rec);
+  if (text === undefined) {
+    const key = entity(type).key;
+    text = normalize(
+      Object.entries(rec)
+        .filter(([k]) => k !== key)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(" | "),
+    );
+    TEXTS.set(rec, text);
+  }
+  return text;
 }
 
-/** Why a set of drafts would match ambiguously, or null. Lookups may all end up in one tool, so any record counts. */
-function ambiguity(drafts: readonly Draft[], pool: readonly { type: string; rec: FactRecord }[]): string | null {
-  for (const d of drafts) {
-    const answers = d.steps.map((s) => s.sub.answer);
-    for (let i = 0; i < answers.length; i++) {
-      if (normalize(answers[i]!).length < 1) return "empty sub-answer";
-      for (let j = 0; j < answers.length; j++) {
-        if (i !== j && verify(answers[i]!, answers[j]!)) return `sub-answer "${answers[j]}" is inside "${answers[i]}"`;
-      }
+/** verify() with the record text already normalized. */
+const shows = (text: string, answer: string): boolean => pieces(answer).every((p) => text.includes(p));
+
+/** Why one draft's sub-answers could be confused with each other or echo their own arguments, or null. */
+function internalAmbiguity(d: Draft): string | null {
+  let circular: string | null = null;
+  const answers = d.steps.map((s) => s.sub.answer);
+  for (let i = 0; i < answers.length; i++) {
+    for (let j = 0; j < answers.length; j++) {
+      if (i !== j && verify(answers[i]!, answers[j]!)) return `sub-answer "${answers[j]}" is inside "${answers[i]}"`;
     }
+  }
+  // A chain that comes back to a record (a capital's country) shows a later sub-answer as an earlier step's key.
+  d.steps.forEach((s, i) => {
+    if (s.sub.need.kind === "lookup") for (const later of d.steps.slice(i + 1)) if (verify(s.sub.need.key, later.sub.answer)) circular ??= `sub-answer "${later.sub.answer}" is the key of an earlier step`;
+  });
+  if (circular) return circular;
+  for (const s of d.steps) {
+    // Short computed numbers (a margin of 4, a gap of 61) turn up inside unrelated outputs.
+    const minimum = s.sub.need.kind === "compare" ? 2 : 3;
+    if (s.sub.need.kind !== "lookup" && pieces(s.sub.answer).some((p) => p.length < minimum)) return `sub-answer "${s.sub.answer}" is too short to match unambiguously`;
+    if (echoedByNeed(s.sub.need, s.sub.answer)) return `sub-answer "${s.sub.answer}" is echoed by its own arguments`;
+  }
+  return null;
+}
+
+/** Whether a lookup sub-answer shows in a record other than the one it is read from. Lookups may all end up in one tool, so any record counts. */
+function recordConflict(drafts: readonly Draft[], records: readonly { type: string; rec: FactRecord }[]): string | null {
+  for (const d of drafts) {
     for (const s of d.steps) {
-      // Single-character results (a margin of 4) would turn up inside unrelated outputs.
-      if (s.sub.need.kind !== "lookup" && pieces(s.sub.answer).some((p) => p.length < 2)) return `sub-answer "${s.sub.answer}" is too short to match unambiguously`;
-      if (echoedByNeed(s.sub.need, s.sub.answer)) return `sub-answer "${s.sub.answer}" is echoed by its own arguments`;
       if (s.sub.need.kind !== "lookup") continue;
-      for (const other of pool) {
-        if (other.rec === s.source?.rec) continue;
-        if (verify(recordText(other.type, other.rec), s.sub.answer)) return `sub-answer "${s.sub.answer}" also shows in another record`;
+      for (const other of records) {
+        if (other.rec !== s.source?.rec && shows(recordText(other.type, other.rec), s.sub.answer)) return `sub-answer "${s.sub.answer}" also shows in another record`;
       }
     }
   }
@@ -454,8 +481,10 @@ export function decompose(request: BuildRequest): Decomposition {
         }
         throw err;
       }
-      const candidate = [...drafts, draft];
-      const problem = drafts.some((d) => d.question === draft.question) ? "question repeats" : ambiguity(candidate, sourcesOf(candidate));
+      const fresh = sourcesOf([draft]);
+      const problem = drafts.some((d) => d.question === draft.question)
+        ? "question repeats"
+        : (internalAmbiguity(draft) ?? recordConflict([draft], [...sourcesOf(drafts), ...fresh]) ?? recordConflict(drafts, fresh));
       if (problem) reasons.push(problem);
       else {
         drafts.push(draft);
@@ -470,7 +499,7 @@ export function decompose(request: BuildRequest): Decomposition {
     for (let i = rng.int(2, 3); i > 0; i--) {
       const rec = world.create(type);
       const decoy = { type, rec };
-      if (ambiguity(drafts, [...pool, decoy]) === null) pool.push(decoy);
+      if (recordConflict(drafts, [decoy]) === null) pool.push(decoy);
     }
   }
   const tables: Record<string, FactTable> = {};

@@ -1,12 +1,12 @@
 // Stage 5, localized deployment: turns the scaled tool documents into an environment file with a
 // JavaScript implementation per tool, the initial state they read and change, and the tasks' gold plans.
-import type { Decomposition, Environment, FactTable, GoldStep, Implementation, InputSchema, Scaling, Task, Tool, ToolDraft, ToolParam, UnsolvedSet } from "../spec/index.ts";
+import type { ComputeKind, Decomposition, Environment, FactTable, GoldStep, Implementation, InputSchema, Scaling, Task, Tool, ToolDraft, ToolParam, UnsolvedSet } from "../spec/index.ts";
 import { FORMAT } from "../spec/index.ts";
 import { verify } from "../score/index.ts";
-import { CALC_SOURCE } from "./calc.ts";
+import { calcSource, type CalcPart } from "./calc.ts";
 import { ACTIONS } from "./catalog.ts";
 import { fieldsOf, operationName, sidekickTemplate, UNIT_CODES } from "./docs.ts";
-import { ACTION_SOURCE, COMMON_SOURCE, COMPUTE_SOURCE, LOOKUP_SOURCE, SIDEKICK_SOURCE } from "./engine.ts";
+import { ACTION_SOURCE, COMMON_SOURCE, COMPUTE_PARTS, COMPUTE_SOURCE, LOOKUP_SOURCE, SIDEKICK_SOURCE } from "./engine.ts";
 import { rngFrom } from "./rng.ts";
 
 export const GENERATOR = "envforge-procedural";
@@ -99,6 +99,35 @@ function keysOf(tool: ToolDraft, tables: Record<string, FactTable>): string[] {
   return names.flatMap((n) => tables[n]!.rows.map((r) => String(r[tables[n]!.key])));
 }
 
+/** What each kind of computation needs from the engine and from the shared arithmetic. */
+const OP_PARTS: Record<ComputeKind, { engine: string; calc: CalcPart[] }> = {
+  convert_currency: { engine: "convert", calc: ["currency"] },
+  convert_unit: { engine: "convert", calc: ["units"] },
+  add_days: { engine: "dates", calc: ["dates"] },
+  date_diff: { engine: "dates", calc: ["dates"] },
+  subtract: { engine: "arithmetic", calc: ["arithmetic"] },
+  compare: { engine: "ranking", calc: ["ranking"] },
+  sort: { engine: "ranking", calc: ["ranking"] },
+  aggregate: { engine: "aggregate", calc: ["aggregate"] },
+};
+
+/** Only the helpers the tools use, so small environments stay small. */
+function preludeFor(tools: readonly ToolDraft[]): string {
+  const kinds = new Set(tools.map((t) => t.behavior.kind));
+  const ops = new Set(tools.flatMap((t) => (t.behavior.kind === "compute" ? t.behavior.ops : [])));
+  const calc = new Set<CalcPart>([...ops].flatMap((o) => OP_PARTS[o].calc));
+  if (kinds.has("action")) calc.add("arithmetic");
+  const engines = [...new Set([...ops].map((o) => OP_PARTS[o].engine))].sort();
+  return [
+    COMMON_SOURCE,
+    ...(calc.size > 0 ? [calcSource(calc)] : []),
+    ...(kinds.has("lookup") ? [LOOKUP_SOURCE] : []),
+    ...(kinds.has("compute") ? [COMPUTE_SOURCE, ...engines.map((e) => COMPUTE_PARTS[e]!)] : []),
+    ...(kinds.has("action") ? [ACTION_SOURCE] : []),
+    ...(kinds.has("sidekick") ? [SIDEKICK_SOURCE] : []),
+  ].join("\n");
+}
+
 export function deploy(d: Decomposition, s: Scaling): Environment {
   const tables: Record<string, FactTable> = { ...d.knowledge.tables, ...s.extra_tables };
   const tasks: Task[] = d.tasks.map((task) => {
@@ -110,15 +139,7 @@ export function deploy(d: Decomposition, s: Scaling): Environment {
   });
   const subAnswers = new Map<string, string[]>();
   for (const t of tasks) for (const g of t.gold_plan) subAnswers.set(g.tool, [...(subAnswers.get(g.tool) ?? []), g.yields]);
-  const kinds = new Set(s.tools.map((t) => t.behavior.kind));
-  const prelude = [
-    COMMON_SOURCE,
-    ...(kinds.has("compute") || kinds.has("action") ? [CALC_SOURCE] : []),
-    ...(kinds.has("lookup") ? [LOOKUP_SOURCE] : []),
-    ...(kinds.has("compute") ? [COMPUTE_SOURCE] : []),
-    ...(kinds.has("action") ? [ACTION_SOURCE] : []),
-    ...(kinds.has("sidekick") ? [SIDEKICK_SOURCE] : []),
-  ].join("\n");
+  const prelude = preludeFor(s.tools);
   const implementation: Implementation = {
     language: "javascript",
     prelude,

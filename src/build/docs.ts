@@ -254,14 +254,14 @@ function computeDoc(b: Extract<ToolBehavior, { kind: "compute" }>, style: DocSty
       const what = onlyCurrency ? "currency code" : onlyUnits ? "unit" : "currency code or unit";
       if (opts.objects && need("money")) {
         const unitKey = onlyCurrency ? "currency" : "unit";
-        const item = { type: "object", properties: { amount: { type: "number" }, [unitKey]: enumOrLoose(convCodes, opts.loose, `The ${what} of the amount.`) }, required: ["amount", unitKey], additionalProperties: false };
+        const item = { type: "object", properties: { amount: { type: "number", minimum: 0 }, [unitKey]: enumOrLoose(convCodes, opts.loose, `The ${what} of the amount.`) }, required: ["amount", unitKey], additionalProperties: false };
         params.push(
           opts.lists
             ? param("amounts", "money", req, { type: "array", items: item, minItems: 1, description: sayS({ terse: "Amounts to convert.", standard: `Amounts to convert, each with its ${what}.`, verbose: `One or more amounts, each an object with the number and its ${what}; all are converted to the same target.` }) }, { shape: "list", loose: opts.loose })
             : param(onlyCurrency ? "money" : "quantity", "money", req, { ...item, description: sayS({ terse: "Amount to convert.", standard: `The amount and its ${what}.`, verbose: `What to convert: the number and the ${what} it is expressed in.` }) }, { shape: "object", loose: opts.loose }),
         );
       } else if (!opts.objects && need("amount")) {
-        params.push(param(pn(style, "amount", "amount"), "amount", req, { type: "number", description: sayS({ terse: "Amount.", standard: "The amount to convert.", verbose: "The number to convert, in the source unit or currency." }) }));
+        params.push(param(pn(style, "amount", "amount"), "amount", req, { type: "number", minimum: 0, description: sayS({ terse: "Amount.", standard: "The amount to convert.", verbose: "The number to convert, in the source unit or currency." }) }));
         if (!b.fixed.from) params.push(param(fromName, "from", req, enumOrLoose(convCodes, opts.loose, sayS({ terse: `Source ${what}.`, standard: `The ${what} of the amount.`, verbose: `The ${what} the amount is expressed in.` })), { loose: opts.loose }));
       }
       if (!b.fixed.to && need("to")) params.push(param(toName, "to", req, enumOrLoose(convCodes, opts.loose, sayS({ terse: `Target ${what}.`, standard: `The ${what} to convert to.`, verbose: `The ${what} the result should be expressed in.` })), { loose: opts.loose }));

@@ -97,7 +97,7 @@ export const LOOKUP_SOURCE = `function ef_lookup(args, state, cfg) {
   return ef_finish(cfg.key.shape === "list" ? { results: results, count: results.length } : results[0], args, cfg.opts, t.table);
 }`;
 
-/** Conversions, date arithmetic, arithmetic, comparison, aggregation and sorting. */
+/** The computing tools' dispatcher: picks the operation, reads parameters by role, rounds, explains. */
 export const COMPUTE_SOURCE = `function ef_compute(args, state, cfg) {
   let kind = cfg.ops[0];
   if (cfg.ops.length > 1) {
@@ -105,87 +105,95 @@ export const COMPUTE_SOURCE = `function ef_compute(args, state, cfg) {
     kind = cfg.ops.find((k) => cfg.names[k] === name);
   }
   const label = cfg.names[kind];
-  const get = (role) => {
-    const p = cfg.p[role];
-    const v = p ? args[p.name] : undefined;
-    if (v === undefined || v === null) ef_fail("Missing " + (p ? '"' + p.name + '"' : role) + " for " + label + ".");
-    return v;
+  const c = {
+    args: args,
+    state: state,
+    cfg: cfg,
+    digits: cfg.opts.precision && args[cfg.opts.precision] !== undefined ? args[cfg.opts.precision] : 2,
+    has: (role) => cfg.p[role] !== undefined,
+    get: (role) => {
+      const p = cfg.p[role];
+      const v = p ? args[p.name] : undefined;
+      if (v === undefined || v === null) ef_fail("Missing " + (p ? '"' + p.name + '"' : role) + " for " + label + ".");
+      return v;
+    },
+    num: (v, what) => {
+      if (typeof v !== "number" || !isFinite(v)) ef_fail(what + " must be a number.");
+      return v;
+    },
   };
-  const has = (role) => cfg.p[role] !== undefined;
-  const choice = (role, allowed) => (cfg.fixed[role] !== undefined ? cfg.fixed[role] : ef_vocab(get(role), allowed, cfg.p[role] ? cfg.p[role].name : role));
-  const digits = cfg.opts.precision && args[cfg.opts.precision] !== undefined ? args[cfg.opts.precision] : 2;
-  const num = (v, what) => {
-    if (typeof v !== "number" || !isFinite(v)) ef_fail(what + " must be a number.");
-    return v;
-  };
-  const day = (v, what) => {
-    const d = ef_isDay(v) ? parseDay(v) : null;
-    if (d === null) ef_fail(what + ' "' + v + '" is not a valid date (YYYY-MM-DD).');
-    return d;
-  };
-  let out;
-  let why = "";
-  if (kind === "convert_currency" || kind === "convert_unit") {
-    const rates = state.exchange_rates || {};
-    let entries;
-    if (has("money")) {
-      const m = get("money");
-      entries = (cfg.p.money.shape === "list" ? m : [m]).map((e) => ({ amount: e.amount, from: e[cfg.p.money.inner[1]] }));
-    } else entries = [{ amount: get("amount"), from: choice("from", cfg.codes) }];
-    const to = choice("to", cfg.codes);
-    const results = entries.map((e) => {
-      const amount = num(e.amount, "amount");
-      const from = ef_vocab(e.from, cfg.codes, "unit");
-      if (from in rates && to in rates) return { amount: amount, from: from, to: to, rate: roundTo(rates[to] / rates[from], 6), result: convertCurrency(amount, from, to, rates, digits) };
-      const factor = UNIT_FACTORS[from + ">" + to];
-      if (factor === undefined) ef_fail("Cannot convert " + from + " to " + to + ".");
-      return { amount: amount, from: from, to: to, factor: factor, result: convertUnit(amount, from, to, digits) };
-    });
-    why = results.map((r) => r.amount + " " + r.from + " = " + r.result + " " + r.to).join("; ");
-    out = cfg.p.money && cfg.p.money.shape === "list" ? { to: to, results: results, count: results.length } : results[0];
-  } else if (kind === "add_days") {
-    const start = day(get("date"), "date");
-    const days = get("days");
-    if (!Number.isInteger(days)) ef_fail("days must be a whole number.");
-    out = { date: formatDay(start), days: days, result: formatDay(start + days), weekday: weekdayOf(start + days) };
-    why = out.date + " + " + days + " days";
-  } else if (kind === "date_diff") {
-    const r = has("range") ? get("range") : { start: get("start"), end: get("end") };
-    const s = day(r.start, "start"), e = day(r.end, "end");
-    out = { start: formatDay(s), end: formatDay(e), days: e - s, weeks: roundTo((e - s) / 7, 2) };
-    why = "days from " + out.start + " to " + out.end;
-  } else if (kind === "subtract") {
-    const ops = has("operands") ? get("operands") : [get("a"), get("b")];
-    const a = num(ops[0], "the first operand"), b = num(ops[1], "the second operand");
-    const op = choice("op", ["add", "subtract", "multiply", "divide"]);
-    if (op === "divide" && b === 0) ef_fail("Cannot divide by zero.");
-    out = { a: a, b: b, op: op, result: arithmetic(a, b, op, digits) };
-    why = a + " " + op + " " + b;
-  } else if (kind === "compare" || kind === "sort") {
-    const items = get("items");
-    if (!Array.isArray(items) || items.length === 0) ef_fail("Give at least one item.");
-    items.forEach((it) => num(it.value, "value of " + it.label));
-    if (kind === "compare") {
-      const order = choice("order", ["highest", "lowest"]);
-      const r = compareItems(items, order, digits);
-      out = { order: order, winner: r.winner, winner_value: r.winner_value, margin: r.margin, compared: items.length };
-      why = "the " + order + " of " + items.length + " values";
-    } else {
-      const order = choice("order", ["ascending", "descending"]);
-      out = { order: order, ranking: rankItems(items, order).map((r, i) => ({ rank: i + 1, label: r.label, value: r.value })), sequence: sortSequence(items, order) };
-      why = "sorted " + items.length + " values " + order;
-    }
-  } else {
-    const values = get("values");
-    if (!Array.isArray(values) || values.length === 0) ef_fail("Give at least one value.");
-    values.forEach((v) => num(v, "each value"));
-    const op = choice("op", ["sum", "mean", "min", "max", "count"]);
-    out = { op: op, count: values.length, result: aggregateValues(values, op, digits) };
-    why = op + " of " + values.length + " values";
-  }
-  if (cfg.opts.explain && args[cfg.opts.explain] === true) out.explanation = why;
-  return ef_finish(out, args, cfg.opts, "calculator");
+  c.choice = (role, allowed) => (cfg.fixed[role] !== undefined ? cfg.fixed[role] : ef_vocab(c.get(role), allowed, cfg.p[role] ? cfg.p[role].name : role));
+  const r = kind === "convert_currency" || kind === "convert_unit" ? ef_op_convert(c) : kind === "add_days" ? ef_op_add_days(c) : kind === "date_diff" ? ef_op_date_diff(c) : kind === "subtract" ? ef_op_arithmetic(c) : kind === "compare" ? ef_op_compare(c) : kind === "sort" ? ef_op_sort(c) : ef_op_aggregate(c);
+  if (cfg.opts.explain && args[cfg.opts.explain] === true) r.out.explanation = r.why;
+  return ef_finish(r.out, args, cfg.opts, "calculator");
 }`;
+
+/** One handler per kind of computation; deploy includes those an environment's tools can run. */
+export const COMPUTE_PARTS: Record<string, string> = {
+  convert: `function ef_op_convert(c) {
+  const rates = c.state.exchange_rates || {};
+  const money = c.cfg.p.money;
+  const entries = money ? (money.shape === "list" ? c.get("money") : [c.get("money")]).map((e) => ({ amount: e.amount, from: e[money.inner[1]] })) : [{ amount: c.get("amount"), from: c.choice("from", c.cfg.codes) }];
+  const to = c.choice("to", c.cfg.codes);
+  const results = entries.map((e) => {
+    const amount = c.num(e.amount, "amount");
+    const from = ef_vocab(e.from, c.cfg.codes, "unit");
+    if (from in rates && to in rates) return { amount: amount, from: from, to: to, rate: ef_roundTo(rates[to] / rates[from], 6), result: ef_convertCurrency(amount, from, to, rates, c.digits) };
+    if (typeof ef_UNIT_FACTORS === "undefined" || ef_UNIT_FACTORS[from + ">" + to] === undefined) ef_fail("Cannot convert " + from + " to " + to + ".");
+    return { amount: amount, from: from, to: to, factor: ef_UNIT_FACTORS[from + ">" + to], result: ef_convertUnit(amount, from, to, c.digits) };
+  });
+  const why = results.map((r) => r.amount + " " + r.from + " = " + r.result + " " + r.to).join("; ");
+  return { out: money && money.shape === "list" ? { to: to, results: results, count: results.length } : results[0], why: why };
+}`,
+  dates: `function ef_op_day(v, what) {
+  const d = ef_isDay(v) ? ef_parseDay(v) : null;
+  if (d === null) ef_fail(what + ' "' + v + '" is not a valid date (YYYY-MM-DD).');
+  return d;
+}
+function ef_op_add_days(c) {
+  const start = ef_op_day(c.get("date"), "date");
+  const days = c.get("days");
+  if (!Number.isInteger(days)) ef_fail("days must be a whole number.");
+  return { out: { date: ef_formatDay(start), days: days, result: ef_formatDay(start + days), weekday: ef_weekdayOf(start + days) }, why: ef_formatDay(start) + " + " + days + " days" };
+}
+function ef_op_date_diff(c) {
+  const r = c.has("range") ? c.get("range") : { start: c.get("start"), end: c.get("end") };
+  const s = ef_op_day(r.start, "start"), e = ef_op_day(r.end, "end");
+  return { out: { start: ef_formatDay(s), end: ef_formatDay(e), days: e - s, weeks: ef_roundTo((e - s) / 7, 2) }, why: "days from " + ef_formatDay(s) + " to " + ef_formatDay(e) };
+}`,
+  arithmetic: `function ef_op_arithmetic(c) {
+  const ops = c.has("operands") ? c.get("operands") : [c.get("a"), c.get("b")];
+  const a = c.num(ops[0], "the first operand"), b = c.num(ops[1], "the second operand");
+  const op = c.choice("op", ["add", "subtract", "multiply", "divide"]);
+  if (op === "divide" && b === 0) ef_fail("Cannot divide by zero.");
+  return { out: { a: a, b: b, op: op, result: ef_arithmetic(a, b, op, c.digits) }, why: a + " " + op + " " + b };
+}`,
+  ranking: `function ef_op_items(c) {
+  const items = c.get("items");
+  if (!Array.isArray(items) || items.length === 0) ef_fail("Give at least one item.");
+  items.forEach((it) => c.num(it.value, "value of " + it.label));
+  return items;
+}
+function ef_op_compare(c) {
+  const items = ef_op_items(c);
+  const order = c.choice("order", ["highest", "lowest"]);
+  const r = ef_compareItems(items, order, c.digits);
+  return { out: { order: order, winner: r.winner, winner_value: r.winner_value, margin: r.margin, compared: items.length }, why: "the " + order + " of " + items.length + " values" };
+}
+function ef_op_sort(c) {
+  const items = ef_op_items(c);
+  const order = c.choice("order", ["ascending", "descending"]);
+  const ranking = ef_rankItems(items, order).map((r, i) => ({ rank: i + 1, label: r.label, value: r.value }));
+  return { out: { order: order, ranking: ranking, sequence: ef_sortSequence(items, order) }, why: "sorted " + items.length + " values " + order };
+}`,
+  aggregate: `function ef_op_aggregate(c) {
+  const values = c.get("values");
+  if (!Array.isArray(values) || values.length === 0) ef_fail("Give at least one value.");
+  values.forEach((v) => c.num(v, "each value"));
+  const op = c.choice("op", ["sum", "mean", "min", "max", "count"]);
+  return { out: { op: op, count: values.length, result: ef_aggregateValues(values, op, c.digits) }, why: op + " of " + values.length + " values" };
+}`,
+};
 
 /** Bookings, orders and reservations: they draw down stock kept in the state. */
 export const ACTION_SOURCE = `function ef_act(args, state, cfg) {
@@ -214,7 +222,7 @@ export const ACTION_SOURCE = `function ef_act(args, state, cfg) {
     out[cfg.quantity] = qty;
     if (cfg.date) out.date = date.trim();
     out.unit_price = rec[cfg.price];
-    out.total = arithmetic(qty, Number(rec[cfg.price]), "multiply", 2);
+    out.total = ef_arithmetic(qty, Number(rec[cfg.price]), "multiply", 2);
     out.currency = rec.currency;
     out[cfg.stock] = rec[cfg.stock];
     return out;

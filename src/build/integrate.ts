@@ -5,7 +5,13 @@ import { bindArgs, serves } from "./bind.ts";
 import { BASE_OPTIONS, renderTool } from "./docs.ts";
 
 /** Groups tools by a key; each group of two or more becomes one merged behaviour. */
-function mergeGroups(tools: ToolDraft[], keyOf: (t: ToolDraft) => string | null, merged: (group: ToolDraft[]) => ToolBehavior, reason: string, merges: Merge[], d: Decomposition, style: Documentation["style"]): ToolDraft[] {
+interface Origins {
+  /** Final tool name -> the one-to-one documents it came from, and why they were merged. */
+  from: Map<string, string[]>;
+  reasons: Map<string, string[]>;
+}
+
+function mergeGroups(tools: ToolDraft[], keyOf: (t: ToolDraft) => string | null, merged: (group: ToolDraft[]) => ToolBehavior, reason: string, origins: Origins, d: Decomposition, style: Documentation["style"]): ToolDraft[] {
   const groups = new Map<string, ToolDraft[]>();
   const out: ToolDraft[] = [];
   for (const t of tools) {
@@ -19,7 +25,14 @@ function mergeGroups(tools: ToolDraft[], keyOf: (t: ToolDraft) => string | null,
       continue;
     }
     const tool = renderTool(merged(group), style, d.knowledge, BASE_OPTIONS);
-    merges.push({ into: tool.name, from: group.map((g) => g.name), reason });
+    const from = group.flatMap((g) => origins.from.get(g.name) ?? [g.name]);
+    const why = [...new Set([...group.flatMap((g) => origins.reasons.get(g.name) ?? []), reason])];
+    for (const g of group) {
+      origins.from.delete(g.name);
+      origins.reasons.delete(g.name);
+    }
+    origins.from.set(tool.name, from);
+    origins.reasons.set(tool.name, why);
     out.push(tool);
   }
   return out;
@@ -43,17 +56,17 @@ const DATE_OPS = new Set<ComputeKind>(["add_days", "date_diff"]);
 export const computeOps = (tools: readonly ToolDraft[]): ComputeKind[] => [...new Set(tools.flatMap((t) => (t.behavior.kind === "compute" ? t.behavior.ops : [])))];
 
 export function integrate(d: Decomposition, doc: Documentation): Integration {
-  const merges: Merge[] = [];
+  const origins: Origins = { from: new Map(), reasons: new Map() };
   let tools = doc.tools;
   // Identical documents written for different sub-questions.
-  tools = mergeGroups(tools, (t) => JSON.stringify(t.behavior), (g) => g[0]!.behavior, "identical functionality", merges, d, doc.style);
+  tools = mergeGroups(tools, (t) => JSON.stringify(t.behavior), (g) => g[0]!.behavior, "identical functionality", origins, d, doc.style);
   // Per-attribute lookups of one record type become one lookup with a field parameter.
   tools = mergeGroups(
     tools,
     (t) => (t.behavior.kind === "lookup" && t.behavior.tables.length === 1 && t.behavior.field !== null ? `lookup:${t.behavior.tables[0]}` : null),
     (g) => ({ kind: "lookup", tables: (g[0]!.behavior as { tables: string[] }).tables, field: null }),
     "lookups of the same record type differ only in the attribute returned",
-    merges,
+    origins,
     d,
     doc.style,
   );
@@ -68,7 +81,7 @@ export function integrate(d: Decomposition, doc: Documentation): Integration {
       return { kind: "compute", ops: computeOps(g), fixed };
     },
     "the same computation with different settings",
-    merges,
+    origins,
     d,
     doc.style,
   );
@@ -78,9 +91,10 @@ export function integrate(d: Decomposition, doc: Documentation): Integration {
     (t) => (t.behavior.kind === "compute" && t.behavior.ops.every((o) => DATE_OPS.has(o)) ? "dates" : null),
     (g) => ({ kind: "compute", ops: computeOps(g), fixed: {} }),
     "both are date arithmetic",
-    merges,
+    origins,
     d,
     doc.style,
   );
+  const merges: Merge[] = tools.filter((t) => origins.from.has(t.name)).map((t) => ({ into: t.name, from: origins.from.get(t.name)!, reason: origins.reasons.get(t.name)!.join("; ") }));
   return { style: doc.style, tools, calls: rebind(d, tools), merges };
 }

@@ -41,7 +41,7 @@ export function provenanceStages(a: Artifacts, env: Environment): Record<string,
       tasks: d.tasks.map((t) => ({
         id: t.id,
         pattern: t.pattern,
-        sub_questions: t.sub_questions.map((s) => ({ id: s.id, text: s.text, relation: s.relation, answer: s.answer, depends_on: s.depends_on })),
+        sub_questions: t.sub_questions.map((s) => ({ id: s.id, text: s.text, relation: s.relation })),
       })),
       tables: Object.fromEntries(Object.entries(d.knowledge.tables).map(([n, t]) => [n, t.rows.length])),
     },

@@ -142,7 +142,10 @@ export function scale(d: Decomposition, integ: Integration): Scaling {
     const what = ["enumerations become free strings checked in code", "identifiers and composite inputs become objects", "identifiers and amounts become lists (batch calls)"].slice(0, ptg);
     operations.push({ strategy: "parameter_type_generalization", level: ptg, change: what.join("; "), tools: tools.filter((t) => t.params.some((p) => p.loose || p.shape !== "scalar")).map((t) => t.name) });
   }
-  if (expansion > 0) operations.push({ strategy: "parameter_expansion", level: c.parameter_expansion, change: `${expansion} optional parameter(s) per tool`, tools: tools.map((t) => `${t.name}(${t.params.filter((p) => p.option).map((p) => p.name).join(", ")})`) });
+  if (expansion > 0) {
+    const added = [...new Set(tools.flatMap((t) => t.params.filter((p) => p.option).map((p) => p.name)))].sort();
+    operations.push({ strategy: "parameter_expansion", level: c.parameter_expansion, change: `${expansion} optional parameter(s) per tool, from: ${added.join(", ")}`, tools: tools.map((t) => t.name) });
+  }
 
   // Toolset extension.
   const [nearCount, computeCount, otherCount] = LEVELS.toolset_extension[c.toolset_extension] ?? [0, 0, 0];
@@ -160,30 +163,33 @@ export function scale(d: Decomposition, integ: Integration): Scaling {
   const near = rng.shuffle(Object.entries(d.knowledge.tables).flatMap(([table, t]) => (SIDEKICKS[t.entity] ?? []).map((s) => ({ table, template: s.name }))));
   const used = new Set(computeOps(tools));
   const computeKinds = rng.shuffle(DISTRACTOR_COMPUTE.filter((k) => !used.has(k) && !(c.functional_generalization >= 2 && (k === "convert_unit" || k === "convert_currency") && (used.has("convert_unit") || used.has("convert_currency")))));
-  let wantNear = nearCount;
-  let wantCompute = computeCount;
-  let wantOther = otherCount;
-  for (let salt = 0; wantOther > 0 && salt < 4; salt++) {
+  /** A lookup (and, when wanted, a side-information tool) over a small table from another domain. */
+  const otherDomain = (salt: number, withSide: boolean): number => {
     const table = otherDomainTable(d, new Set([...Object.keys(d.knowledge.tables), ...Object.keys(extra)]), salt);
-    if (!table) break;
+    if (!table) return 0;
     const tableName = entity(table.entity).table;
     extra[tableName] = table;
     const all = { ...d.knowledge.tables, ...extra };
     const view: Knowledge = { ...d.knowledge, tables: all };
-    if (add(render({ behavior: { kind: "lookup", tables: [tableName], field: null } }, view, extra), "other-domain", all)) wantOther--;
+    let added = add(render({ behavior: { kind: "lookup", tables: [tableName], field: null } }, view, extra), "other-domain", all) ? 1 : 0;
     const side = SIDEKICKS[table.entity]?.[0];
-    if (wantOther > 0 && side && add(render({ behavior: { kind: "sidekick", template: side.name, table: tableName } }, view, extra), "other-domain", all)) wantOther--;
-  }
-  wantNear += wantOther;
+    if (withSide && side && add(render({ behavior: { kind: "sidekick", template: side.name, table: tableName } }, view, extra), "other-domain", all)) added++;
+    return added;
+  };
+  // Each kind of distractor in turn; what one kind cannot supply, the next makes up.
+  let want = otherCount;
+  for (let salt = 0; want > 0 && salt < 4; salt++) want -= otherDomain(salt, want > 1);
+  want += computeCount;
   for (const k of computeKinds) {
-    if (wantCompute <= 0) break;
-    if (add(render({ behavior: { kind: "compute", ops: [k], fixed: {} } }, d.knowledge), "compute", d.knowledge.tables)) wantCompute--;
+    if (want <= 0) break;
+    if (add(render({ behavior: { kind: "compute", ops: [k], fixed: {} } }, d.knowledge), "compute", d.knowledge.tables)) want--;
   }
-  wantNear += wantCompute;
+  want += nearCount;
   for (const n of near) {
-    if (wantNear <= 0) break;
-    if (add(render({ behavior: { kind: "sidekick", template: n.template, table: n.table } }, d.knowledge), "near-miss", d.knowledge.tables)) wantNear--;
+    if (want <= 0) break;
+    if (add(render({ behavior: { kind: "sidekick", template: n.template, table: n.table } }, d.knowledge), "near-miss", d.knowledge.tables)) want--;
   }
+  for (let salt = 4; want > 0 && salt < 12; salt++) want -= otherDomain(salt, want > 1);
   if (distractors.length > 0) operations.push({ strategy: "toolset_extension", level: c.toolset_extension, change: `${distractors.length} distractor tool(s) that never score`, tools: distractors.map((x) => x.name) });
 
   return { style, tools, calls: rebind(d, tools), operations, distractors, extra_tables: extra };
