@@ -120,7 +120,11 @@ export function browseEpisodes(records: Records, query: EpisodeQuery, order: Epi
   const limit = clampInt(page.limit, 0, 10_000, 50);
   const offset = clampInt(page.offset, 0, Number.MAX_SAFE_INTEGER, 0);
   const where = whereOf(query);
-  const total = db.prepare(`SELECT count(*) FROM episodes ${where.sql}`).pluck().get(...where.params) as number;
+  // A score bound alone is counted best off its own index; with other filters the planner would pick that index anyway and read whole rows for the rest.
+  const scoreBound = query.minScore !== undefined || query.maxScore !== undefined;
+  const others = filtered({ ...query, minScore: undefined, maxScore: undefined });
+  const countHint = (query.kind ?? "episode") !== "all" && scoreBound && others ? " INDEXED BY episodes_browse" : "";
+  const total = db.prepare(`SELECT count(*) FROM episodes${countHint} ${where.sql}`).pluck().get(...where.params) as number;
   const rowids = db.prepare(`${sql} LIMIT ? OFFSET ?`).pluck().all(...params, limit, offset) as number[];
   if (rowids.length === 0) return { rows: [], total };
   const byRowid = new Map<number, BrowseRow>();

@@ -92,6 +92,7 @@ describe("episode pages at 100,000 episodes", () => {
     { name: "one agent, by strict solved count", query: { agent: "random", mode: "strict" }, order: { sort: "solved", dir: "desc" }, key: (e) => e.solvedStrict, offset: 150 },
     { name: "a client and a task, by agent", query: { clientName: "claude-code", taskId: "task-2" }, order: { sort: "agent", dir: "asc" }, key: (e) => agentOf(e), offset: 10 },
     { name: "several environments, ended last first", query: { envIds: ENVS.slice(10, 40), statuses: ["closed", "idle_timeout"] }, order: { sort: "ended", dir: "desc" }, key: (e) => e.endedAt, offset: 0 },
+    { name: "a model above a score, by calls", query: { agent: "oracle", minScore: 0.5 }, order: { sort: "calls", dir: "desc" }, key: (e) => e.callCount, offset: 40 },
     { name: "everything, deep page by status", query: {}, order: { sort: "status", dir: "asc" }, key: (e) => e.status, offset: 60_000 },
   ];
 
