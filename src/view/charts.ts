@@ -265,7 +265,7 @@ export function groupsChart(data: ChartsData): Html {
   const g = data.groups;
   const title = `Per-group spread of solve_f1 (${data.mode}) for GRPO groups, page ${g.page} of ${g.pages}`;
   const rowH = 24;
-  const m = { l: 330, r: 150, t: 34, b: 12 };
+  const m = { l: 330, r: 170, t: 34, b: 12 };
   const pw = 420;
   const W = m.l + pw + m.r;
   const H = m.t + Math.max(1, g.items.length) * rowH + m.b;
@@ -278,7 +278,7 @@ export function groupsChart(data: ChartsData): Html {
       html`<text x="${c(x(v))}" y="${m.t - 12}" text-anchor="middle" fill="currentColor" fill-opacity="0.8">${v.toFixed(2)}</text>`,
     );
   }
-  parts.push(html`<text x="${m.l + pw + 12}" y="${m.t - 12}" fill="currentColor" font-weight="600">mean · std · n</text>`);
+  parts.push(html`<text x="${m.l + pw + 32}" y="${m.t - 12}" fill="currentColor" font-weight="600">mean · std · n</text>`);
   g.items.forEach((b, i) => {
     const cy = m.t + i * rowH + rowH / 2;
     const flat = b.min === b.max;
@@ -291,7 +291,7 @@ export function groupsChart(data: ChartsData): Html {
 <line x1="${c(x(b.min))}" x2="${c(x(b.max))}" y1="${c(cy)}" y2="${c(cy)}" stroke="${color}" stroke-width="1.5"/>
 <rect x="${c(x(b.q1))}" y="${c(cy - 7)}" width="${c(Math.max(1.5, x(b.q3) - x(b.q1)))}" height="14" fill="${color}" fill-opacity="0.18" stroke="${color}"/>
 <line x1="${c(x(b.median))}" x2="${c(x(b.median))}" y1="${c(cy - 7)}" y2="${c(cy + 7)}" stroke="${color}" stroke-width="2.5"/>${dots}
-<text x="${m.l + pw + 12}" y="${c(cy + 4)}" fill="currentColor">${f2(b.mean)} · ${f2(b.std)} · ${b.scores.length}${flat ? " · flat" : ""}</text></g>`);
+<text x="${m.l + pw + 32}" y="${c(cy + 4)}" fill="currentColor">${f2(b.mean)} · ${f2(b.std)} · ${b.scores.length}${flat ? " · flat" : ""}</text></g>`);
   });
   if (g.items.length === 0) parts.push(html`<text x="${m.l}" y="${m.t + 16}" fill="currentColor" fill-opacity="0.6">No group of two or more scored rollouts matches the filters.</text>`);
   const desc = `${g.total} groups of at least two scored rollouts (one agent on one task); ${g.flat} of them are flat (every rollout scored the same, so GRPO gets no advantage from them). Boxes span the quartiles, whiskers the range, the thick line is the median, dots are rollouts.`;

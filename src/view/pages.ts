@@ -58,7 +58,7 @@ ${main}
 }
 
 export function errorPage(status: number, message: string): Html {
-  return layout("list", `Error ${status}`, html`<h1>${status === 404 ? "Not found" : "Cannot show this"}</h1><p class="error" role="alert">${message}</p><p><a href="/">Back to the episode list</a></p>`);
+  return layout("list", `Error ${status}`, html`<h1>${status === 404 ? "Not found" : "Cannot show this"}</h1><p class="alert" role="alert">${message}</p><p><a href="/">Back to the episode list</a></p>`);
 }
 
 // ---- filters ------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ ${current > 1 ? html`<li>${link(current - 1, "← Previous", "prev")}</li>` : EM
 export function listResults(p: ListParams, page: ListPage): Html {
   const from = page.total === 0 ? 0 : (page.page - 1) * page.per_page + 1;
   const to = Math.min(page.total, page.page * page.per_page);
-  const sortLabel = COLUMNS.find((col) => col.sort === p.sort)?.label.toLowerCase() ?? p.sort;
+  const sortLabel = p.sort === "started" ? "start time" : (COLUMNS.find((col) => col.sort === p.sort)?.label.toLowerCase() ?? p.sort);
   const body =
     page.rows.length > 0
       ? page.rows.map((r) => listRowHtml(r, p.mode))
@@ -250,8 +250,10 @@ function callHtml(call: CallView, running: boolean): Html {
 function turnHtml(turn: TurnView, index: number, running: boolean): Html {
   const label = turn.turn === null ? `Call ${index + 1} (the client sent no assistant turn)` : `Assistant turn ${turn.turn + 1}`;
   const solved = turn.calls.filter((c) => c.solved.ftrl !== null).length;
+  const sent = turn.calls.filter((c) => c.sent).length;
+  const unsent = turn.calls.length - sent;
   return html`<li class="turn">
-<h3>${label} <span class="muted">· ${turn.calls.length} call${turn.calls.length === 1 ? "" : "s"}, ${solved} solved (ftrl)</span></h3>
+<h3>${label} <span class="muted">· ${sent} call${sent === 1 ? "" : "s"}${unsent > 0 ? `, ${unsent} not sent` : ""}, ${solved} solved (ftrl)</span></h3>
 ${turn.content ? html`<div class="assistant-text"><h4 class="sr-only">Assistant text</h4>${clipped(turn.content)}</div>` : EMPTY}
 ${turn.raw && turn.raw !== turn.content ? html`<details><summary>Raw model text</summary>${clipped(turn.raw)}</details>` : EMPTY}
 <ol class="calls">${turn.calls.map((c) => callHtml(c, running))}</ol>
@@ -329,7 +331,7 @@ export function episodeBody(view: EpisodeView): Html {
   const final = view.running
     ? EMPTY
     : html`<li class="turn final"><h3>Final answer</h3>
-${view.final?.content ? html`<div class="assistant-text">${clipped(view.final.content)}</div>` : EMPTY}
+${view.final?.content && view.final.content !== e.final_answer ? html`<div class="assistant-text">${clipped(view.final.content)}</div>` : EMPTY}
 <dl class="facts compact"><div><dt>Submitted</dt><dd>${e.final_answer === null ? html`<span class="muted">no answer was submitted (${e.status.replace("_", " ")})</span>` : html`<q>${e.final_answer}</q>`}</dd></div>
 ${view.gold_answer !== null ? html`<div><dt>Expected</dt><dd><q>${view.gold_answer}</q></dd></div>` : EMPTY}</dl></li>`;
   return html`<div id="episode" data-status="${e.status}">

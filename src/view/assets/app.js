@@ -39,7 +39,7 @@ async function refresh(href) {
   template.innerHTML = text;
   const fresh = template.content.getElementById(REGION);
   if (!response.ok || !fresh) {
-    const problem = template.content.querySelector(".error");
+    const problem = template.content.querySelector(".alert");
     announce(problem ? problem.textContent : `The viewer answered ${response.status}`);
     return null;
   }
@@ -104,8 +104,10 @@ function wireLinks() {
     event.preventDefault();
     navigate(link.href);
   });
-  window.addEventListener("popstate", () => {
-    if (REGION) navigate(location.href, false);
+  // Back and forward change the filters as well as the results: load the whole page for that address.
+  if (!history.state) history.replaceState({ viewer: true }, "");
+  window.addEventListener("popstate", (event) => {
+    if (event.state && event.state.viewer) location.reload();
   });
 }
 
