@@ -18,6 +18,8 @@ const CHROMIUM = "/usr/bin/chromium";
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 /** Screenshots stay here after the run, for a person to look at. */
 export const SCREENSHOTS = join(tmpdir(), "envforge-view-screenshots");
+/** Page-side expressions are strings: this project's TypeScript has no DOM library. */
+const ACTIVE_HREF = `document.activeElement && document.activeElement.getAttribute("href")`;
 const XSS = '<script>window.__pwned = 1</script>"><img src=x onerror="window.__pwned = 2">';
 
 const environments = [EXAMPLE, VARIANT];
@@ -75,8 +77,8 @@ async function expectLandmarks(): Promise<void> {
 
 /** Every form control has a label a screen reader announces. */
 async function expectLabelledControls(): Promise<void> {
-  const unlabelled = await page.$$eval("main input:not([type=hidden]), main select", (els) =>
-    els.filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute("aria-label")).map((el) => el.outerHTML),
+  const unlabelled = await page.evaluate(
+    `[...document.querySelectorAll("main input:not([type=hidden]), main select")].filter((el) => !el.labels.length && !el.getAttribute("aria-label")).map((el) => el.outerHTML)`,
   );
   expect(unlabelled).toEqual([]);
 }
@@ -102,11 +104,11 @@ describe("the episode list", () => {
     await page.waitForURL(/model=random/);
     const randoms = records.listEpisodes({ limit: 1000 }).episodes.filter((e) => e.finalMeta !== null && JSON.stringify(e.finalMeta).includes('"agent":"random"'));
     await expect(page.locator("#results-heading").textContent()).resolves.toBe(`${randoms.length} episodes`);
-    const agents = await page.$$eval("table.episodes tbody tr td:nth-child(7)", (tds) => tds.map((td) => td.textContent));
+    const agents = await page.locator("table.episodes tbody tr td:nth-child(7)").allTextContents();
     expect(new Set(agents)).toEqual(new Set(["random"]));
     await page.getByLabel("Scenario").selectOption("single-hop");
     await page.waitForURL(/scenario=single-hop/);
-    await page.waitForFunction(() => [...document.querySelectorAll("table.episodes tbody tr td:nth-child(5)")].every((td) => td.textContent === "single-hop"));
+    await page.waitForFunction(`[...document.querySelectorAll("table.episodes tbody tr td:nth-child(5)")].every((td) => td.textContent === "single-hop")`);
     await expect(page.locator("table.episodes tbody tr").count()).resolves.toBe(randoms.filter((e) => e.envId === VARIANT.id).length);
   });
 
@@ -115,18 +117,18 @@ describe("the episode list", () => {
     await page.getByRole("link", { name: "Score" }).click();
     await page.waitForURL(/sort=score/);
     await expect(page.locator("th[aria-sort]").textContent()).resolves.toContain("Score");
-    const scores = (await page.$$eval("table.episodes tbody td.score span", (els) => els.map((e) => Number(e.textContent)))) as number[];
+    const scores = (await page.locator("table.episodes tbody td.score span").allTextContents()).map(Number);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
     // Tab walks the filters and the column headers, then reaches the rows; the focused row link shows a focus ring.
     await page.locator("#f-max_score").focus();
     let tabs = 0;
-    while (!(await page.evaluate(() => document.activeElement?.classList.contains("row-link"))) && tabs++ < 40) await page.keyboard.press("Tab");
+    while (!(await page.evaluate(`document.activeElement.classList.contains("row-link")`)) && tabs++ < 40) await page.keyboard.press("Tab");
     const first = await page.locator("a.row-link").first().getAttribute("href");
-    await expect(page.evaluate(() => document.activeElement?.getAttribute("href"))).resolves.toBe(first);
-    await expect(page.evaluate(() => getComputedStyle(document.activeElement!).outlineStyle)).resolves.toBe("solid");
+    await expect(page.evaluate(ACTIVE_HREF)).resolves.toBe(first);
+    await expect(page.evaluate(`getComputedStyle(document.activeElement).outlineStyle`)).resolves.toBe("solid");
     await page.keyboard.press("ArrowDown");
     const second = await page.locator("a.row-link").nth(1).getAttribute("href");
-    await expect(page.evaluate(() => document.activeElement?.getAttribute("href"))).resolves.toBe(second);
+    await expect(page.evaluate(ACTIVE_HREF)).resolves.toBe(second);
     await page.keyboard.press("Enter");
     await page.waitForURL((u) => u.pathname === second);
     await expect(page.getByRole("heading", { level: 1 }).textContent()).resolves.toContain("Episode");
@@ -140,9 +142,9 @@ describe("an episode", () => {
     for (const episode of [episodes.find((e) => e.id.includes(":oracle:"))!, withMisses]) {
       await page.goto(`${base()}/episodes/${encodeURIComponent(episode.id)}`);
       await expectLandmarks();
-      const shown = await page.$$eval("li.call[data-seq]", (lis) =>
-        lis.map((li) => ({ seq: Number((li as HTMLElement).dataset.seq), ftrl: (li as HTMLElement).dataset.solvedFtrl, strict: (li as HTMLElement).dataset.solvedStrict, text: li.querySelector(".markers")!.textContent })),
-      );
+      const shown = (await page.evaluate(
+        `[...document.querySelectorAll("li.call[data-seq]")].map((li) => ({ seq: Number(li.dataset.seq), ftrl: li.dataset.solvedFtrl, strict: li.dataset.solvedStrict, text: li.querySelector(".markers").textContent }))`,
+      )) as { seq: number; ftrl: string; strict: string; text: string }[];
       const calls = records.listCalls(episode.id);
       expect(shown.map((s) => s.seq)).toEqual(calls.map((c) => c.seq));
       for (const [i, c] of calls.entries()) {
@@ -169,10 +171,10 @@ describe("an episode", () => {
     await page.goto(`${base()}/episodes/hostile`);
     await expect(page.locator("li.call .out pre").textContent()).resolves.toBe(XSS);
     await expect(page.locator("main img").count()).resolves.toBe(0);
-    await expect(page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).resolves.toBeUndefined();
+    await expect(page.evaluate(`typeof window.__pwned`)).resolves.toBe("undefined");
     await page.goto(`${base()}/?model=${encodeURIComponent(XSS)}`);
     await expect(page.getByLabel("Model or client").inputValue()).resolves.toBe(XSS);
-    await expect(page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).resolves.toBeUndefined();
+    await expect(page.evaluate(`typeof window.__pwned`)).resolves.toBe("undefined");
   });
 });
 
