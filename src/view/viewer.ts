@@ -85,7 +85,7 @@ export class Viewer {
     if (path === "/api/episodes") return (req, res, url) => this.json(req, res, listPage(this.records, this.envs, parseParams(url.searchParams)));
     if (path === "/api/facets") return (req, res) => this.json(req, res, this.facets());
     if (path === "/api/charts") return (req, res, url) => this.json(req, res, this.charts(parseParams(url.searchParams)));
-    if (path === "/api/events") return (_req, res) => void this.live.subscribe(res);
+    if (path === "/api/events") return (req, res) => (req.method === "HEAD" ? this.send(res, 200, "text/event-stream; charset=utf-8", "", {}, true) : void this.live.subscribe(res));
     const chart = /^\/api\/charts\/(reward|agents|groups)\.svg$/.exec(path);
     if (chart) {
       const draw = { reward: rewardChart, agents: agentChart, groups: groupsChart }[chart[1] as "reward" | "agents" | "groups"];
