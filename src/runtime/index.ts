@@ -1,0 +1,87 @@
+// The sandboxed tool runtime: compiles an environment once, then runs its tools in isolated QuickJS episodes.
+import type { ValidateFunction } from "ajv";
+import { SandboxLimits, type Environment, type SandboxLimitsInput } from "../spec/index.ts";
+import { compileInputSchema } from "./args.ts";
+import { acquireInstance, maxBytesFor, releaseInstance } from "./engine.ts";
+import { SandboxEpisode, setupMessage, type Episode, type EpisodeParts } from "./episode.ts";
+import { Sandbox, syntaxErrors, type Program } from "./sandbox.ts";
+
+export type { Episode } from "./episode.ts";
+export { SANDBOX_EPOCH_MS } from "./engine.ts";
+export { formatCallError, toolOutputText } from "./text.ts";
+
+export interface CompiledEnvironment {
+  readonly env: Environment;
+  readonly limits: SandboxLimits;
+  /** A new episode on its own copy of `env.initial_state`; `seed` (a safe integer, default 0) seeds `Math.random`. */
+  openEpisode(options?: { seed?: number }): Episode;
+}
+
+/** Every reason an environment cannot run, each naming the tool or part it concerns. */
+export class EnvironmentCompileError extends Error {
+  constructor(
+    readonly envId: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`environment "${envId}" cannot run:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "EnvironmentCompileError";
+  }
+}
+
+/**
+ * Compiles every tool's input schema, parses the prelude and every tool, and opens one
+ * trial sandbox (prelude run, tools evaluated, initial state installed under the limits),
+ * so an environment that compiles will open episodes. Throws EnvironmentCompileError
+ * listing every problem found.
+ */
+export async function compileEnvironment(env: Environment, limitsInput: SandboxLimitsInput = {}): Promise<CompiledEnvironment> {
+  const parsedLimits = SandboxLimits.safeParse(limitsInput);
+  if (!parsedLimits.success) {
+    throw new EnvironmentCompileError(env.id, parsedLimits.error.issues.map((i) => `limits.${i.path.join(".")}: ${i.message}`));
+  }
+  const limits = parsedLimits.data;
+  const problems: string[] = [];
+  const tools = new Map<string, { index: number; validate: ValidateFunction }>();
+  const program: Program = { prelude: env.implementation.prelude ?? "", tools: [] };
+  for (const tool of env.tools) {
+    const source = env.implementation.tools[tool.name];
+    if (source === undefined) {
+      problems.push(`tool "${tool.name}": no implementation`);
+      continue;
+    }
+    try {
+      tools.set(tool.name, { index: program.tools.length, validate: compileInputSchema(tool.input_schema) });
+      program.tools = [...program.tools, { name: tool.name, source }];
+    } catch (err) {
+      problems.push(`tool "${tool.name}": invalid input_schema: ${(err as Error).message}`);
+    }
+  }
+  let initialStateJson: string | undefined;
+  try {
+    initialStateJson = JSON.stringify(env.initial_state ?? {});
+  } catch (err) {
+    problems.push(`initial state is not JSON: ${(err as Error).message}`);
+  }
+  const maxBytes = maxBytesFor(limits.memoryBytes);
+  const instance = await acquireInstance(maxBytes);
+  const syntax = syntaxErrors(instance, program, limits);
+  problems.push(...syntax.map(setupMessage));
+  if (problems.length === 0 && initialStateJson !== undefined) {
+    const trial = Sandbox.create(instance, program, limits, 0, `{"state":${initialStateJson},"rng":null}`);
+    if (trial.ok) trial.sandbox.dispose();
+    else problems.push(setupMessage(trial.failure));
+  }
+  // The trial's instance becomes the first episode's, so opening it needs no new instance.
+  releaseInstance(instance);
+  if (problems.length > 0 || initialStateJson === undefined) throw new EnvironmentCompileError(env.id, problems);
+  const parts: EpisodeParts = { program, limits, maxBytes, tools, initialStateJson };
+  return {
+    env,
+    limits,
+    openEpisode(options = {}) {
+      const seed = options.seed ?? 0;
+      if (!Number.isSafeInteger(seed)) throw new TypeError(`seed must be a safe integer, got ${String(seed)}`);
+      return new SandboxEpisode(parts, seed);
+    },
+  };
+}

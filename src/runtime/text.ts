@@ -1,0 +1,97 @@
+// Renders tool outputs as the Python reference shows them to the agent: json.dumps(value, ensure_ascii=False).
+
+/** The reference's wording for a failed call, typo included, so exported rows match its data byte for byte. */
+export function formatCallError(tool: string, message: string): string {
+  return `an error occured when call ${tool}: ${message}`;
+}
+
+/**
+ * The text the agent sees for a tool's return value: strings as they are, every other JSON
+ * value as Python's `json.dumps(value, ensure_ascii=False)` writes it (", " and ": "
+ * separators, `1e+16`, `1.5e-07`, `NaN`, lone surrogates unescaped).
+ *
+ * JavaScript has one number type, so a number that is a safe integer prints as a Python int
+ * (`2`, never `2.0`); every other finite number prints as a Python float. Throws a TypeError
+ * naming the path for anything that is not JSON (undefined, functions, bigints, cycles).
+ */
+export function toolOutputText(value: unknown): string {
+  return typeof value === "string" ? value : pyDumps(value, "$", []);
+}
+
+function pyDumps(value: unknown, path: string, open: object[]): string {
+  switch (typeof value) {
+    case "string":
+      return pyString(value);
+    case "number":
+      return pyNumber(value);
+    case "boolean":
+      return value ? "true" : "false";
+    case "object": {
+      if (value === null) return "null";
+      if (open.includes(value)) throw new TypeError(`not a JSON value: ${path} refers to itself`);
+      open.push(value);
+      let out: string;
+      if (Array.isArray(value)) {
+        out = `[${value.map((v, i) => pyDumps(v, `${path}[${i}]`, open)).join(", ")}]`;
+      } else {
+        const parts: string[] = [];
+        for (const key of Object.keys(value)) {
+          parts.push(`${pyString(key)}: ${pyDumps((value as Record<string, unknown>)[key], `${path}.${key}`, open)}`);
+        }
+        out = `{${parts.join(", ")}}`;
+      }
+      open.pop();
+      return out;
+    }
+    default:
+      throw new TypeError(`not a JSON value: ${path} is ${typeof value}`);
+  }
+}
+
+// Matches a surrogate that is not half of a pair: the `u` flag makes pairs one code point.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** Python escapes `"`, `\` and U+0000-U+001F exactly as JSON.stringify does; it differs only on lone surrogates, which it leaves raw. */
+function pyString(s: string): string {
+  if (!LONE_SURROGATE.test(s)) return JSON.stringify(s);
+  let out = "";
+  for (const ch of s) out += ch.length === 1 && ch >= "\uD800" && ch <= "\uDFFF" ? ch : JSON.stringify(ch).slice(1, -1);
+  return `"${out}"`;
+}
+
+function pyNumber(x: number): string {
+  if (Number.isNaN(x)) return "NaN";
+  if (x === Infinity) return "Infinity";
+  if (x === -Infinity) return "-Infinity";
+  if (Object.is(x, -0)) return "-0.0";
+  if (Number.isSafeInteger(x)) return String(x);
+  return pyFloat(x);
+}
+
+/**
+ * Python's float repr: the same shortest round-trip digits as JavaScript, but scientific
+ * notation when the decimal exponent is below -4 or at least 16, a two-digit signed
+ * exponent, and a trailing ".0" on integral values.
+ */
+function pyFloat(x: number): string {
+  const [mantissa = "", exponent = "0"] = String(Math.abs(x)).split("e");
+  const dot = mantissa.indexOf(".");
+  const intPart = dot < 0 ? mantissa : mantissa.slice(0, dot);
+  let digits = intPart + (dot < 0 ? "" : mantissa.slice(dot + 1));
+  let exp = intPart.length - 1 + Number(exponent);
+  const lead = digits.search(/[1-9]/);
+  digits = digits.slice(lead).replace(/0+$/, "");
+  exp -= lead;
+  let body: string;
+  if (exp < -4 || exp >= 16) {
+    const frac = digits.length > 1 ? `.${digits.slice(1)}` : "";
+    body = `${digits[0]}${frac}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  } else if (exp < 0) {
+    body = `0.${"0".repeat(-exp - 1)}${digits}`;
+  } else if (digits.length <= exp + 1) {
+    body = `${digits}${"0".repeat(exp + 1 - digits.length)}.0`;
+  } else {
+    body = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+  }
+  return x < 0 ? `-${body}` : body;
+}
