@@ -4,8 +4,10 @@ import { processIo, UsageError, write, type Io } from "./io.ts";
 import { validateCommand } from "./validate.ts";
 import { schemaCommand } from "./schema.ts";
 import { scoreCommand } from "./score.ts";
+import { runCommand } from "./run.ts";
+import { exportCommand } from "./export.ts";
 
-export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

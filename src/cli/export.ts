@@ -1,0 +1,79 @@
+// `envforge export`: recorded episodes -> FTRL rows (JSON Lines), chat JSONL for SFT, or FTRL rows as Parquet.
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { EXPORT_FORMATS, exportRecords, type ExportFormat } from "../export/index.ts";
+import { formatProblem, loadEnvironments } from "../load/index.ts";
+import { Records } from "../record/index.ts";
+import { RewardMode, type Environment } from "../spec/index.ts";
+import type { Command } from "./command.ts";
+import { UsageError, write, type Io } from "./io.ts";
+import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
+
+/** The database and environments that reading commands (export, score --db) share. */
+export async function openRecorded(values: { db?: string | undefined; dir?: string | undefined }, io: Io, command: string): Promise<{ records: Records; environments: Environment[]; dbFile: string }> {
+  const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
+  const loaded = await loadEnvironments([dir]);
+  for (const p of loaded.problems) write(io.stderr, `envforge ${command}: skipping ${formatProblem(p)}`);
+  const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
+  let records: Records;
+  try {
+    records = Records.open(dbFile);
+  } catch (err) {
+    throw new UsageError(`cannot open the database ${dbFile}: ${(err as Error).message}`);
+  }
+  return { records, environments: loaded.environments.map((e) => e.env), dbFile };
+}
+
+export const rewardMode = (value: string | undefined): RewardMode => {
+  const mode = RewardMode.safeParse(value ?? "ftrl");
+  if (!mode.success) throw new UsageError(`--reward must be one of ${RewardMode.options.join(", ")}, not ${JSON.stringify(value)}`);
+  return mode.data;
+};
+
+export const exportCommand: Command = {
+  name: "export",
+  summary: "Export recorded episodes as FTRL training rows, chat JSONL for SFT, or Parquet",
+  usage: "export --format ftrl|chat|parquet --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train]",
+  async run(argv, io) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        db: { type: "string" },
+        dir: { type: "string" },
+        format: { type: "string" },
+        out: { type: "string" },
+        env: { type: "string" },
+        model: { type: "string" },
+        "min-score": { type: "string" },
+        reward: { type: "string" },
+        split: { type: "string" },
+      },
+    });
+    const format = values.format as ExportFormat | undefined;
+    if (!format || !EXPORT_FORMATS.includes(format)) throw new UsageError(`--format is one of ${EXPORT_FORMATS.join(", ")}`);
+    if (!values.out) throw new UsageError("--out PATH is required");
+    const minScore = values["min-score"] === undefined ? undefined : Number(values["min-score"]);
+    if (minScore !== undefined && !Number.isFinite(minScore)) throw new UsageError(`--min-score wants a number, got ${JSON.stringify(values["min-score"])}`);
+    const mode = rewardMode(values.reward);
+    const { records, environments, dbFile } = await openRecorded(values, io, "export");
+    try {
+      const out = resolve(io.cwd, values.out);
+      const stats = await exportRecords({
+        records,
+        environments,
+        format,
+        out,
+        mode,
+        ...(values.env !== undefined ? { envId: values.env } : {}),
+        ...(values.model !== undefined ? { model: values.model } : {}),
+        ...(minScore !== undefined ? { minScore } : {}),
+        ...(values.split !== undefined ? { split: values.split } : {}),
+      });
+      const skipped = Object.entries(stats.skipped).map(([k, v]) => `${v} ${k.replaceAll("_", " ")}`);
+      write(io.stdout, `wrote ${stats.rows} ${format === "chat" ? "conversations" : "rows"} from ${stats.exported} of ${stats.episodes} episodes in ${dbFile} to ${out}${skipped.length ? `; left out: ${skipped.join(", ")}` : ""}`);
+      return 0;
+    } finally {
+      records.close();
+    }
+  },
+};
