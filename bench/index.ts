@@ -2,3 +2,4 @@
 // Add a module with one line below. Modules run at import, so each also runs alone: `node --import tsx bench/<area>.ts`.
 await import("./score.ts");
 await import("./view.ts");
+await import("./run.ts");

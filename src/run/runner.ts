@@ -212,8 +212,9 @@ async function playEpisode(
   progress: Progress,
   signal?: AbortSignal,
 ): Promise<EpisodeRun> {
-  const tools = await visibleTools(client);
-  const messages: ChatMessage[] = [{ role: "user", content: await question(client, task) }];
+  // Independent requests: over HTTP, sending them together saves a round trip per episode.
+  const [tools, asked] = await Promise.all([visibleTools(client), question(client, task)]);
+  const messages: ChatMessage[] = [{ role: "user", content: asked }];
   const submit = async (answer: string, end: RunEnd, assistantMeta: AssistantTurnMeta | null): Promise<EpisodeRun> => {
     const result = await client.callTool({
       name: SUBMIT_TOOL,
