@@ -66,10 +66,12 @@ interface Scored {
   k: number | null;
 }
 
+/** `level N` when the four scaling strategies share level N (as in the shipped suite), else each strategy's level. */
 const complexityKey = (env: Environment | undefined): string => {
   if (!env) return "unknown";
   const c = env.complexity;
-  return `level ${c.functional_generalization + c.parameter_expansion + c.parameter_type_generalization + c.toolset_extension}`;
+  const levels = [c.functional_generalization, c.parameter_expansion, c.parameter_type_generalization, c.toolset_extension];
+  return levels.every((l) => l === levels[0]) ? `level ${levels[0]}` : `fg${levels[0]} pe${levels[1]} ptg${levels[2]} te${levels[3]}`;
 };
 
 function metricRow(key: string, rows: readonly Scored[]): MetricRow {
@@ -158,7 +160,7 @@ export function buildReport(records: Records, environments: readonly Environment
       group_reward: `solve_f1 of the episode (${mode} reward)`,
       success: "solve_rate == 1 and the submitted answer contains the final answer",
       interval: "95% two-sided, Student t with n-1 degrees of freedom; null below two episodes",
-      complexity: "sum of the four scaling-strategy levels (0-12)",
+      complexity: "level N when all four scaling strategies are at level N, else fgA peB ptgC teD (functional generalization, parameter expansion, parameter type generalization, toolset extension)",
     },
     episodes: { read, scored: rows.length, excluded },
     tables: {
