@@ -44,14 +44,15 @@ export function checkArguments(validate: ValidateFunction, args: unknown): Check
   return { ok: false, message: describeErrors(validate.errors ?? []) };
 }
 
-/** `title`, `filters[0].name`, `options["max results"]` from a JSON Pointer. */
+/** `title`, `max results`, `filters[0].name`, `options["page size"]` from a JSON Pointer: the argument's own name first, as written. */
 function argumentPath(pointer: string, extra?: string): string {
   const parts = pointer === "" ? [] : pointer.slice(1).split("/").map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
   if (extra !== undefined) parts.push(extra);
-  let out = "";
-  for (const p of parts) {
-    if (/^\d+$/.test(p) && out !== "") out += `[${p}]`;
-    else if (/^[A-Za-z_$][\w$-]*$/.test(p)) out += out === "" ? p : `.${p}`;
+  const [name = "", ...rest] = parts;
+  let out = name;
+  for (const p of rest) {
+    if (/^\d+$/.test(p)) out += `[${p}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(p)) out += `.${p}`;
     else out += `[${JSON.stringify(p)}]`;
   }
   return out;
@@ -62,9 +63,7 @@ function subject(pointer: string): string {
 }
 
 function typeList(type: unknown): string {
-  const types = Array.isArray(type) ? type.map(String) : [String(type)];
-  const named = types.map((t) => (t === "object" && types.length === 1 ? "an object" : t));
-  return named.join(" or ");
+  return (Array.isArray(type) ? type.map(String) : [String(type)]).join(" or ");
 }
 
 function describeOne(e: ErrorObject): string {
@@ -75,7 +74,7 @@ function describeOne(e: ErrorObject): string {
     case "additionalProperties":
       return `unexpected argument "${argumentPath(e.instancePath, String(p.additionalProperty))}"`;
     case "type":
-      return `${subject(e.instancePath)} must be ${typeList(p.type)}`;
+      return e.instancePath === "" && p.type === "object" ? "arguments must be an object" : `${subject(e.instancePath)} must be ${typeList(p.type)}`;
     case "enum":
       return `${subject(e.instancePath)} must be one of ${(p.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
     case "const":

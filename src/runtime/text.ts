@@ -15,10 +15,62 @@ export function formatCallError(tool: string, message: string): string {
  * naming the path for anything that is not JSON (undefined, functions, bigints, cycles).
  */
 export function toolOutputText(value: unknown): string {
-  return typeof value === "string" ? value : pyDumps(value, "$", []);
+  return typeof value === "string" ? value : pyDumps(value);
 }
 
-function pyDumps(value: unknown, path: string, open: object[]): string {
+/** An array or object being written: its keys (objects only), how many children, and the next one. */
+interface Frame {
+  container: object;
+  keys: string[] | undefined;
+  length: number;
+  next: number;
+}
+
+/** Iterative, so nesting as deep as a sandbox can produce cannot overflow the host's stack. */
+function pyDumps(root: unknown): string {
+  const stack: Frame[] = [];
+  const open = new Set<object>();
+  let out = "";
+  let value = root;
+  for (;;) {
+    if (typeof value === "object" && value !== null) {
+      if (open.has(value)) throw new TypeError(`not a JSON value: ${pathOf(stack)} refers to itself`);
+      const keys = Array.isArray(value) ? undefined : Object.keys(value);
+      const length = keys ? keys.length : (value as unknown[]).length;
+      if (length === 0) out += keys ? "{}" : "[]";
+      else {
+        out += keys ? "{" : "[";
+        open.add(value);
+        const frame: Frame = { container: value, keys, length, next: 0 };
+        stack.push(frame);
+        [out, value] = enter(frame, out);
+        continue;
+      }
+    } else out += pyScalar(value, stack);
+    // The value is written: close every container it completed, then move to the next sibling.
+    for (;;) {
+      const top = stack[stack.length - 1];
+      if (!top) return out;
+      if (top.next < top.length) {
+        [out, value] = enter(top, out + ", ");
+        break;
+      }
+      out += top.keys ? "}" : "]";
+      open.delete(top.container);
+      stack.pop();
+    }
+  }
+}
+
+/** Writes the key of the frame's next child (objects only) and returns that child. */
+function enter(frame: Frame, out: string): [string, unknown] {
+  const i = frame.next++;
+  if (!frame.keys) return [out, (frame.container as unknown[])[i]];
+  const key = frame.keys[i]!;
+  return [`${out}${pyString(key)}: `, (frame.container as Record<string, unknown>)[key]];
+}
+
+function pyScalar(value: unknown, stack: Frame[]): string {
   switch (typeof value) {
     case "string":
       return pyString(value);
@@ -26,26 +78,15 @@ function pyDumps(value: unknown, path: string, open: object[]): string {
       return pyNumber(value);
     case "boolean":
       return value ? "true" : "false";
-    case "object": {
-      if (value === null) return "null";
-      if (open.includes(value)) throw new TypeError(`not a JSON value: ${path} refers to itself`);
-      open.push(value);
-      let out: string;
-      if (Array.isArray(value)) {
-        out = `[${value.map((v, i) => pyDumps(v, `${path}[${i}]`, open)).join(", ")}]`;
-      } else {
-        const parts: string[] = [];
-        for (const key of Object.keys(value)) {
-          parts.push(`${pyString(key)}: ${pyDumps((value as Record<string, unknown>)[key], `${path}.${key}`, open)}`);
-        }
-        out = `{${parts.join(", ")}}`;
-      }
-      open.pop();
-      return out;
-    }
     default:
-      throw new TypeError(`not a JSON value: ${path} is ${typeof value}`);
+      if (value === null) return "null";
+      throw new TypeError(`not a JSON value: ${pathOf(stack)} is ${typeof value}`);
   }
+}
+
+/** `$.a[2].b` for the value being written, from the open frames. */
+function pathOf(stack: Frame[]): string {
+  return stack.reduce((p, f) => p + (f.keys ? `.${f.keys[f.next - 1]}` : `[${f.next - 1}]`), "$");
 }
 
 // Matches a surrogate that is not half of a pair: the `u` flag makes pairs one code point.

@@ -6,8 +6,13 @@ export const SandboxLimits = z.strictObject({
   timeoutMs: z.number().int().positive().default(10_000),
   /** Heap of one episode's sandbox, in bytes. */
   memoryBytes: z.number().int().positive().default(64 * 1024 * 1024),
-  /** Stack of one episode's sandbox, in bytes (bounds recursion). */
-  stackBytes: z.number().int().positive().default(512 * 1024),
+  /**
+   * QuickJS's stack limit for one episode, in bytes (bounds recursion: 64 KiB is about 370
+   * nested calls). QuickJS measures only its WebAssembly stack, while V8 runs the same code on
+   * a native stack of about 1 MiB that it fills 2 to 25 times faster, so larger limits let V8
+   * overflow first; the runtime survives that too, but more slowly (it rebuilds the sandbox).
+   */
+  stackBytes: z.number().int().positive().default(64 * 1024),
   /** Largest output text a call may return, in characters. */
   maxOutputChars: z.number().int().positive().default(100_000),
 });
