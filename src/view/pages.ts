@@ -4,7 +4,7 @@ import { EpisodeStatus, RewardMode, SCENARIOS, type EpisodeScore } from "../spec
 import { agentChart, groupsChart, rewardChart, type ChartsData } from "./charts.ts";
 import type { ListPage, ListRow } from "./data.ts";
 import type { CallView, EpisodeView, TurnView } from "./episode.ts";
-import { EMPTY, html, type Html } from "./html.ts";
+import { EMPTY, html, trusted, type Html } from "./html.ts";
 import { MAX_COMPLEXITY, queryString, type ListParams } from "./params.ts";
 
 export type PageName = "list" | "episode" | "charts";
@@ -24,6 +24,9 @@ function duration(from: number, to: number | null): string {
   const s = (to - from) / 1000;
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }
+
+/** Runner ids read `env:task:agent:k`: let them wrap after each colon rather than mid-word. */
+const breakable = (id: string): Html => html`${id.split(":").map((part, i) => (i === 0 ? part : html`:${trusted("<wbr>")}${part}`))}`;
 
 const statusBadge = (status: string): Html => html`<span class="badge st-${status}">${status.replace("_", " ")}</span>`;
 
@@ -84,7 +87,7 @@ export function filterForm(p: ListParams, facets: EpisodeFacets, action: "/" | "
   return html`<form class="filters" method="get" action="${action}" role="search" aria-label="Filter episodes">
   ${textField("env", "Environment", f.env, datalist("l-env", facets.envs), "any environment")}
   ${textField("task", "Task", f.task, datalist("l-task", facets.tasks), "any task")}
-  ${textField("model", "Model or client", f.model, datalist("l-model", facets.agents), "oracle, random, a model…")}
+  ${textField("model", "Model or client", f.model, datalist("l-model", facets.agents), "e.g. oracle")}
   ${textField("client", "MCP client", f.client, datalist("l-client", facets.clients), "any client")}
   ${selectField("scenario", "Scenario", f.scenario, SCENARIOS.map((s) => ({ value: s, label: s })))}
   ${selectField("complexity", "Complexity", f.complexity?.toString(), Array.from({ length: MAX_COMPLEXITY + 1 }, (_, i) => ({ value: String(i), label: `level ${i}` })))}
@@ -133,11 +136,11 @@ function scoreCell(row: ListRow, mode: RewardMode): Html {
 
 function listRowHtml(row: ListRow, mode: RewardMode): Html {
   return html`<tr data-id="${row.id}" data-status="${row.status}">
-<td class="id"><a class="row-link" href="${episodeHref(row.id)}">${row.id}</a></td>
+<td class="id"><a class="row-link" href="${episodeHref(row.id)}">${breakable(row.id)}</a></td>
 <td class="nowrap">${when(row.started_at)}</td>
 <td>${row.env ?? "–"}</td>
 <td>${row.task ?? "–"}</td>
-<td>${row.scenario ?? html`<span class="muted">unknown</span>`}</td>
+<td class="nowrap">${row.scenario ?? html`<span class="muted">unknown</span>`}</td>
 <td class="num">${row.complexity ?? "–"}</td>
 <td>${row.agent}</td>
 <td>${statusBadge(row.status)}</td>
@@ -336,7 +339,7 @@ ${view.final?.content && view.final.content !== e.final_answer ? html`<div class
 ${view.gold_answer !== null ? html`<div><dt>Expected</dt><dd><q>${view.gold_answer}</q></dd></div>` : EMPTY}</dl></li>`;
   return html`<div id="episode" data-status="${e.status}">
 <div class="page-head"><nav aria-label="Breadcrumb" class="crumbs"><a href="/">Episodes</a> <span aria-hidden="true">›</span> <span>${e.id}</span></nav>
-<h1>Episode <code>${e.id}</code> ${statusBadge(e.status)}</h1>
+<h1>Episode <code>${breakable(e.id)}</code> ${statusBadge(e.status)}</h1>
 <p class="downloads"><a class="button-link" href="/api/episodes/${id}/export.json" download>Download JSON</a>
 ${view.export.rows ? html`<a class="button-link" href="/api/episodes/${id}/row.jsonl" download>Download exported rows (FTRL JSONL)</a>` : html`<span class="muted">No exported rows: ${view.export.problem?.replace(/_/g, " ")}</span>`}</p></div>
 ${view.notes.map((n) => html`<p class="note" role="note">${n}</p>`)}
