@@ -6,8 +6,9 @@ import { schemaCommand } from "./schema.ts";
 import { scoreCommand } from "./score.ts";
 import { runCommand } from "./run.ts";
 import { exportCommand } from "./export.ts";
+import { serveCommand } from "./serve.ts";
 
-export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,0 +1,419 @@
+// MCP over Streamable HTTP on node:http: one episode per session, safety checks and limits, and a hook for extra routes.
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { describeMessage, Records, type Recorder } from "../record/index.ts";
+import { openSession, type Session } from "./session.ts";
+import { LookupError, type EnvironmentRegistry } from "./registry.ts";
+
+export const MCP_PATH = "/mcp";
+export const DEFAULTS = {
+  host: "127.0.0.1",
+  maxBodyBytes: 1024 * 1024,
+  maxSessions: 1000,
+  idleTimeoutMs: 10 * 60_000,
+} as const;
+
+/** An error a route handler throws to answer with an HTTP status and a JSON body `{error}`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  /** Values of `:name` segments of the route's path. */
+  params: Record<string, string>;
+  registry: EnvironmentRegistry;
+  recorder: Recorder;
+  /** Read access to the same database. */
+  records: Records;
+  /** The request body as text, refused with 413 past the server's body limit. */
+  readBody(): Promise<string>;
+  /** The request body parsed as JSON; bad JSON is a 400. */
+  readJson(): Promise<unknown>;
+  sendJson(status: number, value: unknown, headers?: Record<string, string>): void;
+}
+
+/**
+ * An extra route (the reward API, the viewer). `path` is exact (`/v1/reward`), has `:name`
+ * segments (`/v1/episodes/:id`), or ends in `/*` to match a whole prefix. Host and Origin
+ * checks always apply; the bearer token too, unless `public` is set.
+ */
+export interface Route {
+  method: string | readonly string[];
+  path: string;
+  public?: boolean;
+  handler: (ctx: RouteContext) => void | Promise<void>;
+}
+
+export interface HttpServerOptions {
+  registry: EnvironmentRegistry;
+  recorder: Recorder;
+  /** Address to bind; 127.0.0.1 unless you mean to expose the server (then use a token). */
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Require `Authorization: Bearer TOKEN` on every request. */
+  token?: string;
+  /** More accepted Host values: `name` (any port) or `name:port`. Loopback names with the bound port are always accepted. */
+  allowedHosts?: readonly string[];
+  /** More accepted Origin values (`https://app.example`); origins of accepted hosts are accepted. */
+  allowedOrigins?: readonly string[];
+  maxBodyBytes?: number;
+  maxSessions?: number;
+  idleTimeoutMs?: number;
+  maxCallsPerEpisode?: number;
+  submitTool?: boolean;
+  routes?: readonly Route[];
+  /** Diagnostics (refused requests, recording failures); stderr in the CLI. */
+  log?: (line: string) => void;
+}
+
+export interface HttpServer {
+  /** The MCP endpoint, e.g. http://127.0.0.1:8765/mcp */
+  url: string;
+  /** Scheme, host and port, e.g. http://127.0.0.1:8765 */
+  origin: string;
+  host: string;
+  port: number;
+  /** Open MCP sessions (episodes and catalog). */
+  sessionCount(): number;
+  /** Ends every open episode as `closed`, then stops listening. */
+  close(): Promise<void>;
+}
+
+interface LiveSession {
+  session: Session;
+  transport: StreamableHTTPServerTransport;
+  lastActive: number;
+  inflight: number;
+}
+
+type Rejection = { status: number; code: number; message: string; headers?: Record<string, string> };
+
+const LOOPBACK = ["localhost", "127.0.0.1", "[::1]"];
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)), ...headers });
+  res.end(body);
+}
+
+const rpcError = (id: unknown, code: number, message: string) => ({ jsonrpc: "2.0" as const, id: typeof id === "string" || typeof id === "number" ? id : null, error: { code, message } });
+
+/** Reads a body up to `max` bytes; null when it is larger (the rest is drained, not buffered). */
+async function readBody(req: IncomingMessage, max: number): Promise<string | null> {
+  if (Number(req.headers["content-length"] ?? 0) > max) return null;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) tooLarge = true;
+    if (!tooLarge) chunks.push(chunk);
+  }
+  return tooLarge ? null : Buffer.concat(chunks).toString("utf8");
+}
+
+/** `/v1/episodes/:id` against a pathname: the params, or null when it does not match. */
+function matchPath(pattern: string, pathname: string): Record<string, string> | null {
+  if (pattern.endsWith("/*")) {
+    const prefix = pattern.slice(0, -1);
+    return pathname.startsWith(prefix) || pathname === prefix.slice(0, -1) ? {} : null;
+  }
+  const want = pattern.split("/");
+  const got = pathname.split("/");
+  if (want.length !== got.length) return null;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!;
+    const g = got[i]!;
+    if (w.startsWith(":")) {
+      if (g === "") return null;
+      params[w.slice(1)] = decodeURIComponent(g);
+    } else if (w !== g) return null;
+  }
+  return params;
+}
+
+const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
+
+/** Starts the HTTP server; resolves once it listens. */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const { registry, recorder } = options;
+  const records = new Records(recorder.db);
+  const log = options.log ?? (() => undefined);
+  const maxBody = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
+  const maxSessions = options.maxSessions ?? DEFAULTS.maxSessions;
+  const idleMs = options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs;
+  const bindHost = options.host ?? DEFAULTS.host;
+  const tokenDigest = options.token ? digest(options.token) : null;
+  const routes = options.routes ?? [];
+  const sessions = new Map<string, LiveSession>();
+  let allowedHosts = new Set<string>();
+  let allowedOrigins = new Set<string>();
+  let origin = "";
+
+  const hostAllowed = (host: string | undefined): boolean => {
+    if (!host) return false;
+    if (allowedHosts.has(host.toLowerCase())) return true;
+    const name = host.replace(/:\d+$/, "").toLowerCase();
+    return allowedHosts.has(`${name}:*`);
+  };
+
+  /** DNS rebinding: a page on another site must not reach this server through a name it controls. */
+  function checkHostAndOrigin(req: IncomingMessage): Rejection | null {
+    const host = req.headers.host;
+    if (!hostAllowed(host)) {
+      return { status: 403, code: -32000, message: `Forbidden: Host header ${JSON.stringify(host ?? null)} is not allowed; add it with --allowed-host` };
+    }
+    const from = req.headers.origin;
+    if (from !== undefined && !allowedOrigins.has(from.toLowerCase())) {
+      return { status: 403, code: -32000, message: `Forbidden: Origin ${JSON.stringify(from)} is not allowed; add it with --allowed-origin` };
+    }
+    return null;
+  }
+
+  function checkToken(req: IncomingMessage): Rejection | null {
+    if (!tokenDigest) return null;
+    const header = req.headers.authorization ?? "";
+    const match = /^Bearer\s+(.+)$/i.exec(header);
+    if (match && timingSafeEqual(digest(match[1]!.trim()), tokenDigest)) return null;
+    const challenge = match ? 'Bearer realm="envforge", error="invalid_token"' : 'Bearer realm="envforge"';
+    return { status: 401, code: -32001, message: match ? "Unauthorized: wrong bearer token" : "Unauthorized: send Authorization: Bearer TOKEN", headers: { "www-authenticate": challenge } };
+  }
+
+  const reject = (res: ServerResponse, r: Rejection, id: unknown = null): void => sendJson(res, r.status, rpcError(id, r.code, r.message), r.headers);
+
+  /** Answers a request that never reached a session, recording both the request and the answer. */
+  function refuse(res: ServerResponse, episodeId: string | null, body: string, message: JSONRPCMessage | null, r: Rejection): void {
+    const id = (message as { id?: unknown } | null)?.id ?? null;
+    const response = rpcError(id, r.code, r.message);
+    try {
+      const d = message ? describeMessage(message) : { type: "invalid" as const, method: null, requestId: null };
+      recorder.recordMessage({ episodeId, direction: "in", ...d, body });
+      recorder.recordMessage({ episodeId, direction: "out", ...describeMessage(response), body: JSON.stringify(response) });
+    } catch (err) {
+      log(`envforge serve: could not record a refused request: ${(err as Error).message}`);
+    }
+    sendJson(res, r.status, response, r.headers);
+  }
+
+  const connectHint = (envId: string, taskId: string): string =>
+    `${origin}${MCP_PATH}?env=${encodeURIComponent(envId)}&task=${encodeURIComponent(taskId)}`;
+
+  async function createSession(url: URL, req: IncomingMessage): Promise<LiveSession> {
+    const sessionId = randomUUID();
+    const episodeHeader = req.headers["x-episode-id"];
+    const session = openSession({
+      registry,
+      recorder,
+      transport: "http",
+      envId: url.searchParams.get("env"),
+      taskId: url.searchParams.get("task"),
+      episodeId: url.searchParams.get("episode") ?? (typeof episodeHeader === "string" ? episodeHeader : null),
+      sessionId,
+      connectHint,
+      ...(options.maxCallsPerEpisode !== undefined ? { maxCalls: options.maxCallsPerEpisode } : {}),
+      ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}),
+      onRecordError: (err) => log(`envforge serve: recording failed: ${err.message}`),
+      onClose: () => sessions.delete(sessionId),
+    });
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId, enableJsonResponse: true });
+    await session.connect(transport);
+    const live: LiveSession = { session, transport, lastActive: performance.now(), inflight: 0 };
+    sessions.set(sessionId, live);
+    return live;
+  }
+
+  async function forward(live: LiveSession, req: IncomingMessage, res: ServerResponse, body?: unknown): Promise<void> {
+    live.lastActive = performance.now();
+    live.inflight++;
+    try {
+      await live.transport.handleRequest(req, res, body);
+    } finally {
+      live.inflight--;
+      live.lastActive = performance.now();
+    }
+  }
+
+  async function handlePost(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const sid = req.headers["mcp-session-id"];
+    const live = typeof sid === "string" ? sessions.get(sid) : undefined;
+    if (typeof sid === "string" && !live) return reject(res, { status: 404, code: -32001, message: "Session not found: it ended or was never opened; initialize a new one" });
+    const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+    if (type !== "application/json") return reject(res, { status: 415, code: -32000, message: "Unsupported Media Type: Content-Type must be application/json" });
+    const text = await readBody(req, maxBody);
+    if (text === null) return reject(res, { status: 413, code: -32000, message: `Payload Too Large: a request body may be at most ${maxBody} bytes` });
+    const episodeId = live?.session.id ?? null;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return refuse(res, episodeId, text, null, { status: 400, code: -32700, message: `Parse error: ${(err as Error).message}` });
+    }
+    const items = Array.isArray(value) ? value : [value];
+    const messages: JSONRPCMessage[] = [];
+    for (const item of items) {
+      const parsed = JSONRPCMessageSchema.safeParse(item);
+      if (!parsed.success) {
+        const id = (item as { id?: unknown } | null)?.id;
+        return refuse(res, episodeId, text, { id } as unknown as JSONRPCMessage, { status: 400, code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 request, notification or response" });
+      }
+      messages.push(parsed.data);
+    }
+    if (items.length === 0) return refuse(res, episodeId, text, null, { status: 400, code: -32600, message: "Invalid Request: empty batch" });
+    if (live) return forward(live, req, res, value);
+
+    const first = messages[0]!;
+    if (messages.length !== 1 || !("method" in first) || first.method !== "initialize" || !("id" in first)) {
+      return refuse(res, null, text, first, { status: 400, code: -32000, message: "Bad Request: Mcp-Session-Id header is required; start a session with a single initialize request" });
+    }
+    if (sessions.size >= maxSessions) {
+      return refuse(res, null, text, first, { status: 503, code: -32000, message: `Service Unavailable: ${maxSessions} sessions are open, the most this server allows; end one (HTTP DELETE) or retry later`, headers: { "retry-after": "5" } });
+    }
+    let created: LiveSession;
+    try {
+      created = await createSession(url, req);
+    } catch (err) {
+      if (!(err instanceof LookupError)) throw err;
+      return refuse(res, null, text, first, { status: err.status, code: -32602, message: err.message });
+    }
+    return forward(created, req, res, value);
+  }
+
+  async function handleMcp(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    if (req.method === "POST") return handlePost(req, res, url);
+    if (req.method !== "GET" && req.method !== "DELETE") {
+      return reject(res, { status: 405, code: -32000, message: "Method Not Allowed: use POST, GET or DELETE", headers: { allow: "GET, POST, DELETE" } });
+    }
+    const sid = req.headers["mcp-session-id"];
+    if (typeof sid !== "string") return reject(res, { status: 400, code: -32000, message: "Bad Request: Mcp-Session-Id header is required" });
+    const live = sessions.get(sid);
+    if (!live) return reject(res, { status: 404, code: -32001, message: "Session not found: it ended or was never opened; initialize a new one" });
+    if (req.method === "GET") {
+      // A standing SSE stream is not activity: the idle reaper still ends a silent episode.
+      live.lastActive = performance.now();
+      return live.transport.handleRequest(req, res);
+    }
+    return forward(live, req, res);
+  }
+
+  async function handleRoute(route: Route, params: Record<string, string>, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const ctx: RouteContext = {
+      req,
+      res,
+      url,
+      params,
+      registry,
+      recorder,
+      records,
+      async readBody() {
+        const text = await readBody(req, maxBody);
+        if (text === null) throw new HttpError(413, `request body larger than ${maxBody} bytes`);
+        return text;
+      },
+      async readJson() {
+        const text = await ctx.readBody();
+        try {
+          return JSON.parse(text) as unknown;
+        } catch (err) {
+          throw new HttpError(400, `body is not valid JSON: ${(err as Error).message}`);
+        }
+      },
+      sendJson: (status, value, headers) => sendJson(res, status, value, headers),
+    };
+    try {
+      await route.handler(ctx);
+    } catch (err) {
+      if (res.headersSent) return void res.end();
+      if (err instanceof HttpError) sendJson(res, err.status, { error: err.message });
+      else {
+        log(`envforge serve: ${req.method} ${url.pathname} failed: ${(err as Error).stack ?? String(err)}`);
+        sendJson(res, 500, { error: `internal error: ${(err as Error).message}` });
+      }
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const refused = checkHostAndOrigin(req);
+    if (refused) {
+      log(`envforge serve: refused ${req.method} ${req.url}: ${refused.message}`);
+      return reject(res, refused);
+    }
+    const url = new URL(req.url ?? "/", origin);
+    if (url.pathname === MCP_PATH) {
+      const unauthorized = checkToken(req);
+      if (unauthorized) return reject(res, unauthorized);
+      return handleMcp(req, res, url);
+    }
+    for (const route of routes) {
+      const methods = typeof route.method === "string" ? [route.method] : route.method;
+      const params = matchPath(route.path, url.pathname);
+      if (params === null || !(methods.includes("*") || methods.includes(req.method ?? ""))) continue;
+      const unauthorized = route.public ? null : checkToken(req);
+      if (unauthorized) return sendJson(res, unauthorized.status, { error: unauthorized.message }, unauthorized.headers);
+      return handleRoute(route, params, req, res, url);
+    }
+    sendJson(res, 404, { error: `nothing at ${url.pathname}; the MCP endpoint is ${MCP_PATH}` });
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: Error) => {
+      log(`envforge serve: ${req.method} ${req.url} failed: ${err.stack ?? String(err)}`);
+      if (!res.headersSent) sendJson(res, 500, rpcError(null, -32603, `Internal error: ${err.message}`));
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, bindHost, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const hostForUrl = bindHost.includes(":") ? `[${bindHost}]` : bindHost;
+  const urlHost = bindHost === "0.0.0.0" || bindHost === "::" ? "127.0.0.1" : hostForUrl;
+  origin = `http://${urlHost}:${port}`;
+  const names = new Set([...LOOPBACK.map((h) => `${h}:${port}`), `${hostForUrl}:${port}`.toLowerCase()]);
+  for (const h of options.allowedHosts ?? []) names.add(/:\d+$/.test(h) && !h.endsWith("]") ? h.toLowerCase() : `${h.toLowerCase()}:*`);
+  allowedHosts = names;
+  allowedOrigins = new Set([
+    ...[...names].filter((h) => !h.endsWith(":*")).flatMap((h) => [`http://${h}`, `https://${h}`]),
+    ...(options.allowedOrigins ?? []).map((o) => o.toLowerCase()),
+  ]);
+
+  const reaper = setInterval(() => {
+    const cutoff = performance.now() - idleMs;
+    for (const live of sessions.values()) {
+      if (live.inflight === 0 && live.lastActive < cutoff) void live.session.close("idle_timeout");
+    }
+  }, Math.max(20, Math.min(idleMs / 4, 30_000)));
+  reaper.unref();
+
+  return {
+    url: `${origin}${MCP_PATH}`,
+    origin,
+    host: bindHost,
+    port,
+    sessionCount: () => sessions.size,
+    async close() {
+      clearInterval(reaper);
+      await Promise.all([...sessions.values()].map((live) => live.session.close("closed")));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,24 @@
+// The serving layer: episodes over MCP (in process, stdio, Streamable HTTP), each recorded and scored live.
+export {
+  EpisodeSession,
+  SUBMIT_TOOL,
+  SUBMIT_TOOL_DOC,
+  DEFAULT_MAX_CALLS,
+  type CallContext,
+  type EpisodeOptions,
+  type EpisodeProgress,
+} from "./episode.ts";
+export { createEpisodeServer, createCatalogServer, mcpTool, TASK_URI, EPISODE_URI, CATALOG_URI, SERVER_NAME, SERVER_VERSION, type CatalogOptions } from "./mcp.ts";
+export { EnvironmentRegistry, LookupError, type RegisteredEnvironment } from "./registry.ts";
+export { openSession, openInProcessEpisode, EPISODE_ID, type Session, type SessionOptions, type InProcessEpisode } from "./session.ts";
+export { serveStdio, StdioLineTransport, parseLine, type StdioServeOptions, type StdioServing } from "./stdio.ts";
+export {
+  startHttpServer,
+  HttpError,
+  MCP_PATH,
+  DEFAULTS as HTTP_DEFAULTS,
+  type HttpServer,
+  type HttpServerOptions,
+  type Route,
+  type RouteContext,
+} from "./http.ts";

@@ -1,0 +1,128 @@
+// MCP over stdio: newline-delimited JSON-RPC on stdin/stdout, one episode per process, ending at stdin EOF.
+import type { Readable, Writable } from "node:stream";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { JSONRPCMessageSchema, type JSONRPCMessage, type MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
+import { InvalidMessageError } from "../record/index.ts";
+import type { EpisodeStatus } from "../spec/index.ts";
+import { openSession, type SessionOptions } from "./session.ts";
+
+/** Longest line accepted; a longer one is answered with a parse error and dropped. */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+/** Parses one line into a message, or describes why it is not one (JSON-RPC -32700 / -32600). */
+export function parseLine(line: string): { ok: true; message: JSONRPCMessage } | { ok: false; error: InvalidMessageError } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    return { ok: false, error: new InvalidMessageError(line, { jsonrpc: "2.0", id: null, error: { code: -32700, message: `Parse error: ${(err as Error).message}` } } as unknown as JSONRPCMessage) };
+  }
+  const parsed = JSONRPCMessageSchema.safeParse(value);
+  if (parsed.success) return { ok: true, message: parsed.data };
+  const rawId = (value as { id?: unknown } | null)?.id;
+  const id = typeof rawId === "string" || typeof rawId === "number" ? rawId : null;
+  const response = { jsonrpc: "2.0", id, error: { code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 request, notification or response" } };
+  return { ok: false, error: new InvalidMessageError(line, response as unknown as JSONRPCMessage) };
+}
+
+/**
+ * A stdio server transport. Unlike the SDK's, it answers malformed lines with a JSON-RPC
+ * error (reporting them as `InvalidMessageError` so the recorder keeps them) and closes at
+ * stdin EOF, which is how stdio clients end a session.
+ */
+export class StdioLineTransport implements Transport {
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
+  private buffer = "";
+  private closed = false;
+
+  constructor(
+    private readonly stdin: Readable,
+    private readonly stdout: Writable,
+  ) {}
+
+  private readonly onData = (chunk: Buffer | string): void => {
+    this.buffer += typeof chunk === "string" ? chunk : chunk.toString("utf8");
+    let nl: number;
+    while ((nl = this.buffer.indexOf("\n")) !== -1) {
+      const line = this.buffer.slice(0, nl).replace(/\r$/, "");
+      this.buffer = this.buffer.slice(nl + 1);
+      if (line.trim() !== "") this.deliver(line);
+    }
+    if (Buffer.byteLength(this.buffer) > MAX_LINE_BYTES) {
+      const head = this.buffer.slice(0, 200);
+      this.buffer = "";
+      this.onerror?.(new InvalidMessageError(head, { jsonrpc: "2.0", id: null, error: { code: -32700, message: `Parse error: line longer than ${MAX_LINE_BYTES} bytes` } } as unknown as JSONRPCMessage));
+    }
+  };
+
+  private readonly onEnd = (): void => void this.close();
+  private readonly onStreamError = (error: Error): void => this.onerror?.(error);
+
+  private deliver(line: string): void {
+    const parsed = parseLine(line);
+    if (parsed.ok) this.onmessage?.(parsed.message);
+    else this.onerror?.(parsed.error);
+  }
+
+  async start(): Promise<void> {
+    this.stdin.setEncoding("utf8");
+    this.stdin.on("data", this.onData);
+    this.stdin.on("end", this.onEnd);
+    this.stdin.on("close", this.onEnd);
+    this.stdin.on("error", this.onStreamError);
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error("stdio transport is closed"));
+      if (this.stdout.write(`${JSON.stringify(message)}\n`)) resolve();
+      else this.stdout.once("drain", resolve);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stdin.off("data", this.onData);
+    this.stdin.off("end", this.onEnd);
+    this.stdin.off("close", this.onEnd);
+    this.stdin.off("error", this.onStreamError);
+    this.stdin.pause();
+    this.onclose?.();
+  }
+}
+
+export interface StdioServeOptions extends Omit<SessionOptions, "transport"> {
+  stdin?: Readable;
+  stdout?: Writable;
+}
+
+export interface StdioServing {
+  readonly episodeId: string;
+  /** Resolves when the session has ended (stdin EOF, or `stop`), with the episode's final status. */
+  readonly done: Promise<EpisodeStatus | "catalog">;
+  /** Ends the session from this side (for SIGINT/SIGTERM). */
+  stop(): Promise<void>;
+}
+
+/** Serves one episode (or the catalog, without an environment) over stdin/stdout. */
+export async function serveStdio(options: StdioServeOptions): Promise<StdioServing> {
+  let closed!: () => void;
+  const done = new Promise<void>((resolve) => (closed = resolve));
+  const session = openSession({
+    ...options,
+    transport: "stdio",
+    onClose: () => {
+      options.onClose?.();
+      closed();
+    },
+  });
+  await session.connect(new StdioLineTransport(options.stdin ?? process.stdin, options.stdout ?? process.stdout));
+  return {
+    episodeId: session.id,
+    done: done.then(() => (session.episode ? session.episode.status : ("catalog" as const))),
+    stop: () => session.close(),
+  };
+}
