@@ -1,4 +1,5 @@
 // `envforge build`: builds validated environments into a folder and prints what was made and rejected.
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
@@ -6,6 +7,7 @@ import { buildToDirectory, type BuildToDirectoryOptions } from "../build/index.t
 import { Complexity, Domain, DOMAINS, Scenario, SCENARIOS, STRATEGIES, type BuildSummary } from "../spec/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write } from "./io.ts";
+import { LLM_FLAGS, LLM_USAGE, runLlmBuild, wantsLlm } from "./build-llm.ts";
 
 function parseComplexity(text: string): Complexity | "mixed" {
   if (text === "mixed") return "mixed";
@@ -39,7 +41,7 @@ export function formatSummary(s: BuildSummary, out: string, removed: number): st
 export const buildCommand: Command = {
   name: "build",
   summary: "Build validated environments (procedural, seeded, offline) into a folder",
-  usage: `build (--count N | --suite) --out DIR [--seed S] [--scenario ${SCENARIOS.join("|")}|mixed] [--complexity 0-3|a,b,c,d|mixed] [--domain ${DOMAINS.join("|")}] [--progress] [--json]`,
+  usage: `build (--count N | --suite) --out DIR [--seed S] [--scenario ${SCENARIOS.join("|")}|mixed] [--complexity 0-3|a,b,c,d|mixed] [--domain ${DOMAINS.join("|")}] [--jobs N] [--progress] [--json] ${LLM_USAGE}`,
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,
@@ -51,18 +53,21 @@ export const buildCommand: Command = {
         complexity: { type: "string" },
         domain: { type: "string" },
         suite: { type: "boolean" },
+        jobs: { type: "string" },
         progress: { type: "boolean" },
         json: { type: "boolean" },
+        ...LLM_FLAGS,
       },
     });
     if (!values.out) throw new UsageError("--out DIR is required");
-    if (!values.suite && values.count === undefined) throw new UsageError("give --count N, or --suite for the shipped suite");
+    if (!values.suite && values.count === undefined && values["from-questions"] === undefined) throw new UsageError("give --count N, or --suite for the shipped suite");
     if (values.suite && (values.count !== undefined || values.scenario || values.complexity || values.domain)) throw new UsageError("--suite fixes count, scenarios, levels and domains; drop the other flags");
     const scenario = values.scenario ?? "mixed";
     if (scenario !== "mixed" && !Scenario.safeParse(scenario).success) throw new UsageError(`unknown scenario "${scenario}"`);
     if (values.domain !== undefined && !Domain.safeParse(values.domain).success) throw new UsageError(`unknown domain "${values.domain}"; one of ${DOMAINS.join(", ")}`);
     const count = int(values.count, "--count", 0, 1);
     const showBar = values.progress === true || (io.stderr as { isTTY?: boolean }).isTTY === true;
+    if (wantsLlm(values)) return runLlmBuild(values, io, { out: resolve(io.cwd, values.out), count, seed: int(values.seed, "--seed", 1, 0), scenario: scenario as Scenario | "mixed", complexity: parseComplexity(values.complexity ?? "mixed"), ...(values.domain ? { domain: values.domain as Domain } : {}), suite: values.suite === true, showBar, json: values.json === true, formatSummary });
     const bar = showBar ? new SingleBar({ stream: io.stderr, format: "building {bar} {value}/{total} environments | {duration}s", hideCursor: true, noTTYOutput: true, notTTYSchedule: 1000 }) : null;
     let started = false;
     const options: BuildToDirectoryOptions = {
@@ -73,6 +78,7 @@ export const buildCommand: Command = {
       complexity: parseComplexity(values.complexity ?? "mixed"),
       ...(values.domain ? { domain: values.domain as Domain } : {}),
       suite: values.suite === true,
+      jobs: int(values.jobs, "--jobs", availableParallelism(), 1),
       onProgress: (done, total) => {
         if (!bar) return;
         if (!started) {
