@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { Recorder, Records } from "../record/index.ts";
-import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, serveStdio, startHttpServer } from "../serve/index.ts";
+import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStdio, startHttpServer } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
@@ -138,7 +138,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(idleSeconds !== undefined ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
       log: (line) => write(io.stderr, line),
       // The web viewer (src/view) answers at / and below, after any other route.
-      routes: [viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }))],
+      routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }))],
     });
     const example = registry.list()[0]!.env;
     write(io.stdout, `envforge serve: listening on ${server.url}`);

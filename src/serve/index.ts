@@ -22,3 +22,4 @@ export {
   type Route,
   type RouteContext,
 } from "./http.ts";
+export { rewardRoutes, computeReward, episodeScore, RewardRequest, REWARD_PATH, EPISODE_SCORE_PATH, type RewardResult, type ExecutedToolCall } from "./reward-api.ts";

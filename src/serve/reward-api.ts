@@ -1,0 +1,152 @@
+// The reward API for trainers that run their own rollouts: POST /v1/reward scores one response, GET /v1/episodes/:id returns a stored score.
+import { z } from "zod";
+import type { Records } from "../record/index.ts";
+import { formatCallError } from "../runtime/index.ts";
+import { EpisodeTracker, parseOpenAIMessage, parseResponse, scoreStep } from "../score/index.ts";
+import { RewardMode, UnsolvedSet, type ParsedResponse, type StepScore, type StepState, type Task } from "../spec/index.ts";
+import { HttpError, type Route } from "./http.ts";
+import { LookupError, type EnvironmentRegistry } from "./registry.ts";
+
+export const REWARD_PATH = "/v1/reward";
+export const EPISODE_SCORE_PATH = "/v1/episodes/:id";
+
+const OpenAIToolCall = z.looseObject({
+  id: z.string().optional(),
+  type: z.string().optional(),
+  function: z.looseObject({ name: z.string(), arguments: z.union([z.string(), z.record(z.string(), z.unknown())]) }),
+});
+
+/** The body of POST /v1/reward. */
+export const RewardRequest = z.strictObject({
+  env: z.string().min(1).optional(),
+  task: z.string().min(1).optional(),
+  /** The training state; defaults to the task's full unsolved set and solve rate 0. */
+  state: z.strictObject({ unsolved_set: UnsolvedSet, solve_rate: z.number().min(0).max(1) }).optional(),
+  /** A recorded episode whose current state (what its recorded calls left unsolved) is the state. */
+  episode: z.string().min(1).optional(),
+  /** Raw model text (Hermes/Qwen or Llama 3.1 calls), or an OpenAI assistant message. */
+  response: z.union([
+    z.string(),
+    z.looseObject({ content: z.string().nullable().optional(), tool_calls: z.array(OpenAIToolCall).nullable().optional() }),
+  ]),
+  mode: RewardMode.optional(),
+});
+export type RewardRequest = z.infer<typeof RewardRequest>;
+
+export interface ExecutedToolCall {
+  name: string;
+  arguments: Record<string, unknown>;
+  output: string;
+  is_error: boolean;
+}
+
+export interface RewardResult {
+  env: string;
+  task: string;
+  episode: string | null;
+  /** The state the response was scored in. */
+  state: { unsolved_set: UnsolvedSet; solve_rate: number };
+  /** What the parser read from the response. */
+  parsed: ParsedResponse;
+  /** Each parsed call as executed in a fresh sandbox episode, in order. */
+  calls: ExecutedToolCall[];
+  /** `rewards.f1` is the default training reward; the other variants and the deciding rule come with it. */
+  score: StepScore;
+}
+
+/** The recorded episode's state: its task's unsolved set less what its recorded calls solved, replayed in `mode`. */
+function episodeState(records: Records, episodeId: string, task: Task, mode: RewardMode): StepState {
+  const tracker = new EpisodeTracker(task.unsolved_set, mode);
+  for (const call of records.listCalls(episodeId)) tracker.record({ name: call.tool, arguments: call.arguments, output: call.output, is_error: call.isError });
+  return { unsolved_set: tracker.pending(), solve_rate: tracker.metrics().solve_rate, answer: task.answer };
+}
+
+/**
+ * Scores one response. Its tool calls run in a fresh sandbox episode of the environment, so
+ * every call sees the environment's initial state (plus the effects of earlier calls in the
+ * same response), never a recorded episode's state: a stateful tool can answer differently
+ * here than it did, or would, mid-episode.
+ */
+export async function computeReward(registry: EnvironmentRegistry, records: Records, body: unknown): Promise<RewardResult> {
+  const parsedBody = RewardRequest.safeParse(body);
+  if (!parsedBody.success) throw new HttpError(400, `invalid reward request: ${z.prettifyError(parsedBody.error)}`);
+  const request = parsedBody.data;
+  const mode = request.mode ?? "ftrl";
+  let envId = request.env;
+  let taskId = request.task;
+  if (request.episode !== undefined) {
+    if (request.state !== undefined) throw new HttpError(400, "give either state or episode, not both");
+    const row = records.getEpisode(request.episode);
+    if (!row) throw new HttpError(404, `no episode "${request.episode}" in the database`);
+    if (row.kind !== "episode" || row.envId === null || row.taskId === null) throw new HttpError(400, `episode "${request.episode}" is a ${row.kind} session, not an episode of a task`);
+    if ((envId !== undefined && envId !== row.envId) || (taskId !== undefined && taskId !== row.taskId)) {
+      throw new HttpError(400, `episode "${request.episode}" is of ${row.envId}/${row.taskId}, not ${envId ?? row.envId}/${taskId ?? row.taskId}`);
+    }
+    envId = row.envId;
+    taskId = row.taskId;
+  }
+  if (envId === undefined) throw new HttpError(400, "env is required (or an episode to take it from)");
+  let resolved;
+  try {
+    resolved = registry.resolve(envId, taskId);
+  } catch (err) {
+    if (err instanceof LookupError) throw new HttpError(err.status, err.message);
+    throw err;
+  }
+  const { entry, task } = resolved;
+  const state: StepState =
+    request.episode !== undefined
+      ? episodeState(records, request.episode, task, mode)
+      : { unsolved_set: request.state?.unsolved_set ?? task.unsolved_set, solve_rate: request.state?.solve_rate ?? 0, answer: task.answer };
+
+  const parsed = typeof request.response === "string" ? parseResponse(request.response) : parseOpenAIMessage(request.response as Parameters<typeof parseOpenAIMessage>[0]);
+  const calls: ExecutedToolCall[] = [];
+  if (parsed.tool_calls.length > 0) {
+    const sandbox = (await registry.compile(entry.env.id)).openEpisode();
+    try {
+      for (const call of parsed.tool_calls) {
+        const result = await sandbox.call(call.name, call.arguments);
+        calls.push({ name: call.name, arguments: call.arguments, output: result.ok ? result.text : formatCallError(call.name, result.error), is_error: !result.ok });
+      }
+    } finally {
+      sandbox.close();
+    }
+  }
+  const score = scoreStep(state, parsed, calls.map((c) => c.output), { mode, errors: calls.map((c) => c.is_error) });
+  return { env: entry.env.id, task: task.id, episode: request.episode ?? null, state: { unsolved_set: state.unsolved_set, solve_rate: state.solve_rate }, parsed, calls, score };
+}
+
+/** An episode's stored record and score, or a 404. */
+export function episodeScore(records: Records, id: string) {
+  const row = records.getEpisode(id);
+  if (!row) throw new HttpError(404, `no episode "${id}" in the database`);
+  return {
+    id: row.id,
+    kind: row.kind,
+    env: row.envId,
+    task: row.taskId,
+    status: row.status,
+    calls: row.callCount,
+    needed: row.needed,
+    solved: { ftrl: row.solvedFtrl, strict: row.solvedStrict },
+    final_answer: row.finalAnswer,
+    /** Null while the episode runs (or for sessions that are not scored). */
+    score: row.score,
+  };
+}
+
+/** The two routes, to mount on `startHttpServer`; the same Host, Origin and token checks as /mcp apply. */
+export function rewardRoutes(): Route[] {
+  return [
+    {
+      method: "POST",
+      path: REWARD_PATH,
+      async handler(ctx) {
+        const type = (ctx.req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+        if (type !== "application/json") throw new HttpError(415, "Content-Type must be application/json");
+        ctx.sendJson(200, await computeReward(ctx.registry, ctx.records, await ctx.readJson()));
+      },
+    },
+    { method: "GET", path: EPISODE_SCORE_PATH, handler: (ctx) => ctx.sendJson(200, episodeScore(ctx.records, ctx.params.id!)) },
+  ];
+}
