@@ -44,6 +44,27 @@ function compiledModule(): Promise<object> {
   return compiled;
 }
 
+/** The C functions the per-call path uses directly (pointers are plain numbers here). */
+export interface CApi {
+  QTS_NewString(ctx: number, utf8: number): number;
+  QTS_Call(ctx: number, fn: number, thisValue: number, argc: number, argv: number): number;
+  QTS_ResolveException(ctx: number, maybeException: number): number;
+  QTS_GetString(ctx: number, value: number): number;
+  QTS_FreeCString(ctx: number, utf8: number): void;
+  QTS_FreeValuePointer(ctx: number, value: number): void;
+  QTS_Dump(ctx: number, value: number): number;
+  QTS_GetUndefined(): number;
+}
+
+/** The Emscripten helpers for moving strings in and out of the instance's memory. */
+export interface Heap {
+  _malloc(bytes: number): number;
+  _free(ptr: number): void;
+  lengthBytesUTF8(s: string): number;
+  stringToUTF8(s: string, ptr: number, maxBytes: number): void;
+  UTF8ToString(ptr: number): string;
+}
+
 /**
  * One WebAssembly instance of QuickJS with its own linear memory. The memory's maximum is
  * the episode's memory limit: QuickJS's own limit does not count large allocations in
@@ -53,16 +74,45 @@ function compiledModule(): Promise<object> {
 export class Instance {
   /** Set when a host-level exception unwound through its code: its C state can no longer be trusted. */
   poisoned = false;
+  /**
+   * The library's wrappers allocate a handful of objects and a wasm buffer per call; the
+   * per-call path goes to the C API directly. Both are checked when the instance is made.
+   */
+  readonly c: CApi;
+  readonly heap: Heap;
+
   constructor(
     readonly qjs: QuickJSWASMModule,
     private readonly memory: WasmMemory,
     readonly maxBytes: number,
-  ) {}
+  ) {
+    this.c = qjs.getFFI() as unknown as CApi;
+    this.heap = (qjs as unknown as { module: Heap }).module;
+    for (const [name, value] of Object.entries({ ...pick(this.c, C_FUNCTIONS), ...pick(this.heap, HEAP_FUNCTIONS) })) {
+      if (typeof value !== "function") throw new Error(`envforge runtime: the QuickJS build lacks ${name}; expected quickjs-emscripten 0.32.0`);
+    }
+  }
+
+  private view: Int32Array | undefined;
+
+  /** The memory as 32-bit words; growing the memory replaces its buffer, and with it the view. */
+  words(): Int32Array {
+    const buffer = this.memory.buffer;
+    if (this.view?.buffer !== buffer) this.view = new Int32Array(buffer);
+    return this.view;
+  }
 
   /** Memory never shrinks, so a grown instance would keep its pages while idle. */
   get grown(): boolean {
     return this.memory.buffer.byteLength > BASE_BYTES;
   }
+}
+
+const C_FUNCTIONS = ["QTS_NewString", "QTS_Call", "QTS_ResolveException", "QTS_GetString", "QTS_FreeCString", "QTS_FreeValuePointer", "QTS_Dump", "QTS_GetUndefined"] as const;
+const HEAP_FUNCTIONS = ["_malloc", "_free", "lengthBytesUTF8", "stringToUTF8", "UTF8ToString"] as const;
+
+function pick(obj: object, names: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(names.map((n) => [n, (obj as Record<string, unknown>)[n]]));
 }
 
 /** The memory maximum for an episode limit: the base the build needs plus the limit, in whole pages. */

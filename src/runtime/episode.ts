@@ -4,7 +4,7 @@ import type { CallErrorKind, CallResult, SandboxLimits } from "../spec/index.ts"
 import { checkArguments } from "./args.ts";
 import { acquireInstance, releaseInstance, takeIdleInstance, type Instance } from "./engine.ts";
 import { Sandbox, type LimitKind, type Outcome, type Program, type SetupFailure } from "./sandbox.ts";
-import { toolOutputText } from "./text.ts";
+import { pythonTextOfJson } from "./text.ts";
 
 export interface Episode {
   /** Validates the arguments, runs the tool in this episode's sandbox, and never rejects for anything the tool does. */
@@ -26,6 +26,8 @@ export interface EpisodeParts {
   tools: ReadonlyMap<string, { index: number; validate: ValidateFunction }>;
   initialStateJson: string;
 }
+
+type Json = Extract<CallResult, { ok: true }>["value"];
 
 const LIMIT_MESSAGES: Record<LimitKind, (limits: SandboxLimits) => string> = {
   timeout: (l) => `the call ran longer than ${l.timeoutMs} ms and was stopped`,
@@ -78,9 +80,9 @@ export class SandboxEpisode implements Episode {
     if (this.isClosed) return Promise.resolve(closedResult(0));
     this.calls++;
     // Calls run one at a time in arrival order, each from a fresh microtask (a shallow native stack for QuickJS).
-    const go = () => this.run(name, args);
+    const go = this.run.bind(this, name, args);
     const result = this.tail.then(go, go);
-    this.tail = result.catch(() => undefined);
+    this.tail = result;
     return result;
   }
 
@@ -109,59 +111,56 @@ export class SandboxEpisode implements Episode {
     this.close();
   }
 
-  private async run(name: string, args: unknown): Promise<CallResult> {
+  /** Synchronous unless the sandbox must be rebuilt first, so a call costs no extra promise. */
+  private run(name: string, args: unknown): CallResult | Promise<CallResult> {
     const started = performance.now();
-    const failed = (kind: CallErrorKind, error: string): CallResult => ({ ok: false, kind, error, ms: performance.now() - started });
-    if (this.isClosed) return closedResult(performance.now() - started);
+    if (this.isClosed) return closedResult(0);
     const tool = this.parts.tools.get(name);
-    if (!tool) return failed("unknown_tool", `unknown tool "${name}"; available tools: ${[...this.parts.tools.keys()].join(", ")}`);
+    if (!tool) return failed(started, "unknown_tool", `unknown tool "${name}"; available tools: ${[...this.parts.tools.keys()].join(", ")}`);
     const checked = checkArguments(tool.validate, args);
-    if (!checked.ok) return failed("invalid_arguments", checked.message);
-    let sandbox = this.sandbox;
-    if (!sandbox?.usable) sandbox = await this.restore();
-    if (!sandbox) return failed(this.broken?.kind ?? "episode_closed", this.broken?.error ?? "the episode is closed");
+    if (!checked.ok) return failed(started, "invalid_arguments", checked.message);
+    const sandbox = this.sandbox;
+    if (sandbox?.usable) return this.execute(sandbox, tool.index, checked.json, started);
+    return this.restore().then((rebuilt) =>
+      rebuilt
+        ? this.execute(rebuilt, tool.index, checked.json, started)
+        : failed(started, this.broken?.kind ?? "episode_closed", this.broken?.error ?? "the episode is closed"),
+    );
+  }
+
+  private execute(sandbox: Sandbox, index: number, argsJson: string, started: number): CallResult | Promise<CallResult> {
     const callStarted = performance.now();
-    const outcome = sandbox.call(tool.index, checked.json);
+    const outcome = sandbox.call(index, argsJson);
     const callMs = performance.now() - callStarted;
     if (outcome.type === "limit") {
       const message = `${LIMIT_MESSAGES[outcome.kind](this.parts.limits)}; it had no effect on the episode's state`;
-      await this.restore();
-      const restoreFailed = this.broken ? ` (and the episode could not be restored: ${this.broken.error})` : "";
-      return failed(outcome.kind, message + restoreFailed);
+      return this.restore().then(() => {
+        const restoreFailed = this.broken ? ` (and the episode could not be restored: ${this.broken.error})` : "";
+        return failed(started, outcome.kind, message + restoreFailed);
+      });
     }
-    this.record(sandbox, tool.index, checked.json, callMs);
+    this.record(sandbox, index, argsJson, callMs);
     return this.result(outcome, started);
   }
 
   private result(outcome: Exclude<Outcome, { type: "limit" }>, started: number): CallResult {
-    const ms = () => performance.now() - started;
     const max = this.parts.limits.maxOutputChars;
-    const tooLarge = (chars: number): CallResult => ({
-      ok: false,
-      kind: "output_too_large",
-      error: `the output has ${chars} characters, more than the limit of ${max}`,
-      ms: ms(),
-    });
+    let chars: number;
     switch (outcome.type) {
       case "string":
-        return { ok: true, text: outcome.text, value: outcome.text, ms: ms() };
-      case "too_large":
-        return tooLarge(outcome.chars);
+        return { ok: true, text: outcome.text, value: outcome.text, ms: performance.now() - started };
       case "error":
-        return { ok: false, kind: outcome.kind, error: outcome.message, ms: ms() };
+        return failed(started, outcome.kind, outcome.message);
+      case "too_large":
+        chars = outcome.chars;
+        break;
       case "value": {
-        let value: Extract<CallResult, { ok: true }>["value"];
-        let text: string;
-        try {
-          value = JSON.parse(outcome.json);
-          text = toolOutputText(value);
-        } catch (err) {
-          return { ok: false, kind: "invalid_output", error: `the output cannot be shown as text: ${(err as Error).message}`, ms: ms() };
-        }
-        if (text.length > max) return tooLarge(text.length);
-        return { ok: true, text, value, ms: ms() };
+        const text = pythonTextOfJson(outcome.json);
+        if (text.length <= max) return { ok: true, text, value: JSON.parse(outcome.json) as Json, ms: performance.now() - started };
+        chars = text.length;
       }
     }
+    return failed(started, "output_too_large", `the output has ${chars} characters, more than the limit of ${max}`);
   }
 
   /** Logs a finished call for replay, and checkpoints when the log has grown enough to be worth it. */
@@ -217,6 +216,10 @@ export class SandboxEpisode implements Episode {
     }
     return this.build(instance);
   }
+}
+
+function failed(started: number, kind: CallErrorKind, error: string): CallResult {
+  return { ok: false, kind, error, ms: performance.now() - started };
 }
 
 function closedResult(ms: number): CallResult {

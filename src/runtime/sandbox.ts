@@ -46,6 +46,10 @@ interface Clock {
  */
 export class Sandbox {
   private alive = true;
+  /** Raw pointers for the per-call path: the context, `undefined`, and a two-slot argument vector in wasm memory. */
+  private readonly ctxPtr: number;
+  private readonly undefinedPtr: number;
+  private readonly argv: number;
 
   private constructor(
     readonly instance: Instance,
@@ -57,7 +61,12 @@ export class Sandbox {
     private readonly settleFn: QuickJSHandle,
     private readonly saveFn: QuickJSHandle,
     private readonly indices: QuickJSHandle[],
-  ) {}
+  ) {
+    this.ctxPtr = (ctx as unknown as { ctx: { value: number } }).ctx.value;
+    this.undefinedPtr = instance.c.QTS_GetUndefined();
+    this.argv = instance.heap._malloc(8);
+    if (this.argv === 0) throw new RangeError("out of memory");
+  }
 
   /**
    * Evaluates the bootstrap, starts the seeded generator, evaluates the prelude and the
@@ -148,17 +157,40 @@ export class Sandbox {
     return this.alive && !this.instance.poisoned;
   }
 
-  /** Calls tool number `index` with its arguments as JSON text. */
+  /**
+   * Calls tool number `index` with its arguments as JSON text: one string into the
+   * sandbox, one QTS_Call, one string out, through the C API without wrapper objects.
+   */
   call(index: number, argsJson: string): Outcome {
     this.arm();
-    const { ctx } = this;
+    const { c, heap } = this.instance;
+    const ctx = this.ctxPtr;
     try {
-      const arg = ctx.newString(argsJson);
-      const r = ctx.callFunction(this.callFn, ctx.undefined, this.indices[index]!, arg);
-      arg.dispose();
-      if (r.error) return this.escaped(r.error);
-      let raw = ctx.getString(r.value);
-      r.value.dispose();
+      const bytes = heap.lengthBytesUTF8(argsJson) + 1;
+      const utf8 = heap._malloc(bytes);
+      if (utf8 === 0) return { type: "limit", kind: "out_of_memory", detail: "no memory left for the arguments" };
+      heap.stringToUTF8(argsJson, utf8, bytes);
+      const arg = c.QTS_NewString(ctx, utf8);
+      heap._free(utf8);
+      const argError = c.QTS_ResolveException(ctx, arg);
+      if (argError) {
+        c.QTS_FreeValuePointer(ctx, arg);
+        return this.escapedPointer(argError);
+      }
+      const words = this.instance.words();
+      words[this.argv >> 2] = this.indices[index]!.value;
+      words[(this.argv >> 2) + 1] = arg;
+      const result = c.QTS_Call(ctx, this.callFn.value, this.undefinedPtr, 2, this.argv);
+      c.QTS_FreeValuePointer(ctx, arg);
+      const error = c.QTS_ResolveException(ctx, result);
+      if (error) {
+        c.QTS_FreeValuePointer(ctx, result);
+        return this.escapedPointer(error);
+      }
+      const out = c.QTS_GetString(ctx, result);
+      let raw = heap.UTF8ToString(out);
+      c.QTS_FreeCString(ctx, out);
+      c.QTS_FreeValuePointer(ctx, result);
       if (raw === "p" || this.rt.hasPendingJob()) {
         const drained = this.drainJobs();
         if (drained) return drained;
@@ -191,6 +223,7 @@ export class Sandbox {
     if (this.instance.poisoned) return;
     try {
       for (const h of [this.callFn, this.settleFn, this.saveFn, ...this.indices]) h.dispose();
+      this.instance.heap._free(this.argv);
       this.ctx.dispose();
       this.rt.dispose();
     } catch {
@@ -226,6 +259,22 @@ export class Sandbox {
 
   private escaped(error: QuickJSHandle): Fail {
     return classifyEscape(this.ctx, error, this.clock.interrupted);
+  }
+
+  private escapedPointer(error: number): Fail {
+    const { c, heap } = this.instance;
+    let dumped: unknown;
+    try {
+      const utf8 = c.QTS_Dump(this.ctxPtr, error);
+      const text = heap.UTF8ToString(utf8);
+      c.QTS_FreeCString(this.ctxPtr, utf8);
+      dumped = parseDump(text);
+    } catch {
+      dumped = "out of memory";
+    } finally {
+      c.QTS_FreeValuePointer(this.ctxPtr, error);
+    }
+    return classify(describe(dumped), this.clock.interrupted);
   }
 
   private crash(err: unknown): Fail {
@@ -306,11 +355,24 @@ function classifyEscape(ctx: QuickJSContext, error: QuickJSHandle, interrupted: 
   } finally {
     error.dispose();
   }
+  return classify(text, interrupted);
+}
+
+function classify(text: string, interrupted: boolean): Fail {
   if (interrupted) return { type: "limit", kind: "timeout", detail: text };
   if (text === "null" || /out of memory/.test(text)) return { type: "limit", kind: "out_of_memory", detail: text };
   // An interrupt we did not ask for: the host ran out of native stack inside QuickJS's interrupt callback.
   if (/stack overflow|interrupted/.test(text)) return { type: "limit", kind: "stack_overflow", detail: text };
   return { type: "error", kind: "tool_error", message: text };
+}
+
+/** QTS_Dump writes JSON for values it can, and plain text otherwise. */
+function parseDump(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** `SyntaxError: unexpected token (at tools/get_film.js:3:7)` from a dumped QuickJS error. */

@@ -18,6 +18,62 @@ export function toolOutputText(value: unknown): string {
   return typeof value === "string" ? value : pyDumps(value);
 }
 
+/**
+ * The same text as `toolOutputText(JSON.parse(json))` for JSON written by JSON.stringify (in
+ * V8 or QuickJS), made by one pass over the JSON instead of walking the parsed value: it adds
+ * Python's spaces after "," and ":", rewrites numbers that Python writes differently, and
+ * unescapes lone surrogates, which JSON.stringify escapes and Python leaves raw. Everything
+ * else JSON.stringify already escapes exactly as Python does.
+ */
+export function pythonTextOfJson(json: string): string {
+  let out = "";
+  let copied = 0;
+  const n = json.length;
+  for (let i = 0; i < n; i++) {
+    const c = json.charCodeAt(i);
+    if (c === QUOTE) {
+      for (i++; i < n; i++) {
+        const d = json.charCodeAt(i);
+        if (d === QUOTE) break;
+        if (d !== BACKSLASH) continue;
+        if (json.charCodeAt(i + 1) === LOWER_U && isSurrogateEscape(json, i + 2)) {
+          out += json.slice(copied, i) + String.fromCharCode(parseInt(json.slice(i + 2, i + 6), 16));
+          copied = i + 6;
+          i += 5;
+        } else i++;
+      }
+    } else if (c === COMMA || c === COLON) {
+      out += `${json.slice(copied, i + 1)} `;
+      copied = i + 1;
+    } else if (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9)) {
+      let end = i + 1;
+      let integer = true;
+      for (; end < n; end++) {
+        const d = json.charCodeAt(end);
+        if (d >= DIGIT_0 && d <= DIGIT_9) continue;
+        if (d === DOT || d === LOWER_E || d === UPPER_E || d === PLUS || d === MINUS) integer = false;
+        else break;
+      }
+      // Up to 15 digits an integer is always safe, and Python writes it the same way.
+      if (!integer || end - i > 15) {
+        out += json.slice(copied, i) + pyNumber(Number(json.slice(i, end)));
+        copied = end;
+      }
+      i = end - 1;
+    }
+  }
+  return out + json.slice(copied);
+}
+
+// Character codes the scanner looks at.
+const QUOTE = 34, BACKSLASH = 92, COMMA = 44, COLON = 58, MINUS = 45, PLUS = 43, DOT = 46;
+const DIGIT_0 = 48, DIGIT_9 = 57, LOWER_E = 101, UPPER_E = 69, LOWER_U = 117;
+
+/** `dXXX` with a second digit 8-f: the escape of a surrogate, which JSON.stringify writes only for lone ones. */
+function isSurrogateEscape(json: string, at: number): boolean {
+  return /^[dD][89a-fA-F][\da-fA-F]{2}/.test(json.slice(at, at + 4));
+}
+
 /** An array or object being written: its keys (objects only), how many children, and the next one. */
 interface Frame {
   container: object;

@@ -1,8 +1,8 @@
 // Argument checking: messages that name the field, never a throw for any input, and JSON arguments reaching the tool unchanged.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { compileEnvironment, type CompiledEnvironment, type Episode } from "../../src/runtime/index.ts";
-import { ECHO, makeEnv } from "./helpers.ts";
+import { compileEnvironment, toolOutputText, type CompiledEnvironment, type Episode } from "../../src/runtime/index.ts";
+import { awkwardJson, ECHO, makeEnv } from "./helpers.ts";
 
 const SCHEMA = {
   type: "object",
@@ -91,6 +91,19 @@ describe("argument properties", () => {
         expect(r.value).toEqual(JSON.parse(JSON.stringify(args)));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("shows what a tool returns exactly as toolOutputText shows the value", async () => {
+    await fc.assert(
+      fc.asyncProperty(awkwardJson, async (value) => {
+        const r = await episode.call("echo", { value });
+        if (!r.ok) throw new Error(r.error);
+        const returned = (r.value as { value: unknown }).value;
+        expect(returned).toEqual(JSON.parse(JSON.stringify(value)));
+        expect(r.text).toBe(toolOutputText(r.value));
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -1,4 +1,5 @@
 // Builds small environments around given tool sources, so runtime tests run real sandboxes on code written beside them.
+import fc from "fast-check";
 import { Environment } from "../../src/spec/index.ts";
 
 export interface ToolSpec {
@@ -44,3 +45,18 @@ export function makeEnv(tools: Record<string, ToolSpec>, options: { prelude?: st
 
 /** A tool that returns its arguments unchanged. */
 export const ECHO: ToolSpec = { source: "function echo(args) { return args; }" };
+
+/** JSON values with the awkward parts over-represented: any double, lone surrogates, escapes, odd keys. */
+export const awkwardJson: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  node: fc.oneof(
+    { depthSize: "small" },
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.integer(),
+    fc.string({ unit: "binary" }),
+    fc.constantFrom("\ud800", "a\udc00b", "\\ud800", "\u0000\u001f\u007f\u2028", '"quoted"', "-1.5e-7", "__proto__"),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(tie("node")),
+    fc.dictionary(fc.string({ unit: "binary" }), tie("node")),
+  ),
+})).node;

@@ -2,6 +2,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatCallError, toolOutputText } from "../../src/runtime/index.ts";
+import { pythonTextOfJson } from "../../src/runtime/text.ts";
+import { awkwardJson } from "./helpers.ts";
 
 /** Each expected string was printed by CPython 3 for the same value (a float wherever JavaScript's number is not a safe integer). */
 const PYTHON: [unknown, string][] = [
@@ -112,6 +114,25 @@ describe("toolOutputText", () => {
       { numRuns: 2000 },
     );
   });
+});
+
+describe("pythonTextOfJson", () => {
+  it("gives toolOutputText's text straight from JSON.stringify's output (strings aside: they are shown as they are)", () => {
+    fc.assert(
+      fc.property(awkwardJson.filter((v) => typeof v !== "string"), (value) => {
+        const json = JSON.stringify(value);
+        expect(pythonTextOfJson(json)).toBe(toolOutputText(JSON.parse(json)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it.each(PYTHON.filter(([v]) => JSON.stringify(v) === JSON.stringify(JSON.parse(JSON.stringify(v))) && !Object.is(v, -0)).filter(([v]) => !(Array.isArray(v) && v.some((x) => typeof x === "number" && !Number.isFinite(x)))))(
+    "writes the JSON of %o as Python does",
+    (value, python) => {
+      expect(pythonTextOfJson(JSON.stringify(value))).toBe(python);
+    },
+  );
 });
 
 /** Python puts one space after "," and ":" where JSON.stringify(v, null, 1) puts a newline and indentation, and none inside "[]"/"{}". */
