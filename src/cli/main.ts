@@ -7,8 +7,9 @@ import { scoreCommand } from "./score.ts";
 import { runCommand } from "./run.ts";
 import { exportCommand } from "./export.ts";
 import { serveCommand } from "./serve.ts";
+import { recordCommand } from "./record.ts";
 
-export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, recordCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -23,3 +23,4 @@ export {
   type RouteContext,
 } from "./http.ts";
 export { rewardRoutes, computeReward, episodeScore, RewardRequest, REWARD_PATH, EPISODE_SCORE_PATH, type RewardResult, type ExecutedToolCall } from "./reward-api.ts";
+export { startProxy, type ProxyOptions, type ProxyRun } from "./proxy.ts";
