@@ -3,3 +3,4 @@
 await import("./score.ts");
 await import("./view.ts");
 await import("./run.ts");
+await import("./runtime.ts");
