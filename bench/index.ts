@@ -3,4 +3,5 @@
 await import("./score.ts");
 await import("./view.ts");
 await import("./run.ts");
+await import("./build.ts");
 await import("./runtime.ts");

@@ -6,7 +6,8 @@ import { environmentText, generate, PROCEDURAL, type Stages } from "./pipeline.t
 import { Rejection } from "./reject.ts";
 import { planRequest, type BuildOptions, type RunOptions } from "./plan.ts";
 import { hashSeed } from "./rng.ts";
-import { gate } from "./validate.ts";
+import { gate, GATE_CHECKS } from "./validate.ts";
+import { WorkerPool } from "./workers.ts";
 
 export interface Built {
   env: Environment;
@@ -41,35 +42,71 @@ export async function attempt(request: BuildRequest, stages: Stages, validate: b
   if (validate) {
     const report = await gate(env);
     if (!report.ok) return { reason: `gate:${report.issues[0]!.check}` };
-    env.provenance.stages.validate = { replayed_steps: report.replayed_steps, probes: report.probes, checks: ["replay:ftrl", "replay:strict", "exclusive", "answer", "provenance", "leak", "determinism"] };
+    env.provenance.stages.validate = { replayed_steps: report.replayed_steps, probes: report.probes, checks: [...GATE_CHECKS, "determinism"] };
     return { env, text: environmentText(env) };
   }
   return { env, text };
 }
 
-/** Builds one environment per request, in order; rejected candidates are retried with derived seeds. */
+/** The first candidate of a request, from attempt `from` on, that passes; with what was rejected on the way. */
+export interface Passing {
+  attempt: number;
+  built: Built;
+  rejected: Record<string, number>;
+  candidates: number;
+}
+
+export async function firstPassing(base: BuildRequest, from: number, stages: Stages, validate: boolean): Promise<Passing> {
+  const rejected: Record<string, number> = {};
+  let candidates = 0;
+  for (let a = from; a < MAX_ATTEMPTS; a++) {
+    const request = a === 0 ? base : { ...base, seed: hashSeed(base.seed, "retry", a) };
+    candidates++;
+    const c = await attempt(request, stages, validate);
+    if (c.reason) rejected[c.reason] = (rejected[c.reason] ?? 0) + 1;
+    else return { attempt: a, built: { env: c.env!, text: c.text! }, rejected, candidates };
+  }
+  throw new Error(`could not build environment ${base.id} in ${MAX_ATTEMPTS} attempts (${JSON.stringify(rejected)})`);
+}
+
+/**
+ * Builds one environment per request, in order; rejected candidates are retried with derived seeds.
+ * With `jobs` > 1 the candidates are made in worker threads; the result is the same as with one job,
+ * because each request's first passing candidate depends on that request alone and questions that
+ * repeat an earlier environment's are settled here, in request order.
+ */
 export async function buildRequests(requests: readonly BuildRequest[], options: RunOptions = {}): Promise<BuildResult> {
   const stages = options.stages ?? PROCEDURAL;
   const validate = options.validate ?? true;
+  const jobs = stages === PROCEDURAL ? Math.max(1, Math.min(options.jobs ?? 1, requests.length)) : 1;
+  const pool = jobs > 1 ? new WorkerPool(jobs, validate) : null;
+  const first = (i: number): Promise<Passing> => (pool ? pool.run(requests[i]!) : firstPassing(requests[i]!, 0, stages, validate));
+  const pending = pool ? requests.map((_, i) => first(i)) : [];
+  // Settled promises are awaited in order below; keep early rejections from being reported as unhandled.
+  for (const p of pending) p.catch(() => undefined);
   const environments: Built[] = [];
   const rejected: Record<string, number> = {};
   const questions = new Set<string>();
   let candidates = 0;
-  for (const [i, base] of requests.entries()) {
-    let kept: Built | undefined;
-    for (let a = 0; a < MAX_ATTEMPTS && !kept; a++) {
-      const request = a === 0 ? base : { ...base, seed: hashSeed(base.seed, "retry", a) };
-      candidates++;
-      const c = await attempt(request, stages, validate);
-      let reason = c.reason;
-      if (c.env && c.env.tasks.some((t) => questions.has(t.question))) reason = "duplicate-question";
-      if (reason) rejected[reason] = (rejected[reason] ?? 0) + 1;
-      else kept = { env: c.env!, text: c.text! };
+  const count = (p: Passing) => {
+    candidates += p.candidates;
+    for (const [k, v] of Object.entries(p.rejected)) rejected[k] = (rejected[k] ?? 0) + v;
+  };
+  try {
+    for (const [i, base] of requests.entries()) {
+      let p = await (pool ? pending[i]! : first(i));
+      count(p);
+      while (p.built.env.tasks.some((t) => questions.has(t.question))) {
+        rejected["duplicate-question"] = (rejected["duplicate-question"] ?? 0) + 1;
+        p = await firstPassing(base, p.attempt + 1, stages, validate);
+        count(p);
+      }
+      for (const t of p.built.env.tasks) questions.add(t.question);
+      environments.push(p.built);
+      options.onProgress?.(i + 1, requests.length);
     }
-    if (!kept) throw new Error(`could not build environment ${base.id} in ${MAX_ATTEMPTS} attempts (${JSON.stringify(rejected)})`);
-    for (const t of kept.env.tasks) questions.add(t.question);
-    environments.push(kept);
-    options.onProgress?.(i + 1, requests.length);
+  } finally {
+    await pool?.close();
   }
   return { environments, summary: summarize(environments, candidates, rejected) };
 }

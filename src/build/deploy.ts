@@ -5,7 +5,7 @@ import { FORMAT } from "../spec/index.ts";
 import { verify } from "../score/index.ts";
 import { calcSource, type CalcPart } from "./calc.ts";
 import { ACTIONS } from "./catalog.ts";
-import { fieldsOf, operationName, sidekickTemplate, UNIT_CODES } from "./docs.ts";
+import { operationName, sidekickTemplate, UNIT_CODES } from "./docs.ts";
 import { ACTION_SOURCE, COMMON_SOURCE, COMPUTE_PARTS, COMPUTE_SOURCE, LOOKUP_SOURCE, SIDEKICK_SOURCE } from "./engine.ts";
 import { rngFrom } from "./rng.ts";
 
@@ -45,7 +45,7 @@ function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decom
     const kind = paramOf(tool, "kind");
     const field = paramOf(tool, "field");
     cfg = {
-      tables: Object.fromEntries(b.tables.map((name) => [tables[name]!.noun, { table: name, key: tables[name]!.key, fields: fieldsOf(tables[name]!) }])),
+      tables: Object.fromEntries(b.tables.map((name) => [tables[name]!.noun, { table: name, key: tables[name]!.key }])),
       kind: kind?.name ?? null,
       field: field?.name ?? null,
       fixed: b.field,
@@ -118,6 +118,7 @@ function preludeFor(tools: readonly ToolDraft[]): string {
   const calc = new Set<CalcPart>([...ops].flatMap((o) => OP_PARTS[o].calc));
   if (kinds.has("action")) calc.add("arithmetic");
   const engines = [...new Set([...ops].map((o) => OP_PARTS[o].engine))].sort();
+  // Indentation is a fifth of the engine's text and every environment carries its own copy.
   return [
     COMMON_SOURCE,
     ...(calc.size > 0 ? [calcSource(calc)] : []),
@@ -125,7 +126,9 @@ function preludeFor(tools: readonly ToolDraft[]): string {
     ...(kinds.has("compute") ? [COMPUTE_SOURCE, ...engines.map((e) => COMPUTE_PARTS[e]!)] : []),
     ...(kinds.has("action") ? [ACTION_SOURCE] : []),
     ...(kinds.has("sidekick") ? [SIDEKICK_SOURCE] : []),
-  ].join("\n");
+  ]
+    .join("\n")
+    .replace(/^[ \t]+/gm, "");
 }
 
 export function deploy(d: Decomposition, s: Scaling): Environment {

@@ -83,7 +83,9 @@ export const LOOKUP_SOURCE = `function ef_lookup(args, state, cfg) {
   const noun = cfg.kind ? ef_vocab(args[cfg.kind], Object.keys(cfg.tables), cfg.kind) : Object.keys(cfg.tables)[0];
   const t = cfg.tables[noun];
   const rows = ef_rows(state, t.table);
-  const asked = cfg.field && args[cfg.field] !== undefined && args[cfg.field] !== null ? ef_vocab(args[cfg.field], t.fields, cfg.field + " of a " + noun) : null;
+  const fields = [];
+  for (const r of rows) for (const k of Object.keys(r)) if (k !== t.key && fields.indexOf(k) < 0) fields.push(k);
+  const asked = cfg.field && args[cfg.field] !== undefined && args[cfg.field] !== null ? ef_vocab(args[cfg.field], fields, cfg.field + " of a " + noun) : null;
   const field = cfg.fixed || asked;
   const results = ef_keys(args, cfg.key, noun + " " + t.key).map((k) => {
     const rec = ef_row(rows, t.key, k, noun, cfg.suggest);

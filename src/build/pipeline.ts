@@ -43,7 +43,7 @@ export function provenanceStages(a: Artifacts, env: Environment): Record<string,
         pattern: t.pattern,
         sub_questions: t.sub_questions.map((s) => ({ id: s.id, text: s.text, relation: s.relation })),
       })),
-      tables: Object.fromEntries(Object.entries(d.knowledge.tables).map(([n, t]) => [n, t.rows.length])),
+      rows: Object.fromEntries(Object.entries(d.knowledge.tables).map(([n, t]) => [n, t.rows.length])),
     },
     document: {
       style: { casing: a.documentation.style.casing, verb: a.documentation.style.verb, verbosity: a.documentation.style.verbosity },
@@ -55,11 +55,11 @@ export function provenanceStages(a: Artifacts, env: Environment): Record<string,
       merges: a.integration.merges.map((m) => ({ into: m.into, from: m.from, reason: m.reason })),
     },
     scale: {
-      operations: a.scaling.operations.map((o) => ({ strategy: o.strategy, level: o.level, change: o.change, tools: o.tools })),
+      operations: a.scaling.operations.map((o) => ({ strategy: o.strategy, level: o.level, change: o.change, ...(o.strategy === "parameter_expansion" ? {} : { tools: o.tools }) })),
       distractors: a.scaling.distractors.map((x) => ({ name: x.name, kind: x.kind, example: x.example })),
     },
     deploy: {
-      state: Object.fromEntries(Object.entries(env.initial_state).map(([k, v]) => [k, Array.isArray(v) ? v.length : Object.keys(v as object).length])),
+      state: Object.keys(env.initial_state),
       stateful_tools: a.scaling.tools.filter((t) => t.behavior.kind === "action").map((t) => t.name),
     },
   };

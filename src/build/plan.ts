@@ -7,7 +7,10 @@ import { hashSeed, rngFrom } from "./rng.ts";
 const ABBR: Record<Scenario, string> = { "single-hop": "sh", "parallel-single-hop": "psh", "multi-hop": "mh", "parallel-multi-hop": "pmh" };
 
 export interface RunOptions {
+  /** Run the validation gate (the default); off only to measure what it costs. */
   validate?: boolean;
+  /** Worker threads making candidates (procedural stages only); 1 builds in this thread. */
+  jobs?: number;
   stages?: Stages;
   onProgress?: (done: number, total: number) => void;
 }

@@ -17,24 +17,25 @@
 //   echo is strict mode's to discount). A reveal is allowed when the probe names the same rows as a
 //   gold call yielding that sub-answer: it keeps every identifying argument of that call (a string
 //   that is the key, the first field, of a row of the initial state), or all of its arguments when it
-//   has none (a computation); when it is a misspelling derived from that very call (a misspelled guest
-//   name still books the same stay); and when it swaps in another row's key that the call's output does
+//   has none (a computation); when it misspells a string of that very call that is not a row key (a
+//   misspelled guest name still books the same stay); and when it swaps in another row's key that the call's output does
 //   not depend on (a loser's label in a comparison: the output is the gold output, byte for byte).
 //   Every other reveal is a leak: a wrong row, a wrong number or another step's call turning up a
 //   pending sub-answer.
-import type { CallResult, Environment, GateIssue, GoldStep, Task, ValidationReport } from "../spec/index.ts";
+import type { CallResult, Environment, GateIssue, GoldStep, SandboxLimitsInput, Task, ValidationReport } from "../spec/index.ts";
 import { EpisodeTracker, normalize, verify } from "../score/index.ts";
-import { compileEnvironment, formatCallError, type CompiledEnvironment } from "../runtime/index.ts";
+import { compileEnvironment, formatCallError, type CompiledEnvironment, type Episode } from "../runtime/index.ts";
 import { parseEnvironment, type Problem } from "../load/index.ts";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 type ProbeKind = "other-row" | "misspelling" | "number" | "enum" | "missing" | "extra" | "type";
 
-/** A wrong call and the gold call it was derived from. */
+/** A wrong call derived from a gold call; `key` says whether the changed value was a row key. */
 interface Derived {
   args: Record<string, Json>;
   kind: ProbeKind;
+  key: boolean;
 }
 
 interface Probe {
@@ -42,10 +43,16 @@ interface Probe {
   args: Record<string, Json>;
   text: string;
   /** Where it came from: task index, step id and kind of change. */
-  origins: { task: number; step: string; kind: ProbeKind }[];
+  origins: { task: number; step: string; kind: ProbeKind; key: boolean }[];
 }
 
 const outputText = (tool: string, r: CallResult): string => (r.ok ? r.text : formatCallError(tool, r.error));
+
+/** What a passing environment was checked for, recorded in its provenance. */
+export const GATE_CHECKS = ["replay:ftrl", "replay:strict", "exclusive", "answer", "provenance", "leak"];
+
+/** Generated tools answer in microseconds; a probe that needs seconds is a bug, and waiting 10 s for it wastes the build. */
+const GATE_LIMITS = { timeoutMs: 2_000 };
 
 /** Kinds of failure that mean the tool itself misbehaved, not that the input was wrong. */
 const CRASHES = new Set(["timeout", "out_of_memory", "stack_overflow", "output_too_large", "invalid_output", "unknown_tool", "episode_closed"]);
@@ -137,22 +144,23 @@ function leaves(value: Json, path: (string | number)[] = [], out: { path: (strin
 const WRONG_TYPE = (v: Json): Json => (typeof v === "string" ? 12345 : typeof v === "number" ? "12x" : Array.isArray(v) || (v && typeof v === "object") ? "x" : "yes");
 
 /** Plausible wrong calls derived from one gold call. */
-export function probesFor(env: Environment, step: GoldStep): Derived[] {
+export function probesFor(env: Environment, step: GoldStep, keys: Set<string> = rowKeys(env.initial_state)): Derived[] {
   const args = step.arguments as Record<string, Json>;
   const tool = env.tools.find((t) => t.name === step.tool);
   const props = (tool?.input_schema.properties ?? {}) as Record<string, { enum?: unknown[] }>;
   const out: Derived[] = [];
-  const push = (a: Json, kind: ProbeKind) => out.push({ args: a as Record<string, Json>, kind });
+  const push = (a: Json, kind: ProbeKind, key = false) => out.push({ args: a as Record<string, Json>, kind, key });
   for (const leaf of leaves(args)) {
     if (typeof leaf.value === "string") {
       const v = leaf.value;
+      const key = keys.has(normalize(v));
       // Misspellings, never superstrings: a probe that only appends text would still contain the name.
-      for (const m of [v.slice(0, -1), v.slice(1), v.toUpperCase(), "", v.length > 3 ? v.slice(0, 1) + v.slice(2, 3) + v.slice(1, 2) + v.slice(3) : "zz"]) push(replaceAt(args, leaf.path, m), "misspelling");
-      for (const other of sameColumn(env.initial_state, v, 4)) push(replaceAt(args, leaf.path, other), "other-row");
-    } else for (const n of [leaf.value + 1, leaf.value * 10, -leaf.value, 0]) push(replaceAt(args, leaf.path, n), "number");
+      for (const m of [v.slice(0, -1), v.length > 3 ? v.slice(0, 1) + v.slice(2, 3) + v.slice(1, 2) + v.slice(3) : ""]) push(replaceAt(args, leaf.path, m), "misspelling", key);
+      for (const other of sameColumn(env.initial_state, v, 2)) push(replaceAt(args, leaf.path, other), "other-row", key);
+    } else for (const n of [leaf.value + 1, leaf.value * 10]) push(replaceAt(args, leaf.path, n), "number");
   }
   for (const [name, v] of Object.entries(args)) {
-    for (const e of (props[name]?.enum ?? []).slice(0, 5)) if (e !== v) push({ ...args, [name]: e as Json }, "enum");
+    for (const e of (props[name]?.enum ?? []).filter((x) => x !== v).slice(0, 2)) push({ ...args, [name]: e as Json }, "enum");
     const { [name]: _, ...rest } = args;
     if (tool?.input_schema.required?.includes(name)) push(rest, "missing");
     push({ ...args, [name]: WRONG_TYPE(v) }, "type");
@@ -166,12 +174,11 @@ function issue(issues: GateIssue[], check: GateIssue["check"], path: string, mes
   if (issues.length < 50) issues.push({ check, path, message });
 }
 
-async function replayTask(compiled: CompiledEnvironment, env: Environment, task: Task, ti: number, issues: GateIssue[], goldOutputs: Map<string, string>): Promise<number> {
-  const episode = await compiled.openEpisode({});
+async function replayTask(episode: Episode, env: Environment, task: Task, ti: number, issues: GateIssue[], goldOutputs: Map<string, string>): Promise<number> {
   const trackers = [new EpisodeTracker(task.unsolved_set, "ftrl"), new EpisodeTracker(task.unsolved_set, "strict")];
   const outputs = new Map<string, string>();
   const at = `$.tasks[${ti}]`;
-  try {
+  {
     for (const [si, step] of task.gold_plan.entries()) {
       const r = await episode.call(step.tool, step.arguments);
       const text = outputText(step.tool, r);
@@ -204,13 +211,11 @@ async function replayTask(compiled: CompiledEnvironment, env: Environment, task:
     for (const piece of task.answer.split(", ")) {
       if (!texts.some((t) => verify(t, piece))) issue(issues, "answer", `${at}.answer`, `"${piece}" of the final answer shows in no gold output`);
     }
-  } finally {
-    await episode.close();
   }
   return task.gold_plan.length;
 }
 
-async function probeAll(compiled: CompiledEnvironment, env: Environment, issues: GateIssue[], goldOutputs: Map<string, string>): Promise<number> {
+async function probeAll(episode: Episode, env: Environment, issues: GateIssue[], goldOutputs: Map<string, string>): Promise<number> {
   const wanted = new Map<string, Omit<Probe, "text">>();
   const addProbe = (tool: string, args: Record<string, Json>, origin?: Probe["origins"][number]) => {
     const key = `${tool}\u0001${JSON.stringify(args)}`;
@@ -218,15 +223,15 @@ async function probeAll(compiled: CompiledEnvironment, env: Environment, issues:
     if (origin) p.origins.push(origin);
     wanted.set(key, p);
   };
+  const keys = rowKeys(env.initial_state);
   env.tasks.forEach((task, ti) => {
-    for (const step of task.gold_plan) for (const d of probesFor(env, step)) addProbe(step.tool, d.args, { task: ti, step: step.id, kind: d.kind });
+    for (const step of task.gold_plan) for (const d of probesFor(env, step, keys)) addProbe(step.tool, d.args, { task: ti, step: step.id, kind: d.kind, key: d.key });
   });
   const examples = (env.provenance.stages.scale as { distractors?: { name: string; example: Record<string, Json> }[] } | undefined)?.distractors ?? [];
   const inPlans = new Set(env.tasks.flatMap((t) => t.gold_plan.map((s) => s.tool)));
   for (const t of env.tools) if (!inPlans.has(t.name)) addProbe(t.name, {});
-  const episode = await compiled.openEpisode({});
   const probes: Probe[] = [];
-  try {
+  {
     for (const p of wanted.values()) {
       const r = await episode.call(p.tool, p.args);
       if (!r.ok && CRASHES.has(r.kind)) issue(issues, "runtime", `$.implementation.tools.${p.tool}`, `${p.tool}(${JSON.stringify(p.args)}) crashed (${r.kind}): ${r.error}`);
@@ -236,10 +241,7 @@ async function probeAll(compiled: CompiledEnvironment, env: Environment, issues:
       const r = await episode.call(ex.name, ex.example);
       if (!r.ok) issue(issues, "runtime", `$.implementation.tools.${ex.name}`, `distractor ${ex.name} fails on its example: ${r.error}`);
     }
-  } finally {
-    await episode.close();
   }
-  const keys = rowKeys(env.initial_state);
   env.tasks.forEach((task, ti) => {
     for (const p of probes) {
       for (const golden of task.unsolved_set[p.tool] ?? []) {
@@ -247,7 +249,7 @@ async function probeAll(compiled: CompiledEnvironment, env: Environment, issues:
         const yielders = task.gold_plan.filter((s) => s.tool === p.tool && s.yields === golden);
         if (yielders.some((s) => namesSameRows(p.args, s.arguments as Json, keys))) continue;
         const own = p.origins.filter((o) => o.task === ti && yielders.some((s) => s.id === o.step));
-        if (own.some((o) => o.kind === "misspelling" || (o.kind === "other-row" && goldOutputs.get(`${ti}\u0001${o.step}`) === p.text))) continue;
+        if (own.some((o) => (o.kind === "misspelling" && !o.key) || (o.kind === "other-row" && goldOutputs.get(`${ti}\u0001${o.step}`) === p.text))) continue;
         issue(issues, "leak", `$.tasks[${ti}].unsolved_set`, `${p.tool}(${JSON.stringify(p.args)}) reveals "${golden}"`);
       }
     }
@@ -255,20 +257,38 @@ async function probeAll(compiled: CompiledEnvironment, env: Environment, issues:
   return probes.length + examples.length;
 }
 
-/** Runs the dynamic gate on an environment already known to parse. */
-export async function gate(env: Environment): Promise<ValidationReport> {
+/** Runs the dynamic gate on an environment already known to parse; `limits` override the gate's sandbox limits. */
+export async function gate(env: Environment, limits: SandboxLimitsInput = {}): Promise<ValidationReport> {
   const issues: GateIssue[] = [];
   let compiled: CompiledEnvironment;
   try {
-    compiled = await compileEnvironment(env);
+    compiled = await compileEnvironment(env, { ...GATE_LIMITS, ...limits });
   } catch (err) {
     issue(issues, "compile", "$.implementation", (err as Error).message);
     return { ok: false, issues, replayed_steps: 0, probes: 0 };
   }
   let replayed = 0;
+  let probes = 0;
   const goldOutputs = new Map<string, string>();
-  for (const [ti, task] of env.tasks.entries()) replayed += await replayTask(compiled, env, task, ti, issues, goldOutputs);
-  const probes = await probeAll(compiled, env, issues, goldOutputs);
+  // Each task replays as an agent would meet it, on a fresh copy of the state. Opening an episode costs
+  // more than most calls, so when no tool changes state (nothing to reset) the tasks and probes share one.
+  const stateless = !/"readOnlyHint":\s*false/.test(JSON.stringify(env.tools.map((t) => t.annotations ?? { readOnlyHint: false })));
+  const episodes: Episode[] = [];
+  const fresh = (): Episode => {
+    if (stateless && episodes.length > 0) return episodes[0]!;
+    const e = compiled.openEpisode({});
+    episodes.push(e);
+    return e;
+  };
+  try {
+    for (const [ti, task] of env.tasks.entries()) replayed += await replayTask(fresh(), env, task, ti, issues, goldOutputs);
+    probes = await probeAll(fresh(), env, issues, goldOutputs);
+  } catch (err) {
+    // Calls report tool failures as results; a throw means the code could not even be set up.
+    issue(issues, "compile", "$.implementation", (err as Error).message);
+  } finally {
+    for (const e of episodes) e.close();
+  }
   return { ok: issues.length === 0, issues, replayed_steps: replayed, probes };
 }
 

@@ -7,9 +7,11 @@ import { scoreCommand } from "./score.ts";
 import { runCommand } from "./run.ts";
 import { exportCommand } from "./export.ts";
 import { serveCommand } from "./serve.ts";
+import { buildCommand } from "./build.ts";
+import { listCommand } from "./list.ts";
 import { recordCommand } from "./record.ts";
 
-export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, recordCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, recordCommand, buildCommand, listCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
