@@ -10,8 +10,9 @@ import { serveCommand } from "./serve.ts";
 import { buildCommand } from "./build.ts";
 import { listCommand } from "./list.ts";
 import { recordCommand } from "./record.ts";
+import { builderCommand } from "./builder.ts";
 
-export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, recordCommand, buildCommand, listCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, recordCommand, buildCommand, listCommand, builderCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
