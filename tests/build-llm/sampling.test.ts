@@ -2,8 +2,9 @@
 // model, here an SDK Client that declares sampling and answers sampling/createMessage with scripted replies.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { CreateMessageRequestSchema, ErrorCode, McpError, type CreateMessageRequest } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import { BUILD_TOOL, createBuilderServer, samplingModel, validateEnvironment } f
 import { Environment } from "../../src/spec/index.ts";
 import { inputsOf, replyText, stageOf, type Variant } from "./scripted.ts";
 
+const BIN = resolve(import.meta.dirname, "../../bin/envforge.js");
 const TEMP = mkdtempSync(join(tmpdir(), "envforge-llm-sampling-"));
 afterAll(() => rmSync(TEMP, { recursive: true, force: true }));
 
@@ -115,6 +117,29 @@ describe("envforge_build over MCP sampling", () => {
       expect(c.seen[0]).toMatchObject({ systemPrompt: "be brief", modelPreferences: { hints: [{ name: "claude" }] } });
     } finally {
       await c.close();
+    }
+  });
+
+  it("serves envforge_build from `envforge builder` over stdio, and builds with the client's model", async () => {
+    const out = join(TEMP, "stdio");
+    const client = new Client({ name: "stdio-client", version: "1.0.0" }, { capabilities: { sampling: {} } });
+    let asked = 0;
+    client.setRequestHandler(CreateMessageRequestSchema, async (req) => {
+      asked++;
+      const first = req.params.messages[0]!.content as { type: string; text: string };
+      return { model: "scripted-sampler", role: "assistant" as const, content: { type: "text" as const, text: replyText(stageOf(req.params.systemPrompt ?? ""), inputsOf(first.text), "good") } };
+    });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, "builder", "--out", out, "--no-cache"], stderr: "pipe" }));
+    try {
+      const result = await client.callTool({ name: BUILD_TOOL, arguments: { topic: "ferry timetables", scenario: "single-hop", complexity: 0, seed: 3 } });
+      expect(result.isError).toBeFalsy();
+      const written = (result.structuredContent as { written: string[] }).written;
+      expect(written).toHaveLength(1);
+      expect(written[0]!.startsWith(join(out, "single-hop", "ferry-timetables-sh-c0000-"))).toBe(true);
+      expect(asked).toBeGreaterThanOrEqual(5);
+      expect(await validateEnvironment(Environment.parse(JSON.parse(readFileSync(written[0]!, "utf8"))))).toEqual([]);
+    } finally {
+      await client.close();
     }
   });
 });
