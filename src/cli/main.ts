@@ -7,12 +7,13 @@ import { scoreCommand } from "./score.ts";
 import { runCommand } from "./run.ts";
 import { exportCommand } from "./export.ts";
 import { serveCommand } from "./serve.ts";
+import { viewCommand } from "./view.ts";
 import { buildCommand } from "./build.ts";
 import { listCommand } from "./list.ts";
 import { recordCommand } from "./record.ts";
 import { builderCommand } from "./builder.ts";
 
-export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, recordCommand, buildCommand, listCommand, builderCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, viewCommand, recordCommand, buildCommand, listCommand, builderCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
