@@ -88,6 +88,32 @@ describe("envforge view", () => {
     expect(code).toBe(0);
   });
 
+  it("is mounted at / of envforge serve --http, beside the MCP endpoint", async () => {
+    const serve = spawn(process.execPath, [BIN, "serve", "--http", "127.0.0.1:0", "--dir", join(ROOT, "environments/examples"), "--db", join(tmp.dir, "serve.db")], { cwd: tmp.dir });
+    try {
+      let out = "";
+      serve.stdout.setEncoding("utf8");
+      let viewer = "";
+      for await (const chunk of serve.stdout) {
+        out += chunk as string;
+        const m = /viewer: +(http:\/\/\S+)/.exec(out);
+        if (m) {
+          viewer = m[1]!;
+          break;
+        }
+      }
+      const page = await new Promise<IncomingMessage>((resolve, reject) => request(viewer, resolve).on("error", reject).end());
+      expect(page.statusCode).toBe(200);
+      expect(await text(page)).toContain("<h1>Episodes</h1>");
+      const mcp = await new Promise<IncomingMessage>((resolve, reject) => request(`${viewer}mcp`, resolve).on("error", reject).end());
+      expect(mcp.statusCode).toBe(400);
+      mcp.resume();
+    } finally {
+      serve.kill("SIGTERM");
+      await once(serve, "exit");
+    }
+  });
+
   it("refuses a database that does not exist, with a usage error", async () => {
     const out: string[] = [];
     const sink = { write: (s: string) => (out.push(s), true) } as unknown as NodeJS.WritableStream;
