@@ -11,6 +11,7 @@ import { viewCommand } from "./view.ts";
 import { buildCommand } from "./build.ts";
 import { listCommand } from "./list.ts";
 import { recordCommand } from "./record.ts";
+import { startCommand } from "./start.ts";
 import { builderCommand } from "./builder.ts";
 
 export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, viewCommand, recordCommand, buildCommand, listCommand, builderCommand];

@@ -185,7 +185,7 @@ describe("GET /v1/episodes/:id", () => {
     await client.callTool({ name: "submit_answer", arguments: { answer: "1961" } });
     const res = await fetch(`${server.origin}/v1/episodes/reward-films-2`);
     expect(res.status).toBe(200);
-    const json = await res.json();
+    const json = (await res.json()) as any;
     const stored = new Records(recorder.db).getEpisode("reward-films-2")!;
     expect(json).toMatchObject({ id: "reward-films-2", env: FILMS.id, task: TASK.id, status: "submitted", calls: 1, final_answer: "1961" });
     expect(json.score).toEqual(stored.score);
@@ -195,7 +195,7 @@ describe("GET /v1/episodes/:id", () => {
 
     const missing = await fetch(`${server.origin}/v1/episodes/nope`);
     expect(missing.status).toBe(404);
-    expect((await missing.json()).error).toMatch(/no episode "nope"/);
+    expect(((await missing.json()) as any).error).toMatch(/no episode "nope"/);
     expect((await fetch(`${guarded.origin}/v1/episodes/reward-films-2`)).status).toBe(401);
   });
 });

@@ -1,0 +1,86 @@
+// npm start smoke test: `envforge start --once` serves, rolls out oracle and random over HTTP, prints the table and exits by the oracle's result.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Writable, Readable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { main } from "../../src/cli/main.ts";
+import { pickTasks } from "../../src/cli/start.ts";
+import { loadEnvironments } from "../../src/load/index.ts";
+import { Records } from "../../src/record/index.ts";
+import { COUNTER_INPUT } from "../serve/fixtures.ts";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const BIN = join(ROOT, "bin/envforge.js");
+let tmp: string;
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), "envforge-start-"));
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function run(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+const columns = (line: string): string[] => line.trim().split(/\s{2,}/);
+
+describe("envforge start --once", () => {
+  it("scores oracle perfectly and random lower on every scenario x complexity of the shipped suite, and exits 0", async () => {
+    const { code, stdout, stderr } = await run(["start", "--once", "--limit", "small", "--port", "0"], tmp);
+    expect(stderr).not.toMatch(/failed/);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/serving \d+ environments from .* at http:\/\/127\.0\.0\.1:\d+\/mcp/);
+    const lines = stdout.split("\n");
+    const head = lines.findIndex((l) => l.startsWith("scenario"));
+    expect(columns(lines[head]!)).toEqual(["scenario", "complexity", "policy", "episodes", "precision", "rate", "f1", "answer acc"]);
+    const rows = lines.slice(head + 2).filter((l) => /\s(oracle|random\S*)\s/.test(l)).map(columns);
+
+    const { environments } = await loadEnvironments([join(ROOT, "environments")]);
+    const chosen = pickTasks(environments.map((e) => e.env), 2);
+    const cells = new Set(chosen.map((e) => e.scenario));
+    expect(new Set(rows.map((r) => r[0]))).toEqual(cells);
+    const oracle = rows.filter((r) => r[2] === "oracle");
+    const random = rows.filter((r) => r[2] !== "oracle");
+    expect(oracle.length).toBe(random.length);
+    expect(oracle.reduce((n, r) => n + Number(r[3]!.split("/")[0]), 0)).toBe(chosen.reduce((n, e) => n + e.tasks.length, 0));
+    for (const r of oracle) expect(r.slice(4)).toEqual(["1.000", "1.000", "1.000", "1.000"]);
+    expect(random.some((r) => Number(r[6]) < 1)).toBe(true);
+    expect(stdout).toContain("oracle: perfect on every task");
+    // --once prints no connection help, and the database holds every episode, ended.
+    expect(stdout).not.toContain("Serving until Ctrl-C");
+    const records = Records.open(join(tmp, ".envforge", "start.db"));
+    const counts = records.counts();
+    expect(counts.episodes).toBe(2 * oracle.reduce((n, r) => n + Number(r[3]!.split("/")[1]), 0));
+    expect(counts.byStatus.running ?? 0).toBe(0);
+    records.close();
+  });
+
+  it("exits 1 when the oracle is not perfect (an implementation that disagrees with its task)", async () => {
+    const dir = join(tmp, "broken");
+    mkdirSync(dir);
+    const broken = structuredClone(COUNTER_INPUT);
+    // Without the tool that never returns, so random rollouts stay quick.
+    broken.tools = broken.tools.filter((t) => t.name !== "spin");
+    delete broken.implementation.tools.spin;
+    broken.implementation.tools.lookup_code = "function lookup_code(args) { return { name: args.name, code: 'WRONG' }; }";
+    writeFileSync(join(dir, "broken.json"), JSON.stringify(broken));
+    let stdout = "";
+    const sink = new Writable({ write: (c, _e, cb) => ((stdout += c.toString()), cb()) });
+    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
+    const code = await main(["start", "--once", "--all", "--port", "0", "--dir", dir, "--db", join(tmp, "broken.db")], { stdout: sink, stderr: quiet, stdin: Readable.from([]), cwd: tmp, env: process.env });
+    expect(code).toBe(1);
+    expect(stdout).toContain("oracle: NOT perfect");
+    const oracle = stdout.split("\n").map(columns).find((r) => r[2] === "oracle")!;
+    expect(oracle.slice(3, 6)).toEqual(["2/2", "0.000", "0.000"]);
+  });
+});
