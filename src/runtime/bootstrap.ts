@@ -57,9 +57,17 @@ export const BOOTSTRAP = String.raw`(function () {
       return "the tool threw a value that cannot be shown as text";
     }
   }
+  function isLanguageValue(e) {
+    switch (typeof e) {
+      case "object": case "string": case "number": case "boolean": case "undefined": case "bigint": case "symbol": case "function":
+        return true;
+    }
+    return false;
+  }
   function failure(e) {
-    // QuickJS throws null when it runs out of memory while building the error itself.
-    if (e === null) return "mout of memory";
+    // QuickJS throws null when it runs out of memory while building the error itself, and an
+    // internal value (typeof "unknown") when a built-in fails an allocation without an error.
+    if (e === null || !isLanguageValue(e)) return "mout of memory";
     if (e instanceof InternalErr && e.message === "out of memory") return "mout of memory";
     if ((e instanceof InternalErr || e instanceof SyntaxErr) && e.message === "stack overflow") return "ostack overflow";
     var m = message(e);

@@ -37,10 +37,12 @@ const LIMIT_MESSAGES: Record<LimitKind, (limits: SandboxLimits) => string> = {
 
 /**
  * Rollback works from a checkpoint (the state and random-generator position as JSON, held
- * by the host) plus the log of calls made since: a fresh sandbox installs the checkpoint and
- * replays the log, which is exact because the sandbox is deterministic. Checkpoints are
- * taken every so often rather than per call, so a call costs nothing extra; these bounds
- * keep a replay short and the checkpoint cost under a tenth of the time spent in calls.
+ * by the host) plus the log of calls made since: a fresh sandbox runs the prelude, installs
+ * the checkpoint and replays the log, which reproduces the calls exactly because the sandbox
+ * is deterministic (module-level variables, which no checkpoint holds, come back as the
+ * prelude and the replayed calls leave them). Checkpoints are taken every so often rather
+ * than per call, so a call costs nothing extra; these bounds keep a replay short and the
+ * checkpoint cost under a tenth of the time spent in calls.
  */
 const CHECKPOINT_EVERY_CALLS = 16;
 const CHECKPOINT_COST_SHARE = 10;

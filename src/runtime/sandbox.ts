@@ -360,7 +360,7 @@ function classifyEscape(ctx: QuickJSContext, error: QuickJSHandle, interrupted: 
 
 function classify(text: string, interrupted: boolean): Fail {
   if (interrupted) return { type: "limit", kind: "timeout", detail: text };
-  if (text === "null" || /out of memory/.test(text)) return { type: "limit", kind: "out_of_memory", detail: text };
+  if (text === "null" || text === "[unsupported type]" || /out of memory/.test(text)) return { type: "limit", kind: "out_of_memory", detail: text };
   // An interrupt we did not ask for: the host ran out of native stack inside QuickJS's interrupt callback.
   if (/stack overflow|interrupted/.test(text)) return { type: "limit", kind: "stack_overflow", detail: text };
   return { type: "error", kind: "tool_error", message: text };

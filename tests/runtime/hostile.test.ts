@@ -13,9 +13,11 @@ const HOSTILE = makeEnv(
     loopCatching: { source: "function loopCatching() { for (;;) { try { while (true) {} } catch (e) {} } }" },
     bomb: { source: "function bomb(args, state) { state.items.push('half-done'); const a = []; for (let i = 0; ; i++) a.push(new Array(100000).fill(i)); }" },
     stringBomb: { source: "function stringBomb() { const keep = []; for (let i = 0; ; i++) keep.push('x'.repeat(1 << 20) + i); }" },
+    redos: { source: "function redos() { return /(a+)+$/.test('a'.repeat(40) + 'b'); }" },
+    normalizeBomb: { source: "function normalizeBomb() { return 'é'.repeat(4e6).normalize('NFD').length; }" },
     recurse: { source: "function recurse(args, state) { state.items.push('half-done'); return recurse(args, state) + 1; }" },
     deepEval: { source: "function deepEval() { return eval('['.repeat(100000) + ']'.repeat(100000)); }" },
-    deepJson: { source: "function deepJson() { let o = []; for (let i = 0; i < 100000; i++) o = [o]; return o; }" },
+    deepJson: { source: "function deepJson() { let o = []; for (let i = 0; i < 30000; i++) o = [o]; return o; }" },
     huge: { source: "function huge(args) { return 'x'.repeat(args.n); }" },
     hugeObject: { source: "function hugeObject(args) { return Array.from({ length: args.n }, (_, i) => ({ i })); }" },
     hugeError: { source: "function hugeError() { throw new Error('e'.repeat(200000)); }" },
@@ -58,12 +60,14 @@ const HOSTILE = makeEnv(
   { state: { items: ["seed"] } },
 );
 
-let compiled: CompiledEnvironment;
-const LIMITS = { timeoutMs: 300, memoryBytes: 8 * 2 ** 20 };
+/** A short deadline for the attacks aimed at it; everything else gets the default 10 s, so a busy machine cannot turn another limit into a timeout. */
+const QUICK = { timeoutMs: 300, memoryBytes: 8 * 2 ** 20 };
+const ROOMY = { memoryBytes: 8 * 2 ** 20 };
+const compiled = new Map<object, CompiledEnvironment>();
 
-async function env(): Promise<CompiledEnvironment> {
-  compiled ??= await compileEnvironment(HOSTILE, LIMITS);
-  return compiled;
+async function env(limits: object = ROOMY): Promise<CompiledEnvironment> {
+  if (!compiled.has(limits)) compiled.set(limits, await compileEnvironment(HOSTILE, limits));
+  return compiled.get(limits)!;
 }
 
 async function expectHealthy(episode: Episode, items: unknown[]): Promise<void> {
@@ -81,7 +85,7 @@ function failure(r: CallResult): { kind: string; error: string } {
 
 describe("limits", () => {
   it("stops an endless loop at the deadline, rolls its writes back, and the next call works", async () => {
-    using episode = (await env()).openEpisode();
+    using episode = (await env(QUICK)).openEpisode();
     await episode.call("put", { item: "kept" });
     const r = failure(await episode.call("loop", {}));
     expect(r.kind).toBe("timeout");
@@ -90,8 +94,20 @@ describe("limits", () => {
   });
 
   it("stops a loop that catches everything it can", async () => {
-    using episode = (await env()).openEpisode();
+    using episode = (await env(QUICK)).openEpisode();
     expect(failure(await episode.call("loopCatching", {})).kind).toBe("timeout");
+    await expectHealthy(episode, ["seed"]);
+  });
+
+  it("stops catastrophic regular-expression backtracking at the deadline", async () => {
+    using episode = (await env(QUICK)).openEpisode();
+    expect(failure(await episode.call("redos", {})).kind).toBe("timeout");
+    await expectHealthy(episode, ["seed"]);
+  });
+
+  it("reports a built-in that fails an allocation without an error as out of memory", async () => {
+    using episode = (await env()).openEpisode();
+    expect(failure(await episode.call("normalizeBomb", {})).kind).toBe("out_of_memory");
     await expectHealthy(episode, ["seed"]);
   });
 
@@ -128,7 +144,7 @@ describe("limits", () => {
   });
 
   it("refuses outputs and error messages over the size limit", async () => {
-    const small = await compileEnvironment(HOSTILE, { ...LIMITS, maxOutputChars: 1000 });
+    const small = await compileEnvironment(HOSTILE, { ...ROOMY, maxOutputChars: 1000 });
     using episode = small.openEpisode();
     expect(await episode.call("huge", { n: 1000 })).toMatchObject({ ok: true });
     for (const [tool, args] of [

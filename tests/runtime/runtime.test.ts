@@ -238,6 +238,14 @@ describe("compiling", () => {
     await expect(compileEnvironment(big)).resolves.toBeDefined();
   });
 
+  it("compiles schemas that share an $id, in one environment or across several", async () => {
+    const schema = { $id: "https://example.com/args", $schema: "https://json-schema.org/draft/2020-12/schema", type: "object", properties: { a: { type: "string" } } };
+    const env = makeEnv({ one: { source: ECHO.source, schema }, two: { source: ECHO.source, schema } });
+    const [first] = await Promise.all([compileEnvironment(env), compileEnvironment(env)]);
+    using episode = first.openEpisode();
+    expect(await episode.call("two", { a: 1 })).toMatchObject({ ok: false, error: 'argument "a" must be string' });
+  });
+
   it("rejects a seed that is not a safe integer", async () => {
     const compiled = await compileEnvironment(makeEnv({ x: ECHO }));
     expect(() => compiled.openEpisode({ seed: 1.5 })).toThrow(/safe integer/);
