@@ -110,9 +110,10 @@ export const BOOTSTRAP = String.raw`(function () {
     },
     call: function (i, argsJson) {
       pending = null;
-      var r;
+      var fn = tools[i], r;
       try {
-        r = tools[i](parse(argsJson), state);
+        // Called as a plain function, so "this" does not hand the tool the list of tools.
+        r = fn(parse(argsJson), state);
       } catch (e) {
         return failure(e);
       }

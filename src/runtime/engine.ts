@@ -26,8 +26,8 @@ export const SANDBOX_EPOCH_MS = Date.UTC(2025, 0, 1);
 const PAGE = 64 * 1024;
 /** The build declares 16 MiB of initial memory: about 5 MiB of static data and C stack, the rest heap. */
 export const BASE_BYTES = 256 * PAGE;
-/** Idle instances kept per memory cap for reuse; each holds a few MiB of touched pages. */
-const IDLE_CAP = 4;
+/** Idle instances kept per memory cap for reuse (ungrown ones only, so each holds at most 16 MiB of touched pages). */
+const IDLE_CAP = 16;
 
 let compiled: Promise<object> | undefined;
 

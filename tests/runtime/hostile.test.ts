@@ -42,6 +42,7 @@ const HOSTILE = makeEnv(
         return out;
       }`,
     },
+    whoAmI: { source: "function whoAmI() { return this === globalThis ? 'the global' : String(this); }" },
     dynamicImport: { source: "async function dynamicImport() { return await import('node:fs'); }" },
     requireFs: { source: "function requireFs() { return require('fs').readFileSync('/etc/passwd', 'utf8'); }" },
     pollute: {
@@ -176,6 +177,12 @@ describe("no way out of the sandbox", () => {
     // The sandbox's own global is all Function("return this") can reach: its enumerable names are the console and the tools.
     expect(out.globalThisViaFunction).toBe(out.globalThisViaEval);
     expect(out.globalThisViaFunction).toBe(["console", ...HOSTILE.tools.map((t) => t.name)].sort().join(","));
+  });
+
+  it("calls tools without a `this` that could lead to the sandbox's internals", async () => {
+    using episode = (await env()).openEpisode();
+    // A sloppy-mode function called plainly sees the global object, as anywhere else.
+    expect(await episode.call("whoAmI", {})).toMatchObject({ ok: true, text: "the global" });
   });
 
   it("turns import() and require() into tool errors", async () => {
