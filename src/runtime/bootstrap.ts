@@ -7,10 +7,12 @@
  *
  * The dispatcher answers every call with one string whose first character says what
  * happened, so a call costs one string in and one string out across the boundary:
- *   j<json>   the tool returned a JSON value        s<text>   it returned a string
- *   e<text>   it threw (the message)                u<text>   its return value is not JSON
- *   l<n>      the output has n characters, too many  p         it returned a promise (settle later)
+ *   j<json>   the tool returned this JSON value     e<json>   it threw: the message, as a JSON string
+ *   u<text>   its return value is not JSON          l<n>      the output has n characters, too many
  *   m<text>   it ran out of memory                  o<text>   it overflowed the stack
+ *   p         it returned a promise (settle later)
+ * Strings and messages cross as JSON because JSON.stringify escapes lone surrogates, which
+ * the UTF-8 the boundary uses cannot carry.
  */
 export const BOOTSTRAP = String.raw`(function () {
   "use strict";
@@ -71,10 +73,10 @@ export const BOOTSTRAP = String.raw`(function () {
     if (e instanceof InternalErr && e.message === "out of memory") return "mout of memory";
     if ((e instanceof InternalErr || e instanceof SyntaxErr) && e.message === "stack overflow") return "ostack overflow";
     var m = message(e);
-    return m.length > maxChars ? "l" + m.length : "e" + m;
+    return m.length > maxChars ? "l" + m.length : "e" + stringify(m);
   }
   function finish(r) {
-    if (typeof r === "string") return r.length > maxChars ? "l" + r.length : "s" + r;
+    if (typeof r === "string" && r.length > maxChars) return "l" + r.length;
     if (r === undefined) return "uthe tool returned undefined; a tool must return a JSON value or throw an Error";
     if (typeof r === "function" || typeof r === "symbol") return "uthe tool returned a " + typeof r + "; a tool must return a JSON value";
     var j;
@@ -82,7 +84,7 @@ export const BOOTSTRAP = String.raw`(function () {
       j = stringify(r);
     } catch (e) {
       var f = failure(e);
-      return f.charAt(0) === "e" ? "uthe tool's return value is not JSON: " + f.slice(1) : f;
+      return f.charAt(0) === "e" ? "uthe tool's return value is not JSON: " + message(e) : f;
     }
     if (typeof j !== "string") return "uthe tool's return value is not JSON";
     // Python's text is never shorter than a sixth of the JSON (a lone surrogate: 6 characters

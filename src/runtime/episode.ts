@@ -149,16 +149,15 @@ export class SandboxEpisode implements Episode {
     const max = this.parts.limits.maxOutputChars;
     let chars: number;
     switch (outcome.type) {
-      case "string":
-        return { ok: true, text: outcome.text, value: outcome.text, ms: performance.now() - started };
       case "error":
         return failed(started, outcome.kind, outcome.message);
       case "too_large":
         chars = outcome.chars;
         break;
       case "value": {
-        const text = pythonTextOfJson(outcome.json);
-        if (text.length <= max) return { ok: true, text, value: JSON.parse(outcome.json) as Json, ms: performance.now() - started };
+        const value = JSON.parse(outcome.json) as Json;
+        const text = typeof value === "string" ? value : pythonTextOfJson(outcome.json);
+        if (text.length <= max) return { ok: true, text, value, ms: performance.now() - started };
         chars = text.length;
       }
     }

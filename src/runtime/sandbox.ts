@@ -16,7 +16,6 @@ export type LimitKind = "timeout" | "out_of_memory" | "stack_overflow";
 /** What one sandboxed call produced, before the episode turns it into a CallResult. */
 export type Outcome =
   | { type: "value"; json: string }
-  | { type: "string"; text: string }
   | { type: "error"; kind: "tool_error" | "invalid_output"; message: string }
   | { type: "too_large"; chars: number }
   | { type: "limit"; kind: LimitKind; detail: string };
@@ -324,10 +323,8 @@ function decode(raw: string): Outcome {
   switch (raw[0]) {
     case "j":
       return { type: "value", json: body };
-    case "s":
-      return { type: "string", text: body };
     case "e":
-      return { type: "error", kind: "tool_error", message: body };
+      return { type: "error", kind: "tool_error", message: JSON.parse(body) as string };
     case "u":
       return { type: "error", kind: "invalid_output", message: body };
     case "l":

@@ -204,6 +204,15 @@ describe("tool code", () => {
     }
   });
 
+  it("carries strings and messages with lone surrogates unchanged", async () => {
+    const env = makeEnv({
+      odd: { source: "function odd(args) { if (args.fail) throw new Error('bad \\ud800 half'); return 'half \\udc00 pair 😀'; }" },
+    });
+    using episode = (await compileEnvironment(env)).openEpisode();
+    expect(await episode.call("odd", {})).toMatchObject({ ok: true, text: "half \udc00 pair 😀", value: "half \udc00 pair 😀" });
+    expect(await episode.call("odd", { fail: true })).toMatchObject({ ok: false, kind: "tool_error", error: "bad \ud800 half" });
+  });
+
   it("takes a thrown non-Error value's text as the message", async () => {
     const env = makeEnv({ fail: { source: "function fail(args) { throw 'plain text ' + args.n; }" } });
     using episode = (await compileEnvironment(env)).openEpisode();
