@@ -147,6 +147,14 @@ export function rewardRoutes(): Route[] {
         ctx.sendJson(200, await computeReward(ctx.registry, ctx.records, await ctx.readJson()));
       },
     },
+    // Other methods get a clear answer here rather than falling through to routes mounted after these (the viewer).
+    {
+      method: "*",
+      path: REWARD_PATH,
+      handler: () => {
+        throw new HttpError(405, `use POST ${REWARD_PATH}`);
+      },
+    },
     { method: "GET", path: EPISODE_SCORE_PATH, handler: (ctx) => ctx.sendJson(200, episodeScore(ctx.records, ctx.params.id!)) },
   ];
 }

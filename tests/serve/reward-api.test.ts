@@ -165,6 +165,9 @@ describe("POST /v1/reward", () => {
     expect(big.status).toBe(413);
     const text = await fetch(`${server.origin}/v1/reward`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
     expect(text.status).toBe(415);
+    const get = await fetch(`${server.origin}/v1/reward`);
+    expect(get.status).toBe(405);
+    expect(((await get.json()) as any).error).toMatch(/use POST/);
   });
 
   it("applies the same Origin and token checks as /mcp", async () => {
