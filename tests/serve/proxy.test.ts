@@ -19,19 +19,33 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
-/** Runs a command with the given stdin bytes; resolves with its stdout bytes, stderr text and exit code. */
-function runWith(cmd: string, args: string[], input: string): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
+/**
+ * Runs a command with the given stdin bytes, closing stdin once `answered` holds for its
+ * stdout (so a server that exits at EOF has answered everything first); resolves with its
+ * stdout bytes, stderr text and exit code.
+ */
+function runWith(cmd: string, args: string[], input: string, answered: (stdout: string) => boolean = () => true): Promise<{ stdout: Buffer; stderr: string; code: number | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     let err = "";
-    child.stdout.on("data", (d: Buffer) => out.push(d));
+    const endIfAnswered = (): void => {
+      if (!child.stdin.writableEnded && answered(Buffer.concat(out).toString("utf8"))) child.stdin.end();
+    };
+    child.stdout.on("data", (d: Buffer) => (out.push(d), endIfAnswered()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     child.once("error", reject);
     child.once("close", (code) => resolve({ stdout: Buffer.concat(out), stderr: err, code }));
-    child.stdin.end(input);
+    child.stdin.write(input);
+    endIfAnswered();
   });
 }
+
+/** Whether stdout holds a response to each of these request ids (complete lines only). */
+const answersTo = (ids: (string | number)[]) => (stdout: string): boolean => {
+  const seen = new Set(stdout.split("\n").slice(0, -1).filter((l) => l.trim() !== "").map((l) => (JSON.parse(l) as { id?: unknown }).id));
+  return ids.every((id) => seen.has(id));
+};
 
 /** Runs the CLI in this process with empty stdin. */
 async function inProcess(argv: string[]): Promise<{ code: number; stderr: string }> {
@@ -56,8 +70,9 @@ describe("envforge record", () => {
   it("passes bytes through unchanged both ways and records every message", async () => {
     const db = join(tmp.path, "raw.db");
     const input = `${LINES.join("\n")}\n`;
-    const direct = await runWith(process.execPath, [EVERYTHING, "stdio"], input);
-    const proxied = await runWith(process.execPath, [...record(db, "--episode", "raw-1"), "--", process.execPath, EVERYTHING, "stdio"], input);
+    const all = answersTo([1, 2, "three", 4]);
+    const direct = await runWith(process.execPath, [EVERYTHING, "stdio"], input, all);
+    const proxied = await runWith(process.execPath, [...record(db, "--episode", "raw-1"), "--", process.execPath, EVERYTHING, "stdio"], input, all);
     expect(proxied.code).toBe(direct.code);
     expect(proxied.stdout.equals(direct.stdout)).toBe(true);
     expect(proxied.stdout.toString()).toContain("héllo, wörld ✓");
