@@ -287,7 +287,7 @@ export function groupsChart(data: ChartsData): Html {
     const dots = b.scores.map((s, k) => html`<circle cx="${c(x(s))}" cy="${c(cy + (((k * 7) % 5) - 2) * 1.6)}" r="2.6" fill="${color}" fill-opacity="0.75"><title>rollout ${k}: ${f3(s)}</title></circle>`);
     const stripe = i % 2 === 0 ? html`<rect x="4" y="${c(cy - rowH / 2)}" width="${W - 8}" height="${rowH}" fill="currentColor" fill-opacity="0.035"/>` : null;
     parts.push(html`<g class="group${flat ? " flat" : ""}" data-group="${name}" data-n="${b.scores.length}" data-mean="${f3(b.mean)}">${stripe}
-<text x="${m.l - 12}" y="${c(cy + 4)}" text-anchor="end" fill="currentColor"><title>${name}</title>${name.length > 52 ? `…${name.slice(-51)}` : name}</text>
+<text x="${m.l - 12}" y="${c(cy + 4)}" text-anchor="end" fill="currentColor"><title>${name}</title>${name.length > 48 ? `…${name.slice(-47)}` : name}</text>
 <line x1="${c(x(b.min))}" x2="${c(x(b.max))}" y1="${c(cy)}" y2="${c(cy)}" stroke="${color}" stroke-width="1.5"/>
 <rect x="${c(x(b.q1))}" y="${c(cy - 7)}" width="${c(Math.max(1.5, x(b.q3) - x(b.q1)))}" height="14" fill="${color}" fill-opacity="0.18" stroke="${color}"/>
 <line x1="${c(x(b.median))}" x2="${c(x(b.median))}" y1="${c(cy - 7)}" y2="${c(cy + 7)}" stroke="${color}" stroke-width="2.5"/>${dots}
