@@ -210,7 +210,14 @@ export class SandboxEpisode implements Episode {
     this.sandbox = undefined;
     old?.dispose();
     if (this.broken) return undefined;
-    const instance = old && !old.instance.poisoned ? old.instance : await acquireInstance(this.parts.maxBytes);
+    let instance: Instance;
+    try {
+      instance = old && !old.instance.poisoned ? old.instance : await acquireInstance(this.parts.maxBytes);
+    } catch (err) {
+      // WebAssembly memory is reserved up front; a process out of address space cannot make more.
+      this.broken = { kind: "out_of_memory", error: `no sandbox could be created: ${(err as Error).message}` };
+      return undefined;
+    }
     if (this.isClosed) {
       releaseInstance(instance);
       return undefined;
