@@ -89,7 +89,9 @@ function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decom
     cfg = { table: b.table, noun: t.noun, keyField: t.key, key: keyConfig(tool), fields: sidekickTemplate(t.entity, b.template).fields, suggest, opts: optionNames(tool) };
     call = "ef_side";
   }
-  return `function ${functionName(tool.name)}(args, state) {\n  return ${call}(args, state, ${JSON.stringify(cfg)});\n}`;
+  // The configuration is built on the first call and kept on the function: a literal rebuilt per call costs more than the lookup.
+  const fn = functionName(tool.name);
+  return `function ${fn}(args, state) {\n  return ${call}(args, state, ${fn}.cfg || (${fn}.cfg = ${JSON.stringify(cfg)}));\n}`;
 }
 
 /** Rows a tool reads, so "did you mean" can be switched off where a suggestion would give away a sub-answer. */

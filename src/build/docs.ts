@@ -176,13 +176,23 @@ function optionParam(option: ParamOption, style: DocStyle): ToolParam {
   }
 }
 
+/** "a film", "an album". */
+const an = (noun: string): string => `${/^[aeiou]/i.test(noun) ? "an" : "a"} ${noun}`;
+
+/** Plural of a parameter name: titles, companies, people. */
+function pluralOf(name: string): string {
+  if (name.endsWith("person")) return `${name.slice(0, -6)}people`;
+  if (/[^aeiou]y$/.test(name)) return `${name.slice(0, -1)}ies`;
+  return `${name}s`;
+}
+
 function keyParam(style: DocStyle, tables: FactTable[], opts: RenderOptions, multi: boolean): ToolParam {
   const t = tables[0]!;
   const name = multi ? (pn(style, "key", "plain") === "plain" ? "name" : "identifier") : keyParamName(style, t);
   const what = multi ? "the name, title or code of the record" : `the ${t.key} of the ${t.noun}`;
   const desc = say(style, { terse: `${upperFirst(what)}.`, standard: `Exact ${multi ? "name, title or code" : t.key} of the ${multi ? "record" : t.noun} (case-insensitive).`, verbose: `${upperFirst(what)}, spelled as it appears in the catalog; matching ignores case and surrounding spaces.` });
   if (opts.lists) {
-    const plural = multi ? "names" : `${name}s`;
+    const plural = multi ? "names" : pluralOf(name);
     return param(plural, "key", true, { type: "array", items: { type: "string" }, minItems: 1, maxItems: 10, description: `${desc} Pass a list to look up several at once.` }, { shape: "list" });
   }
   if (opts.objects) {
@@ -207,9 +217,9 @@ function lookupDoc(b: Extract<ToolBehavior, { kind: "lookup" }>, style: DocStyle
   if (b.field) {
     const label = b.field.replace(/_/g, " ");
     description = say(style, {
-      terse: `${upperFirst(label)} of a ${t.noun}, by ${t.key}.`,
-      standard: `Returns the ${label} of a ${t.noun} given its ${t.key}.`,
-      verbose: `Looks up a ${t.noun} by its exact ${t.key} and returns its ${label} together with the ${t.key}. Raises an error when no ${t.noun} matches.`,
+      terse: `${upperFirst(label)} of ${an(t.noun)}, by ${t.key}.`,
+      standard: `Returns the ${label} of ${an(t.noun)} given its ${t.key}.`,
+      verbose: `Looks up ${an(t.noun)} by its exact ${t.key} and returns its ${label} together with the ${t.key}. Raises an error when no ${t.noun} matches.`,
     });
   } else {
     const fields = [...new Set(tables.flatMap(fieldsOf))];
@@ -224,8 +234,8 @@ function lookupDoc(b: Extract<ToolBehavior, { kind: "lookup" }>, style: DocStyle
         })
       : say(style, {
           terse: `${upperFirst(t.noun)} lookup by ${t.key}.`,
-          standard: `Looks up a ${t.noun} by ${t.key}. Pass \`${fieldName}\` to get one attribute; omit it for the whole record.`,
-          verbose: `Returns the record of a ${t.noun} identified by its ${t.key}, with attributes such as ${fieldsOf(t).slice(0, 4).join(", ")}. Pass \`${fieldName}\` to get a single attribute. Matching on the ${t.key} ignores case.`,
+          standard: `Looks up ${an(t.noun)} by ${t.key}. Pass \`${fieldName}\` to get one attribute; omit it for the whole record.`,
+          verbose: `Returns the record of ${an(t.noun)} identified by its ${t.key}, with attributes such as ${fieldsOf(t).slice(0, 4).join(", ")}. Pass \`${fieldName}\` to get a single attribute. Matching on the ${t.key} ignores case.`,
         });
   }
   return { description, params };
@@ -348,8 +358,8 @@ function actionDoc(b: Extract<ToolBehavior, { kind: "action" }>, style: DocStyle
   params.push(param(pn(style, "guest", "guest_name"), "guest", true, { type: "string", description: S({ terse: "Name for the booking.", standard: "Full name the booking is made under.", verbose: "The full name of the person the booking is for; it appears on the confirmation." }) }));
   if (a.needsDate) params.push(param(pn(style, "date", "date"), "date", true, { type: "string", description: S({ terse: "Date, YYYY-MM-DD.", standard: "Date of the reservation (YYYY-MM-DD).", verbose: "The day of the reservation, written YYYY-MM-DD." }) }));
   const description = S({
-    terse: `${upperFirst(a.verb)} at a ${t.noun}.`,
-    standard: `${upperFirst(a.verb)} at a ${t.noun} and return the confirmation with the total price. Uses up availability.`,
+    terse: `${upperFirst(a.verb)} at ${an(t.noun)}.`,
+    standard: `${upperFirst(a.verb)} at ${an(t.noun)} and return the confirmation with the total price. Uses up availability.`,
     verbose: `Makes a booking: ${a.verb} at the given ${t.noun} for the requested number of ${a.quantityNoun[1]}. Returns a confirmation code, the unit price, the total and what is left. Fails when there is not enough availability.`,
   });
   return { description, params };
@@ -414,8 +424,8 @@ function sidekickDoc(b: Extract<ToolBehavior, { kind: "sidekick" }>, style: DocS
   const t = knowledge.tables[b.table] ?? extra[b.table]!;
   const tpl = sidekickTemplate(t.entity, b.template);
   const description = say(style, {
-    terse: `${upperFirst(tpl.about)} for a ${t.noun}.`,
-    standard: `Returns ${tpl.about} for a ${t.noun}, by ${t.key}.`,
+    terse: `${upperFirst(tpl.about)} for ${an(t.noun)}.`,
+    standard: `Returns ${tpl.about} for ${an(t.noun)}, by ${t.key}.`,
     verbose: `Looks up ${tpl.about} for the ${t.noun} with the given ${t.key}. Data is refreshed daily; unknown ${t.noun}s return an error.`,
   });
   return { description, params: [keyParam(style, [t], opts, false)] };

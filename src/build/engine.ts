@@ -3,7 +3,7 @@
 
 /** Helpers every environment gets. */
 export const COMMON_SOURCE = `function ef_norm(v) {
-  return String(v).trim().toLowerCase().replace(/\\s+/g, " ");
+  return String(v).trim().toLowerCase();
 }
 function ef_fail(message) {
   throw new Error(message);
@@ -83,9 +83,8 @@ export const LOOKUP_SOURCE = `function ef_lookup(args, state, cfg) {
   const noun = cfg.kind ? ef_vocab(args[cfg.kind], Object.keys(cfg.tables), cfg.kind) : Object.keys(cfg.tables)[0];
   const t = cfg.tables[noun];
   const rows = ef_rows(state, t.table);
-  const fields = [];
-  for (const r of rows) for (const k of Object.keys(r)) if (k !== t.key && fields.indexOf(k) < 0) fields.push(k);
-  const asked = cfg.field && args[cfg.field] !== undefined && args[cfg.field] !== null ? ef_vocab(args[cfg.field], fields, cfg.field + " of a " + noun) : null;
+  // Every row of a generated table has the same fields.
+  const asked = cfg.field && args[cfg.field] !== undefined && args[cfg.field] !== null ? ef_vocab(args[cfg.field], Object.keys(rows[0] || {}).filter((k) => k !== t.key), cfg.field + " of " + noun) : null;
   const field = cfg.fixed || asked;
   const results = ef_keys(args, cfg.key, noun + " " + t.key).map((k) => {
     const rec = ef_row(rows, t.key, k, noun, cfg.suggest);
