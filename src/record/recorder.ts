@@ -1,4 +1,4 @@
-// Writes episodes, JSON-RPC messages and tool calls to the database, synchronously, one transaction each.
+// Writes episodes, JSON-RPC messages and tool calls to the database, synchronously, committing before anything is sent.
 import { hostname } from "node:os";
 import type { EpisodeKind, EpisodeScores, EpisodeStatus, TransportKind } from "../spec/index.ts";
 import { openDb, type Db, type OpenOptions } from "./db.ts";
@@ -77,11 +77,24 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Writes records with group commit. Messages and tool calls are queued, and the queue is
+ * committed in one transaction at the end of the current event-loop turn (or at once by
+ * `flush`). A sender waits for `committed()` before it hands a message on, so a response is
+ * in the database before it is sent, together with the request and call behind it, and all
+ * the responses produced in one turn share a commit: the commit, not the rows, is what
+ * recording costs. Every other write commits at once, after the queue.
+ */
 export class Recorder {
   readonly db: Db;
   readonly owner = OWNER;
+  /** Reports a failed commit of queued records that no caller was waiting for. */
+  onError: (error: Error) => void = () => undefined;
   private readonly stmt;
-  private readonly insertCall: (c: CallRecord) => void;
+  private readonly commit: (writes: (() => void)[]) => void;
+  private queue: (() => void)[] = [];
+  /** Settles when the queue as it stands has been committed (or has failed to be). */
+  private pending: Promise<void> | null = null;
 
   constructor(db: Db) {
     this.db = db;
@@ -113,7 +126,83 @@ export class Recorder {
       runningOwners: db.prepare(`SELECT DISTINCT owner FROM episodes WHERE status = 'running'`).pluck(),
       interrupt: db.prepare(`UPDATE episodes SET status = 'interrupted', ended_at = ? WHERE status = 'running' AND owner IS ?`),
     };
-    this.insertCall = db.transaction((c: CallRecord) => {
+    this.commit = db.transaction((writes: (() => void)[]) => {
+      for (const write of writes) write();
+    });
+  }
+
+  static open(file: string, options: Omit<OpenOptions, "readonly"> = {}): Recorder {
+    return new Recorder(openDb(file, options));
+  }
+
+  /** Commits every queued record now, in one transaction; throws (dropping them) if that fails. */
+  flush(): void {
+    if (this.queue.length === 0) return;
+    const writes = this.queue;
+    this.queue = [];
+    this.commit(writes);
+  }
+
+  /** Resolves once everything queued so far is committed; rejects if that commit failed. */
+  committed(): Promise<void> {
+    return this.queue.length === 0 ? Promise.resolve() : this.pending!;
+  }
+
+  private enqueue(write: () => void): void {
+    this.queue.push(write);
+    if (this.pending) return;
+    this.pending = new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        this.pending = null;
+        try {
+          if (this.db.open) this.flush();
+          resolve();
+        } catch (err) {
+          this.onError(err as Error);
+          reject(err as Error);
+        }
+      });
+    });
+    // Failures reach waiting senders through committed(); this keeps an unawaited one quiet.
+    this.pending.catch(() => undefined);
+  }
+
+  beginEpisode(start: EpisodeStart): void {
+    this.flush();
+    this.stmt.begin.run({
+      id: start.id,
+      kind: start.kind ?? "episode",
+      env_id: start.envId ?? null,
+      env_sha256: start.envSha256 ?? null,
+      task_id: start.taskId ?? null,
+      transport: start.transport,
+      session_id: start.sessionId ?? null,
+      needed: start.needed ?? null,
+      started_at: now(),
+      owner: this.owner,
+      meta: json(start.meta),
+    });
+  }
+
+  episodeExists(id: string): boolean {
+    this.flush();
+    return this.stmt.exists.get(id) !== undefined;
+  }
+
+  setClient(id: string, client: { name?: string | null; version?: string | null; protocolVersion?: string | null }): void {
+    this.flush();
+    this.stmt.client.run({ id, name: client.name ?? null, version: client.version ?? null, protocol: client.protocolVersion ?? null });
+  }
+
+  /** Queues a message; whoever sends an outgoing one waits for `committed()` (or calls `flush()`) first. */
+  recordMessage(m: MessageRecord): void {
+    const ts = m.ts ?? now();
+    this.enqueue(() => this.stmt.message.run(m.episodeId, ts, m.direction, m.type, m.method ?? null, m.requestId ?? null, m.latencyMs ?? null, m.body));
+  }
+
+  /** Queues the call and the bump of its episode's counters; they commit with the call's response. */
+  recordCall(c: CallRecord): void {
+    this.enqueue(() => {
       this.stmt.call.run(
         c.episodeId,
         c.seq,
@@ -133,45 +222,9 @@ export class Recorder {
     });
   }
 
-  static open(file: string, options: Omit<OpenOptions, "readonly"> = {}): Recorder {
-    return new Recorder(openDb(file, options));
-  }
-
-  beginEpisode(start: EpisodeStart): void {
-    this.stmt.begin.run({
-      id: start.id,
-      kind: start.kind ?? "episode",
-      env_id: start.envId ?? null,
-      env_sha256: start.envSha256 ?? null,
-      task_id: start.taskId ?? null,
-      transport: start.transport,
-      session_id: start.sessionId ?? null,
-      needed: start.needed ?? null,
-      started_at: now(),
-      owner: this.owner,
-      meta: json(start.meta),
-    });
-  }
-
-  episodeExists(id: string): boolean {
-    return this.stmt.exists.get(id) !== undefined;
-  }
-
-  setClient(id: string, client: { name?: string | null; version?: string | null; protocolVersion?: string | null }): void {
-    this.stmt.client.run({ id, name: client.name ?? null, version: client.version ?? null, protocol: client.protocolVersion ?? null });
-  }
-
-  recordMessage(m: MessageRecord): void {
-    this.stmt.message.run(m.episodeId, m.ts ?? now(), m.direction, m.type, m.method ?? null, m.requestId ?? null, m.latencyMs ?? null, m.body);
-  }
-
-  /** Inserts the call and bumps the episode's counters in one transaction. */
-  recordCall(c: CallRecord): void {
-    this.insertCall(c);
-  }
-
   /** Ends a running episode; returns false when it had already ended (the first ending wins). */
   endEpisode(id: string, end: EpisodeEnd): boolean {
+    this.flush();
     const result = this.stmt.end.run({
       id,
       status: end.status,
@@ -189,6 +242,7 @@ export class Recorder {
    * Returns how many were marked.
    */
   recoverInterrupted(): number {
+    this.flush();
     const host = hostname();
     let marked = 0;
     for (const owner of this.stmt.runningOwners.all() as (string | null)[]) {
@@ -202,6 +256,11 @@ export class Recorder {
   }
 
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    try {
+      this.flush();
+    } finally {
+      this.db.close();
+    }
   }
 }

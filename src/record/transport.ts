@@ -36,10 +36,11 @@ export class InvalidMessageError extends Error {
 }
 
 /**
- * A Transport that records each message synchronously and only then hands it on: an
- * incoming message is in the database before the server sees it, and an outgoing one
- * before the inner transport sends it. It pairs requests with their responses (either
- * direction) to store latency, and takes the client's name and version from `initialize`.
+ * A Transport that records every message: an outgoing one is committed before the inner
+ * transport sends it, and an incoming one by the end of the event-loop turn it arrived in,
+ * at the latest with the response to it (see `Recorder`). It pairs requests with their
+ * responses (either direction) to store latency, and takes the client's name and version
+ * from `initialize`.
  */
 export class RecordingTransport implements Transport {
   onclose?: (() => void) | undefined;
@@ -80,6 +81,7 @@ export class RecordingTransport implements Transport {
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     try {
       this.record("out", message, JSON.stringify(message));
+      await this.options.recorder.committed();
     } catch (err) {
       // Never send what is not recorded; tell the client instead of leaving it waiting.
       this.options.onRecordError?.(err as Error);

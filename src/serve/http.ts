@@ -3,8 +3,9 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { describeMessage, Records, type Recorder } from "../record/index.ts";
+import { idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE_ERROR } from "./jsonrpc.ts";
 import { openSession, type Session } from "./session.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 
@@ -111,17 +112,18 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
 const rpcError = (id: unknown, code: number, message: string) => ({ jsonrpc: "2.0" as const, id: typeof id === "string" || typeof id === "number" ? id : null, error: { code, message } });
 
 /** Reads a body up to `max` bytes; null when it is larger (the rest is drained, not buffered). */
-async function readBody(req: IncomingMessage, max: number): Promise<string | null> {
-  if (Number(req.headers["content-length"] ?? 0) > max) return null;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) tooLarge = true;
-    if (!tooLarge) chunks.push(chunk);
-  }
-  return tooLarge ? null : Buffer.concat(chunks).toString("utf8");
+function readBody(req: IncomingMessage, max: number): Promise<string | null> {
+  if (Number(req.headers["content-length"] ?? 0) > max) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= max) chunks.push(chunk);
+    });
+    req.on("end", () => resolve(size > max ? null : Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
 }
 
 /** `/v1/episodes/:id` against a pathname: the params, or null when it does not match. */
@@ -202,6 +204,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const d = message ? describeMessage(message) : { type: "invalid" as const, method: null, requestId: null };
       recorder.recordMessage({ episodeId, direction: "in", ...d, body });
       recorder.recordMessage({ episodeId, direction: "out", ...describeMessage(response), body: JSON.stringify(response) });
+      recorder.flush();
     } catch (err) {
       log(`envforge serve: could not record a refused request: ${(err as Error).message}`);
     }
@@ -259,19 +262,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     try {
       value = JSON.parse(text);
     } catch (err) {
-      return refuse(res, episodeId, text, null, { status: 400, code: -32700, message: `Parse error: ${(err as Error).message}` });
+      return refuse(res, episodeId, text, null, { status: 400, code: PARSE_ERROR, message: `Parse error: ${(err as Error).message}` });
     }
-    const items = Array.isArray(value) ? value : [value];
-    const messages: JSONRPCMessage[] = [];
-    for (const item of items) {
-      const parsed = JSONRPCMessageSchema.safeParse(item);
-      if (!parsed.success) {
-        const id = (item as { id?: unknown } | null)?.id;
-        return refuse(res, episodeId, text, { id } as unknown as JSONRPCMessage, { status: 400, code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 request, notification or response" });
-      }
-      messages.push(parsed.data);
+    const items: unknown[] = Array.isArray(value) ? value : [value];
+    if (items.length === 0) return refuse(res, episodeId, text, null, { status: 400, code: INVALID_REQUEST, message: "Invalid Request: empty batch" });
+    const bad = items.find((item) => !isJsonRpcMessage(item));
+    if (bad !== undefined) {
+      return refuse(res, episodeId, text, { id: idOf(bad) } as unknown as JSONRPCMessage, { status: 400, code: INVALID_REQUEST, message: INVALID_REQUEST_MESSAGE });
     }
-    if (items.length === 0) return refuse(res, episodeId, text, null, { status: 400, code: -32600, message: "Invalid Request: empty batch" });
+    const messages = items as JSONRPCMessage[];
     if (live) return forward(live, req, res, value);
 
     const first = messages[0]!;

@@ -68,6 +68,8 @@ function handle<S extends z.ZodObject<{ method: z.ZodLiteral<string> }>>(
 ): void {
   const method = schema.shape.method.value;
   server.setRequestHandler(z.looseObject({ method: z.literal(method) }), (raw, extra) => {
+    // The Server class checks tools/call params itself (answering -32602), so they are not parsed twice.
+    if (method === "tools/call") return handler(raw as z.output<S>, extra);
     const parsed = schema.safeParse(raw);
     if (!parsed.success) throw rpcError(ErrorCode.InvalidParams, `invalid ${method} params: ${z.prettifyError(parsed.error)}`);
     return handler(parsed.data, extra);

@@ -1,9 +1,10 @@
 // MCP over stdio: newline-delimited JSON-RPC on stdin/stdout, one episode per process, ending at stdin EOF.
 import type { Readable, Writable } from "node:stream";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { JSONRPCMessageSchema, type JSONRPCMessage, type MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 import { InvalidMessageError } from "../record/index.ts";
 import type { EpisodeStatus } from "../spec/index.ts";
+import { errorResponse, idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE_ERROR } from "./jsonrpc.ts";
 import { openSession, type SessionOptions } from "./session.ts";
 
 /** Longest line accepted; a longer one is answered with a parse error and dropped. */
@@ -15,14 +16,10 @@ export function parseLine(line: string): { ok: true; message: JSONRPCMessage } |
   try {
     value = JSON.parse(line);
   } catch (err) {
-    return { ok: false, error: new InvalidMessageError(line, { jsonrpc: "2.0", id: null, error: { code: -32700, message: `Parse error: ${(err as Error).message}` } } as unknown as JSONRPCMessage) };
+    return { ok: false, error: new InvalidMessageError(line, errorResponse(null, PARSE_ERROR, `Parse error: ${(err as Error).message}`)) };
   }
-  const parsed = JSONRPCMessageSchema.safeParse(value);
-  if (parsed.success) return { ok: true, message: parsed.data };
-  const rawId = (value as { id?: unknown } | null)?.id;
-  const id = typeof rawId === "string" || typeof rawId === "number" ? rawId : null;
-  const response = { jsonrpc: "2.0", id, error: { code: -32600, message: "Invalid Request: not a JSON-RPC 2.0 request, notification or response" } };
-  return { ok: false, error: new InvalidMessageError(line, response as unknown as JSONRPCMessage) };
+  if (isJsonRpcMessage(value)) return { ok: true, message: value };
+  return { ok: false, error: new InvalidMessageError(line, errorResponse(idOf(value), INVALID_REQUEST, INVALID_REQUEST_MESSAGE)) };
 }
 
 /**
@@ -53,7 +50,7 @@ export class StdioLineTransport implements Transport {
     if (Buffer.byteLength(this.buffer) > MAX_LINE_BYTES) {
       const head = this.buffer.slice(0, 200);
       this.buffer = "";
-      this.onerror?.(new InvalidMessageError(head, { jsonrpc: "2.0", id: null, error: { code: -32700, message: `Parse error: line longer than ${MAX_LINE_BYTES} bytes` } } as unknown as JSONRPCMessage));
+      this.onerror?.(new InvalidMessageError(head, errorResponse(null, PARSE_ERROR, `Parse error: line longer than ${MAX_LINE_BYTES} bytes`)));
     }
   };
 

@@ -15,17 +15,12 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-it("records every message in both directions before it moves on, with latency and the client's identity", async () => {
-  const recorder = Recorder.open(join(dir, "t.db"));
-  const records = new Records(recorder.db);
+it("commits every message in both directions, each response with its request before it is sent, with latency and the client's identity", async () => {
+  const file = join(dir, "t.db");
+  const recorder = Recorder.open(file);
   const server = new Server({ name: "echo", version: "0" }, { capabilities: { tools: {} } });
-  const seenByHandler: number[] = [];
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [{ name: "echo", inputSchema: { type: "object" } }] }));
-  server.setRequestHandler(CallToolRequestSchema, (req) => {
-    // The request must already be in the database when the handler runs.
-    seenByHandler.push(records.listMessages("s1").filter((m) => m.method === "tools/call").length);
-    return { content: [{ type: "text", text: JSON.stringify(req.params.arguments) }] };
-  });
+  server.setRequestHandler(CallToolRequestSchema, (req) => ({ content: [{ type: "text", text: JSON.stringify(req.params.arguments) }] }));
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   let firsts = 0;
   const recording = new RecordingTransport(serverSide, {
@@ -39,13 +34,18 @@ it("records every message in both directions before it moves on, with latency an
   await server.connect(recording);
   const client = new Client({ name: "probe-client", version: "9.8.7" });
   await client.connect(clientSide);
+  // Another connection sees only what is committed: by the time the client has a response,
+  // that response and the request behind it must be there.
+  const committed = Records.open(file);
   const result = await client.callTool({ name: "echo", arguments: { n: 1 } });
+  expect(committed.listMessages("s1").slice(-2).map((m) => `${m.direction}:${m.method ?? m.requestId}`)).toEqual(["in:tools/call", "out:1"]);
   await client.callTool({ name: "echo", arguments: { n: 2 } });
   await client.listTools();
   await client.close();
+  committed.close();
 
   expect(firsts).toBe(1);
-  expect(seenByHandler).toEqual([1, 2]);
+  const records = new Records(recorder.db);
   const messages = records.listMessages("s1");
   // initialize, its result, notifications/initialized, two calls and their results, tools/list and its result.
   expect(messages.map((m) => `${m.direction}:${m.type}:${m.method ?? m.requestId}`)).toEqual([
