@@ -11,10 +11,10 @@ import { viewCommand } from "./view.ts";
 import { buildCommand } from "./build.ts";
 import { listCommand } from "./list.ts";
 import { recordCommand } from "./record.ts";
-import { startCommand } from "./start.ts";
 import { builderCommand } from "./builder.ts";
+import { startCommand } from "./start.ts";
 
-export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, viewCommand, recordCommand, buildCommand, listCommand, builderCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, viewCommand, buildCommand, listCommand, recordCommand, startCommand, builderCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -44,7 +44,9 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     write(io.stderr, `envforge: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
-  if (rest.includes("--help") || rest.includes("-h")) {
+  // Flags after `--` belong to a wrapped command (envforge record -- server --help), not to us.
+  const own = rest.includes("--") ? rest.slice(0, rest.indexOf("--")) : rest;
+  if (own.includes("--help") || own.includes("-h")) {
     write(io.stdout, `${command.summary}\n\nUsage: envforge ${command.usage}`);
     return 0;
   }
