@@ -5,3 +5,4 @@ await import("./view.ts");
 await import("./run.ts");
 await import("./build.ts");
 await import("./runtime.ts");
+await import("./serve.ts");
