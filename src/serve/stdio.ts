@@ -56,6 +56,11 @@ export class StdioLineTransport implements Transport {
 
   private readonly onEnd = (): void => void this.close();
   private readonly onStreamError = (error: Error): void => this.onerror?.(error);
+  /** A client that went away leaves stdout broken (EPIPE): that ends the session too. */
+  private readonly onOutputError = (error: Error): void => {
+    this.onerror?.(error);
+    void this.close();
+  };
 
   private deliver(line: string): void {
     const parsed = parseLine(line);
@@ -69,6 +74,7 @@ export class StdioLineTransport implements Transport {
     this.stdin.on("end", this.onEnd);
     this.stdin.on("close", this.onEnd);
     this.stdin.on("error", this.onStreamError);
+    this.stdout.on("error", this.onOutputError);
   }
 
   send(message: JSONRPCMessage): Promise<void> {
@@ -86,6 +92,7 @@ export class StdioLineTransport implements Transport {
     this.stdin.off("end", this.onEnd);
     this.stdin.off("close", this.onEnd);
     this.stdin.off("error", this.onStreamError);
+    // The stdout error listener stays: a late EPIPE must not become an uncaught exception.
     this.stdin.pause();
     this.onclose?.();
   }
