@@ -78,12 +78,13 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Writes records with group commit. Messages and tool calls are queued, and the queue is
- * committed in one transaction at the end of the current event-loop turn (or at once by
- * `flush`). A sender waits for `committed()` before it hands a message on, so a response is
- * in the database before it is sent, together with the request and call behind it, and all
- * the responses produced in one turn share a commit: the commit, not the rows, is what
- * recording costs. Every other write commits at once, after the queue.
+ * Writes records with group commit. Incoming messages and tool calls are queued, and the
+ * queue is committed in one transaction at the end of the current event-loop turn, or
+ * earlier by an outgoing message: `recordMessage` commits it at once, while the recording
+ * transport queues it with `queueMessage` and waits for `committed()`, so that the responses
+ * produced in one turn share a commit (the commit, not the rows, is what recording costs).
+ * Either way a response is in the database, with the request and call behind it, before it
+ * is sent. Every other write commits at once, after the queue.
  */
 export class Recorder {
   readonly db: Db;
@@ -194,8 +195,21 @@ export class Recorder {
     this.stmt.client.run({ id, name: client.name ?? null, version: client.version ?? null, protocol: client.protocolVersion ?? null });
   }
 
-  /** Queues a message; whoever sends an outgoing one waits for `committed()` (or calls `flush()`) first. */
+  /**
+   * Records a message: an outgoing one is committed (with everything queued) before this
+   * returns, so the caller may send it right after; an incoming one is queued.
+   */
   recordMessage(m: MessageRecord): void {
+    this.queueMessage(m);
+    if (m.direction === "out") this.flush();
+  }
+
+  /**
+   * Queues a message of either direction for the group commit; a caller about to send an
+   * outgoing one must wait for `committed()` first. Responses produced in the same event-loop
+   * turn then share one commit.
+   */
+  queueMessage(m: MessageRecord): void {
     const ts = m.ts ?? now();
     this.enqueue(() => this.stmt.message.run(m.episodeId, ts, m.direction, m.type, m.method ?? null, m.requestId ?? null, m.latencyMs ?? null, m.body));
   }

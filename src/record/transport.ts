@@ -143,7 +143,7 @@ export class RecordingTransport implements Transport {
         }
       }
     }
-    recorder.recordMessage({ episodeId, direction, type: d.type, method: d.method, requestId: d.requestId, latencyMs, body, ts });
+    recorder.queueMessage({ episodeId, direction, type: d.type, method: d.method, requestId: d.requestId, latencyMs, body, ts });
     if (direction === "in" && d.method === "initialize" && message && "params" in message) {
       const params = message.params as { clientInfo?: { name?: string; version?: string }; protocolVersion?: string } | undefined;
       if (d.requestId !== null) this.initializeIds.add(d.requestId);

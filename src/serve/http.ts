@@ -204,7 +204,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const d = message ? describeMessage(message) : { type: "invalid" as const, method: null, requestId: null };
       recorder.recordMessage({ episodeId, direction: "in", ...d, body });
       recorder.recordMessage({ episodeId, direction: "out", ...describeMessage(response), body: JSON.stringify(response) });
-      recorder.flush();
     } catch (err) {
       log(`envforge serve: could not record a refused request: ${(err as Error).message}`);
     }

@@ -102,6 +102,30 @@ describe("recorder", () => {
     recorder.close();
   });
 
+  it("commits an outgoing message at once with what was queued before it, and queued records by the end of the turn", async () => {
+    const file = join(dir, "r.db");
+    const recorder = Recorder.open(file);
+    const other = Records.open(file);
+    const seen = () => other.listMessages("g").map((m) => `${m.direction}:${m.requestId}`);
+    recorder.beginEpisode({ id: "g", transport: "memory" });
+    recorder.recordMessage({ episodeId: "g", direction: "in", type: "request", method: "ping", requestId: "1", body: "{}" });
+    expect(seen()).toEqual([]);
+    recorder.recordMessage({ episodeId: "g", direction: "out", type: "response", requestId: "1", body: "{}" });
+    expect(seen()).toEqual(["in:1", "out:1"]);
+
+    recorder.queueMessage({ episodeId: "g", direction: "in", type: "request", method: "ping", requestId: "2", body: "{}" });
+    recorder.queueMessage({ episodeId: "g", direction: "out", type: "response", requestId: "2", body: "{}" });
+    expect(seen()).toHaveLength(2);
+    await recorder.committed();
+    expect(seen()).toEqual(["in:1", "out:1", "in:2", "out:2"]);
+
+    recorder.queueMessage({ episodeId: "g", direction: "in", type: "notification", method: "notifications/cancelled", body: "{}" });
+    await new Promise((r) => setImmediate(r));
+    expect(seen()).toHaveLength(5);
+    other.close();
+    recorder.close();
+  });
+
   it("rejects a second episode with the same id", () => {
     const recorder = Recorder.open(join(dir, "r.db"));
     recorder.beginEpisode({ id: "same", transport: "stdio" });
