@@ -20,7 +20,7 @@ function pyJson(value: unknown): string {
 const pieces = (answer: string): string[] => answer.split(", ").map(normalize);
 
 /** Whether every piece of `answer` already shows in the arguments a need implies (strict mode would not count it). */
-export function echoedByNeed(need: Need, answer: string): boolean {
+function echoedByNeed(need: Need, answer: string): boolean {
   const texts = [normalize(pyJson(need))];
   const walk = (v: unknown): void => {
     if (typeof v === "string") texts.push(normalize(v));

@@ -34,7 +34,7 @@ function optionNames(tool: ToolDraft): Record<string, string> {
 const paramOf = (tool: ToolDraft, role: ToolParam["role"]): ToolParam | undefined => tool.params.find((p) => p.role === role);
 
 /** The JS identifier for a tool's function (tool names may contain dashes). */
-export const functionName = (tool: string): string => tool.replace(/-/g, "_");
+const functionName = (tool: string): string => tool.replace(/-/g, "_");
 
 /** One tool's source: a call of its engine with the tool's configuration. */
 function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decomposition, suggest: boolean): string {

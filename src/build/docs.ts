@@ -69,7 +69,7 @@ const pair = (style: DocStyle, role: string, fallback: string): [string, string]
   return [a!, b!];
 };
 
-export function keyParamName(style: DocStyle, table: FactTable): string {
+function keyParamName(style: DocStyle, table: FactTable): string {
   const mode = pn(style, "key", "plain");
   if (mode === "prefixed") return `${table.noun}_${table.key}`;
   if (mode === "noun") return table.noun;
@@ -94,8 +94,8 @@ const OP_NAMES: Record<ComputeKind, string> = {
   sort: "sort",
 };
 export const operationName = (k: ComputeKind): string => OP_NAMES[k];
-export const AGG_OPS = ["sum", "mean", "min", "max", "count"];
-export const ARITH_OPS = ["add", "subtract", "multiply", "divide"];
+const AGG_OPS = ["sum", "mean", "min", "max", "count"];
+const ARITH_OPS = ["add", "subtract", "multiply", "divide"];
 export const UNIT_CODES = Object.keys(UNITS);
 
 /** The words a tool name is made of. */
