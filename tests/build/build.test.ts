@@ -14,9 +14,9 @@ const filesBelow = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesBelow(join(dir, e.name)) : [join(dir, e.name)])).sort();
 
 describe("build", () => {
-  it("gives byte-identical files for the same seed and different ones for another", async () => {
+  it("gives byte-identical files for the same seed, in one thread or in workers, and different ones for another", async () => {
     const a = await buildEnvironments({ count: 8, seed: 5 });
-    const b = await buildEnvironments({ count: 8, seed: 5 });
+    const b = await buildEnvironments({ count: 8, seed: 5, jobs: 2 });
     const c = await buildEnvironments({ count: 8, seed: 6 });
     await writeEnvironments(join(TEMP, "a"), a.environments);
     await writeEnvironments(join(TEMP, "b"), b.environments);
