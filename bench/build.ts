@@ -3,7 +3,7 @@
 import { availableParallelism } from "node:os";
 import { buildEnvironments } from "../src/build/index.ts";
 
-const COUNT = Number(process.env.BENCH_BUILD_COUNT ?? 240);
+const COUNT = Number(process.env.BENCH_BUILD_COUNT ?? 480);
 const CORES = availableParallelism();
 
 async function perMinute(validate: boolean, jobs: number): Promise<{ perMin: number; ms: number; rejected: number }> {
