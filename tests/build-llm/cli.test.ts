@@ -3,10 +3,10 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildCommand } from "../../src/cli/build.ts";
-import { UsageError, type Io } from "../../src/cli/io.ts";
+import { UsageError } from "../../src/cli/io.ts";
+import { memoryIo } from "../helpers/io.ts";
 import { startFakeOpenAI } from "../run/openai-server.ts";
 import { startScriptedServer } from "./scripted.ts";
 
@@ -14,15 +14,9 @@ const TEMP = mkdtempSync(join(tmpdir(), "envforge-llm-cli-"));
 afterAll(() => rmSync(TEMP, { recursive: true, force: true }));
 
 async function run(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => (out += d.toString()));
-  stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const io: Io = { stdout, stderr, cwd: TEMP, stdin: Readable.from([]), env };
-  const code = await buildCommand.run(argv, io);
-  return { code, out, err };
+  const m = memoryIo({ cwd: TEMP, env });
+  const code = await buildCommand.run(argv, m.io);
+  return { code, out: m.out(), err: m.err() };
 }
 
 describe("envforge build --generator llm", () => {

@@ -2,25 +2,18 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import type { Io } from "../../src/cli/io.ts";
+import { memoryIo } from "../helpers/io.ts";
 import { SCENARIOS } from "../../src/spec/index.ts";
 
 const TEMP = mkdtempSync(join(tmpdir(), "envforge-cli-build-"));
 afterAll(() => rmSync(TEMP, { recursive: true, force: true }));
 
 async function run(argv: string[], cwd = TEMP): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => (out += d.toString()));
-  stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const io: Io = { stdout, stderr, cwd, stdin: Readable.from([]), env: {} };
-  const code = await main(argv, io);
-  return { code, out, err };
+  const m = memoryIo({ cwd });
+  const code = await main(argv, m.io);
+  return { code, out: m.out(), err: m.err() };
 }
 
 describe("envforge build / list / validate", () => {

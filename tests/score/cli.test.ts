@@ -3,25 +3,18 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { PassThrough, Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import type { Io } from "../../src/cli/io.ts";
+import { memoryIo } from "../helpers/io.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const VECTORS = resolve(ROOT, "../shared/vectors");
 const vectorLines = (name: string): string[] => readFileSync(join(VECTORS, name), "utf8").split("\n").filter((l) => l.trim() !== "");
 
 async function run(argv: string[], stdinText = "", cwd = ROOT): Promise<{ code: number; out: string[]; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => (out += d.toString()));
-  stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const io: Io = { stdout, stderr, cwd, stdin: Readable.from([stdinText]), env: {} };
-  const code = await main(argv, io);
-  return { code, out: out.split("\n").filter((l) => l !== ""), err };
+  const m = memoryIo({ cwd, stdin: stdinText });
+  const code = await main(argv, m.io);
+  return { code, out: m.out().split("\n").filter((l) => l !== ""), err: m.err() };
 }
 
 /** The expected output line of a vector: its id and expected figures. */
