@@ -1,31 +1,20 @@
 // Raw-text mode: the Hermes/Qwen2.5 chat template's tool prompt and tool-response turns, as the paper's models saw them.
 import type { ChatMessage, ChatTool } from "../spec/index.ts";
+import { pyJsonDumps } from "../score/index.ts";
 
 /** Qwen2.5-Instruct's default system message, used when the conversation has none. */
 export const QWEN_DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
 
 /**
- * Python's `json.dumps(value)` with `ensure_ascii=False`, which is what the template's `tojson`
- * filter calls: `", "` and `": "` separators. Integral floats print as integers here (JSON
- * cannot tell 1.0 from 1); tool schemas rarely hold floats at all.
- */
-function pythonJson(value: unknown): string {
-  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map(pythonJson).join(", ")}]`;
-  return `{${Object.entries(value)
-    .map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`)
-    .join(", ")}}`;
-}
-
-/**
  * The system message Qwen2.5's chat template renders when `tools` are given: the system text,
- * then the tool block in the template's exact wording, one `tojson` line per tool.
+ * then the tool block in the template's exact wording, one `tojson` line per tool (`tojson` is
+ * Python's `json.dumps` with `ensure_ascii=False`; integral floats print as integers here).
  */
 export function hermesSystemPrompt(tools: readonly ChatTool[], system: string = QWEN_DEFAULT_SYSTEM): string {
   return (
     `${system}\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n` +
     `You are provided with function signatures within <tools></tools> XML tags:\n<tools>` +
-    tools.map((t) => `\n${pythonJson(t)}`).join("") +
+    tools.map((t) => `\n${pyJsonDumps(t)}`).join("") +
     `\n</tools>\n\nFor each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n` +
     `<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>`
   );
