@@ -1,7 +1,7 @@
 // Environments built and validated per minute (one thread and one worker per core), beside the same
 // build without the validation gate in the same run, which shows what the gate costs.
 import { availableParallelism } from "node:os";
-import { buildEnvironments } from "../src/build/index.ts";
+import { buildEnvironments } from "../src/construct/index.ts";
 
 const COUNT = Number(process.env.BENCH_BUILD_COUNT ?? 480);
 const CORES = availableParallelism();

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadEnvironments } from "../src/load/index.ts";
-import { Recorder } from "../src/record/index.ts";
+import { Recorder } from "../src/store/index.ts";
 import { oracleFactory, runRollouts, type PolicyFactory, type Target } from "../src/run/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -31,7 +31,7 @@ async function measure(target: Target, label: string, concurrency: number): Prom
 
 /** The server as `envforge serve --http` runs it (registry, recorder, Streamable HTTP), in a child process of its own. */
 const SERVER_SCRIPT = `
-import { Recorder } from "./src/record/index.ts";
+import { Recorder } from "./src/store/index.ts";
 import { EnvironmentRegistry, startHttpServer } from "./src/serve/index.ts";
 const [dir, db] = process.argv.slice(-2);
 const { registry } = await EnvironmentRegistry.load([dir]);

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseResponse, scoreEpisode, scoreLine, scoreStep } from "../src/score/index.ts";
-import { EpisodeLine, StepLine, type EpisodeMetrics, type ExecutedCall, type StepState, type Turn, type UnsolvedSet } from "../src/spec/index.ts";
+import { EpisodeLine, StepLine, type EpisodeMetrics, type ExecutedCall, type StepState, type Turn, type UnsolvedSet } from "../src/schema/index.ts";
 
 const VECTORS = resolve(import.meta.dirname, "../../shared/vectors");
 const rows = (name: string): unknown[] =>

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
-import { Recorder } from "../src/record/index.ts";
+import { Recorder } from "../src/store/index.ts";
 import { EnvironmentRegistry, startHttpServer } from "../src/serve/index.ts";
 
 const [mode, envFile, dbFile, sync] = process.argv.slice(2);

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Records } from "../src/record/index.ts";
-import { FORMAT, type EnvironmentInput } from "../src/spec/index.ts";
+import { Records } from "../src/store/index.ts";
+import { FORMAT, type EnvironmentInput } from "../src/schema/index.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const PROTOCOL = "2025-06-18";

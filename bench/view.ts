@@ -4,7 +4,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { AGENT_SQL, agentSums, browseEpisodes, episodeFacets, Recorder, Records, scoreGroups, scoreHistogram, SCORE_SQL, type EpisodeOrder, type EpisodeQuery } from "../src/record/index.ts";
+import { AGENT_SQL, agentSums, browseEpisodes, episodeFacets, Recorder, Records, scoreGroups, scoreHistogram, SCORE_SQL, type EpisodeOrder, type EpisodeQuery } from "../src/store/index.ts";
 import { startViewServer, Viewer } from "../src/view/index.ts";
 import { writeSynthetic } from "../tests/view/synthetic.ts";
 

@@ -7,17 +7,17 @@ const SRC = resolve(import.meta.dirname, "../src");
 
 /** Each layer and the layers it may import. Anything unlisted is a violation. */
 const ALLOWED: Record<string, string[]> = {
-  spec: [],
-  load: ["spec"],
-  score: ["spec"],
-  runtime: ["spec"],
-  record: ["spec"],
-  build: ["spec", "load", "runtime", "score"],
-  serve: ["spec", "load", "runtime", "score", "record"],
-  run: ["spec", "load", "runtime", "score", "record", "serve"],
-  export: ["spec", "load", "score", "record"],
-  view: ["spec", "load", "score", "record", "export"],
-  cli: ["spec", "load", "runtime", "score", "record", "build", "serve", "run", "export", "view"],
+  schema: [],
+  load: ["schema"],
+  score: ["schema"],
+  runtime: ["schema"],
+  store: ["schema"],
+  construct: ["schema", "load", "runtime", "score"],
+  serve: ["schema", "load", "runtime", "score", "store"],
+  run: ["schema", "load", "runtime", "score", "store", "serve"],
+  export: ["schema", "load", "score", "store"],
+  view: ["schema", "load", "score", "store", "export"],
+  cli: ["schema", "load", "runtime", "score", "store", "construct", "serve", "run", "export", "view"],
 };
 
 function filesBelow(dir: string): string[] {
@@ -50,13 +50,13 @@ describe("architecture", () => {
     expect(violations).toEqual([]);
   });
 
-  it("keeps SQLite inside src/record", () => {
+  it("keeps SQLite inside src/store", () => {
     const users = files.filter((f) => /["']better-sqlite3["']/.test(readFileSync(f, "utf8"))).map((f) => layerOf(f));
-    expect([...new Set(users)].filter((l) => l !== "record")).toEqual([]);
+    expect([...new Set(users)].filter((l) => l !== "store")).toEqual([]);
   });
 
-  it("keeps src/spec to schemas: no node: imports and no I/O", () => {
-    for (const f of files.filter((f) => layerOf(f) === "spec")) {
+  it("keeps src/schema to schemas: no node: imports and no I/O", () => {
+    for (const f of files.filter((f) => layerOf(f) === "schema")) {
       expect(readFileSync(f, "utf8"), relative(SRC, f)).not.toMatch(/from\s+["']node:/);
     }
   });

@@ -19,8 +19,8 @@ import {
   type LlmBuildToDirectoryOptions,
   type Source,
   type StageName,
-} from "../build/index.ts";
-import type { BuildSummary, Complexity, Domain, Scenario } from "../spec/index.ts";
+} from "../construct/index.ts";
+import type { BuildSummary, Complexity, Domain, Scenario } from "../schema/index.ts";
 import { UsageError, write, type Io } from "./io.ts";
 
 /** parseArgs options of the LLM generator, spread into the build command's own. */

@@ -2,7 +2,7 @@
 // client's own model through MCP sampling (no API key; the human at the client approves each request).
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { serveBuilderStdio } from "../build/index.ts";
+import { serveBuilderStdio } from "../construct/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError } from "./io.ts";
 

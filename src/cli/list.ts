@@ -2,7 +2,7 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { listEnvironments } from "../build/index.ts";
+import { listEnvironments } from "../construct/index.ts";
 import { formatProblem } from "../load/index.ts";
 import type { Command } from "./command.ts";
 import { write } from "./io.ts";

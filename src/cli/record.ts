@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
-import { Recorder } from "../record/index.ts";
+import { Recorder } from "../store/index.ts";
 import { EnvironmentRegistry, EPISODE_ID, LookupError, startProxy } from "../serve/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
-import { Recorder } from "../record/index.ts";
+import { Recorder } from "../store/index.ts";
 import { DEFAULT_MAX_TURNS, llmFactory, oracleFactory, randomFactory, runRollouts, type PolicyFactory, type RolloutResult, type Target } from "../run/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";

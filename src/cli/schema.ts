@@ -3,7 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { Environment } from "../spec/index.ts";
+import { Environment } from "../schema/index.ts";
 import type { Command } from "./command.ts";
 import { write } from "./io.ts";
 

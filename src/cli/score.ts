@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { scoreJsonLines, type LineResult } from "../score/index.ts";
-import { RewardMode } from "../spec/index.ts";
+import { RewardMode } from "../schema/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
 import { scoreDb } from "./score-db.ts";

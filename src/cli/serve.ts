@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
-import { Recorder, Records } from "../record/index.ts";
+import { Recorder, Records } from "../store/index.ts";
 import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStdio, startHttpServer } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";

@@ -1,6 +1,6 @@
 // `envforge validate PATH...`: checks environment files and folders, printing every problem.
 import { parseArgs } from "node:util";
-import { validateEnvironments } from "../build/index.ts";
+import { validateEnvironments } from "../construct/index.ts";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write } from "./io.ts";

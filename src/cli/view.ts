@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
-import { openDb, Records } from "../record/index.ts";
+import { openDb, Records } from "../store/index.ts";
 import { startViewServer, Viewer } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";

@@ -3,8 +3,8 @@ import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { once } from "node:events";
-import type { Records } from "../record/index.ts";
-import type { Environment, FtrlRow } from "../spec/index.ts";
+import type { Records } from "../store/index.ts";
+import type { Environment, FtrlRow } from "../schema/index.ts";
 import { ftrlParquet } from "./parquet.ts";
 import { chatLine, ftrlRows, transcripts, type ExportFilter, type ExportStats } from "./rows.ts";
 

@@ -1,6 +1,6 @@
 // FTRL rows as a Parquet file for verl and TRL: messages as a nested list of structs, the JSON fields as UTF8 strings, solve_rate as DOUBLE.
 import { parquetWriteBuffer, type SchemaElement } from "hyparquet-writer";
-import type { FtrlRow } from "../spec/index.ts";
+import type { FtrlRow } from "../schema/index.ts";
 
 const utf8 = (name: string, required = true): SchemaElement => ({
   name,

@@ -1,7 +1,7 @@
 // Score tables from the database: metrics with 95% intervals per environment, scenario, complexity and model, and per-group GRPO statistics.
-import type { EpisodeRow, Records } from "../record/index.ts";
+import type { EpisodeRow, Records } from "../store/index.ts";
 import { confidenceInterval, grpoAdvantages, mean, passAtK, sampleStd, type Interval } from "../score/index.ts";
-import type { Environment, EpisodeScore, RewardMode } from "../spec/index.ts";
+import type { Environment, EpisodeScore, RewardMode } from "../schema/index.ts";
 import { recordedEpisodes } from "./rows.ts";
 import { agentOf, runMetaOf, scoreOf } from "./transcript.ts";
 

@@ -1,7 +1,7 @@
 // Training rows from recorded episodes: FTRL rows (method.md §4) and OpenAI chat lines for SFT, with the export filters.
-import type { EpisodeRow, Records } from "../record/index.ts";
+import type { EpisodeRow, Records } from "../store/index.ts";
 import { EpisodeTracker } from "../score/index.ts";
-import type { ChatMessage, ChatTool, Environment, FtrlRow, RewardMode } from "../spec/index.ts";
+import type { ChatMessage, ChatTool, Environment, FtrlRow, RewardMode } from "../schema/index.ts";
 import { chatTools, readTranscript, scoreOf, toolCodes, type Transcript, type TranscriptProblem } from "./transcript.ts";
 
 export interface ExportFilter {

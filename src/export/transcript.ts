@@ -1,5 +1,5 @@
 // Rebuilds an episode's conversation from the database: the assistant turns carried in each call's _meta, and what the server returned.
-import type { CallRow, EpisodeRow, Records } from "../record/index.ts";
+import type { CallRow, EpisodeRow, Records } from "../store/index.ts";
 import {
   ASSISTANT_META_KEY,
   AssistantTurnMeta,
@@ -12,7 +12,7 @@ import {
   type ExecutedCall,
   type RewardMode,
   type Task,
-} from "../spec/index.ts";
+} from "../schema/index.ts";
 
 /** One assistant turn that called tools, with the tool messages the model saw next. */
 export interface TranscriptTurn {

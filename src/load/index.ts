@@ -2,7 +2,7 @@
 import { readFile, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { z } from "zod";
-import { Environment } from "../spec/index.ts";
+import { Environment } from "../schema/index.ts";
 
 export interface Problem {
   file: string;

@@ -1,5 +1,5 @@
 // Raw-text mode: the Hermes/Qwen2.5 chat template's tool prompt and tool-response turns, as the paper's models saw them.
-import type { ChatMessage, ChatTool } from "../spec/index.ts";
+import type { ChatMessage, ChatTool } from "../schema/index.ts";
 import { pyJsonDumps } from "../score/index.ts";
 
 /** Qwen2.5-Instruct's default system message, used when the conversation has none. */

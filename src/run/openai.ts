@@ -1,5 +1,5 @@
 // A minimal OpenAI-compatible chat-completions client: one POST per turn, bounded retries with backoff, no streaming.
-import type { ChatTool } from "../spec/index.ts";
+import type { ChatTool } from "../schema/index.ts";
 
 export interface ChatEndpoint {
   /** Base URL up to the API version, e.g. `http://127.0.0.1:8000/v1`; `/chat/completions` is appended. */

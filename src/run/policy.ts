@@ -1,6 +1,6 @@
 // Policies: given the visible tools and the conversation so far, each writes the next assistant turn.
 import { normalize, parseResponse } from "../score/index.ts";
-import type { ChatAssistantMessage, ChatMessage, ChatTool, ChatToolCall, Environment, GoldStep, Task } from "../spec/index.ts";
+import type { ChatAssistantMessage, ChatMessage, ChatTool, ChatToolCall, Environment, GoldStep, Task } from "../schema/index.ts";
 import { hermesMessages } from "./hermes.ts";
 import { chatCompletion, type ChatEndpoint, type Completion } from "./openai.ts";
 import { Rng } from "./rng.ts";

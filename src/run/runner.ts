@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { Records, type Recorder } from "../record/index.ts";
+import { Records, type Recorder } from "../store/index.ts";
 import { formatCallError } from "../runtime/index.ts";
 import { parseOpenAIMessage } from "../score/index.ts";
 import { EnvironmentRegistry, openInProcessEpisode, SUBMIT_TOOL } from "../serve/index.ts";
@@ -20,7 +20,7 @@ import {
   type RunEnd,
   type RunMeta,
   type Task,
-} from "../spec/index.ts";
+} from "../schema/index.ts";
 import type { AssistantTurn, Policy, PolicyFactory } from "./policy.ts";
 
 export const DEFAULT_MAX_TURNS = 20;

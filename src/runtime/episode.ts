@@ -1,6 +1,6 @@
 // An episode: its own sandbox and state, calls validated and run in arrival order, and rollback of calls stopped by a limit.
 import type { ValidateFunction } from "ajv";
-import type { CallErrorKind, CallResult, SandboxLimits } from "../spec/index.ts";
+import type { CallErrorKind, CallResult, SandboxLimits } from "../schema/index.ts";
 import { checkArguments } from "./args.ts";
 import { acquireInstance, releaseInstance, takeIdleInstance, type Instance } from "./engine.ts";
 import { Sandbox, type LimitKind, type Outcome, type Program, type SetupFailure } from "./sandbox.ts";

@@ -1,6 +1,6 @@
 // The sandboxed tool runtime: compiles an environment once, then runs its tools in isolated QuickJS episodes.
 import type { ValidateFunction } from "ajv";
-import { SandboxLimits, type Environment, type SandboxLimitsInput } from "../spec/index.ts";
+import { SandboxLimits, type Environment, type SandboxLimitsInput } from "../schema/index.ts";
 import { compileInputSchema } from "./args.ts";
 import { acquireInstance, maxBytesFor, releaseInstance } from "./engine.ts";
 import { SandboxEpisode, setupMessage, type Episode, type EpisodeParts } from "./episode.ts";

@@ -1,6 +1,6 @@
 // One episode's QuickJS runtime and context inside its own instance: setup, calls under a deadline, checkpoints, teardown.
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten-core";
-import type { SandboxLimits } from "../spec/index.ts";
+import type { SandboxLimits } from "../schema/index.ts";
 import { BOOTSTRAP } from "./bootstrap.ts";
 import type { Instance } from "./engine.ts";
 

@@ -1,5 +1,5 @@
 // The final-answer check of the per-step reward and of episode scores.
-import type { RewardMode } from "../spec/index.ts";
+import type { RewardMode } from "../schema/index.ts";
 import { outsideThink } from "./strict.ts";
 import { normalize } from "./text.ts";
 

@@ -1,5 +1,5 @@
 // Consuming sub-answers call by call, and the episode metrics of method.md §3.
-import type { EpisodeMetrics, EpisodeScore, ExecutedCall, RewardMode, Turn, UnsolvedSet } from "../spec/index.ts";
+import type { EpisodeMetrics, EpisodeScore, ExecutedCall, RewardMode, Turn, UnsolvedSet } from "../schema/index.ts";
 import { finalAnswerFound } from "./answer.ts";
 import { argumentEchoTexts, echoedByArguments, isErrorOutput } from "./strict.ts";
 import { foldCase, goldenPieces, piecesFound } from "./text.ts";

@@ -1,5 +1,5 @@
 // Scoring JSON Lines records (the two formats of the shared reward vectors), one line at a time.
-import { ScoreLine, type EpisodeLine, type RewardMode, type StepLine } from "../spec/index.ts";
+import { ScoreLine, type EpisodeLine, type RewardMode, type StepLine } from "../schema/index.ts";
 import { scoreEpisode } from "./episode.ts";
 import { scoreStep } from "./step.ts";
 

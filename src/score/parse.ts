@@ -1,5 +1,5 @@
 // Parsers from model output to a ParsedResponse: Hermes/Qwen text, Llama 3.1 text, OpenAI tool_calls.
-import type { ParsedResponse, ToolCall } from "../spec/index.ts";
+import type { ParsedResponse, ToolCall } from "../schema/index.ts";
 import { parsePyJson, pyJsonDumps, pyStrip, removeSuffix } from "./text.ts";
 
 type JsonObject = Record<string, unknown>;

@@ -1,5 +1,5 @@
 // The per-step training reward of one response (method.md §3), with its four variants and no-call rules.
-import type { ParsedResponse, RewardMode, StepRewards, StepRule, StepScore, StepState } from "../spec/index.ts";
+import type { ParsedResponse, RewardMode, StepRewards, StepRule, StepScore, StepState } from "../schema/index.ts";
 import { finalAnswerFound } from "./answer.ts";
 import { EpisodeTracker } from "./episode.ts";
 import { parseResponse } from "./parse.ts";

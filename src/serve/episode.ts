@@ -1,11 +1,11 @@
 // One episode, independent of any transport: a task, its own sandbox state, live reward tracking, and its record.
 import { randomUUID } from "node:crypto";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { Recorder } from "../record/index.ts";
-import { now } from "../record/index.ts";
+import type { Recorder } from "../store/index.ts";
+import { now } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
 import { EpisodeTracker, finalAnswerFound } from "../score/index.ts";
-import type { Environment, EpisodeScore, EpisodeScores, EpisodeStatus, Task, Tool, TransportKind } from "../spec/index.ts";
+import type { Environment, EpisodeScore, EpisodeScores, EpisodeStatus, Task, Tool, TransportKind } from "../schema/index.ts";
 
 export const SUBMIT_TOOL = "submit_answer";
 export const DEFAULT_MAX_CALLS = 100;

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { describeMessage, Records, type Recorder } from "../record/index.ts";
+import { describeMessage, Records, type Recorder } from "../store/index.ts";
 import { idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE_ERROR } from "./jsonrpc.ts";
 import { openSession, type Session } from "./session.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";

@@ -18,7 +18,7 @@ import {
   type Tool as McpTool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { SCENARIOS, type Environment, type Tool } from "../spec/index.ts";
+import { SCENARIOS, type Environment, type Tool } from "../schema/index.ts";
 import { SUBMIT_TOOL, SUBMIT_TOOL_DOC, type EpisodeSession } from "./episode.ts";
 import type { EnvironmentRegistry } from "./registry.ts";
 

@@ -3,9 +3,9 @@ import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { constants } from "node:os";
 import type { Readable, Writable } from "node:stream";
-import { describeMessage, now, type Direction, type Recorder } from "../record/index.ts";
+import { describeMessage, now, type Direction, type Recorder } from "../store/index.ts";
 import { EpisodeTracker } from "../score/index.ts";
-import type { EpisodeScore, EpisodeScores, Task } from "../spec/index.ts";
+import type { EpisodeScore, EpisodeScores, Task } from "../schema/index.ts";
 import type { RegisteredEnvironment } from "./registry.ts";
 import { MAX_LINE_BYTES } from "./stdio.ts";
 

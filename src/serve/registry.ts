@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { loadEnvironments, type Problem } from "../load/index.ts";
 import { compileEnvironment, type CompiledEnvironment } from "../runtime/index.ts";
-import type { Environment, SandboxLimitsInput, Task } from "../spec/index.ts";
+import type { Environment, SandboxLimitsInput, Task } from "../schema/index.ts";
 
 export interface RegisteredEnvironment {
   env: Environment;

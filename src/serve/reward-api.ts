@@ -1,9 +1,9 @@
 // The reward API for trainers that run their own rollouts: POST /v1/reward scores one response, GET /v1/episodes/:id returns a stored score.
 import { z } from "zod";
-import type { Records } from "../record/index.ts";
+import type { Records } from "../store/index.ts";
 import { formatCallError } from "../runtime/index.ts";
 import { EpisodeTracker, parseOpenAIMessage, parseResponse, scoreStep } from "../score/index.ts";
-import { RewardMode, UnsolvedSet, type ParsedResponse, type StepScore, type StepState, type Task } from "../spec/index.ts";
+import { RewardMode, UnsolvedSet, type ParsedResponse, type StepScore, type StepState, type Task } from "../schema/index.ts";
 import { HttpError, type Route } from "./http.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 

@@ -2,8 +2,8 @@
 import type { Readable, Writable } from "node:stream";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
-import { InvalidMessageError } from "../record/index.ts";
-import type { EpisodeStatus } from "../spec/index.ts";
+import { InvalidMessageError } from "../store/index.ts";
+import type { EpisodeStatus } from "../schema/index.ts";
 import { errorResponse, idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE_ERROR } from "./jsonrpc.ts";
 import { openSession, type SessionOptions } from "./session.ts";
 

@@ -1,7 +1,7 @@
 // The three charts, computed from record aggregates and drawn as SVG by our own code: reward by scenario x complexity, precision vs rate per agent, GRPO group spread.
-import { agentSums, scoreGroups, scoreHistogram, type EpisodeQuery, type Records } from "../record/index.ts";
+import { agentSums, scoreGroups, scoreHistogram, type EpisodeQuery, type Records } from "../store/index.ts";
 import { mean, sampleStd, tQuantile } from "../score/index.ts";
-import { SCENARIOS, type RewardMode } from "../spec/index.ts";
+import { SCENARIOS, type RewardMode } from "../schema/index.ts";
 import { complexityLevel, recordQuery, type EnvIndex } from "./data.ts";
 import { html, type Html } from "./html.ts";
 import type { ListParams } from "./params.ts";

@@ -1,6 +1,6 @@
 // What the viewer's pages and JSON API show of the episode list: the environments' attributes joined to recorded rows, filters turned into record queries.
-import { browseEpisodes, type BrowseRow, type EpisodeOrder, type EpisodeQuery, type Records } from "../record/index.ts";
-import { SCENARIOS, type Environment, type EpisodeStatus, type RewardMode, type Scenario } from "../spec/index.ts";
+import { browseEpisodes, type BrowseRow, type EpisodeOrder, type EpisodeQuery, type Records } from "../store/index.ts";
+import { SCENARIOS, type Environment, type EpisodeStatus, type RewardMode, type Scenario } from "../schema/index.ts";
 import { MAX_COMPLEXITY, type ListParams } from "./params.ts";
 
 /** The complexity level the score tables use: the sum of the four scaling-strategy levels (0-12). */

@@ -1,6 +1,6 @@
 // One recorded episode as a timeline: assistant turns from the calls' _meta, every call with what it solved, recomputed with the score library in both modes.
 import { agentOf, readTranscript, runMetaOf } from "../export/index.ts";
-import type { CallRow, EpisodeRow, Records } from "../record/index.ts";
+import type { CallRow, EpisodeRow, Records } from "../store/index.ts";
 import { scoreEpisode } from "../score/index.ts";
 import {
   ASSISTANT_META_KEY,
@@ -10,7 +10,7 @@ import {
   type EpisodeScores,
   type RunMeta,
   type Turn,
-} from "../spec/index.ts";
+} from "../schema/index.ts";
 import { complexityLevel, listRow, type EnvIndex, type ListRow } from "./data.ts";
 
 const MODES = RewardMode.options;

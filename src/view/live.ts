@@ -1,6 +1,6 @@
 // Live updates: polls the database's change counters while anyone listens, and pushes new and changed episodes as server-sent events.
 import type { ServerResponse } from "node:http";
-import { changeToken, episodeStates, lastEpisodeRowid, type EpisodeState, type Records } from "../record/index.ts";
+import { changeToken, episodeStates, lastEpisodeRowid, type EpisodeState, type Records } from "../store/index.ts";
 
 /** One episode that appeared or moved on since the last event. */
 export interface EpisodeChange {

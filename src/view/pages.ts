@@ -1,6 +1,6 @@
 // The viewer's HTML: layout with landmarks, the filterable episode list, the episode timeline and the charts page; every value from the database goes through `html`.
-import type { EpisodeFacets } from "../record/index.ts";
-import { EpisodeStatus, RewardMode, SCENARIOS, type EpisodeScore } from "../spec/index.ts";
+import type { EpisodeFacets } from "../store/index.ts";
+import { EpisodeStatus, RewardMode, SCENARIOS, type EpisodeScore } from "../schema/index.ts";
 import { agentChart, groupsChart, rewardChart, type ChartsData } from "./charts.ts";
 import type { ListPage, ListRow } from "./data.ts";
 import type { CallView, EpisodeView, TurnView } from "./episode.ts";

@@ -1,6 +1,6 @@
 // The viewer's query string: filters, sort and page, parsed strictly (a bad value is a clear error) and written back into links.
-import { EPISODE_SORTS, type EpisodeSort } from "../record/index.ts";
-import { EpisodeStatus, RewardMode, SCENARIOS, type Scenario } from "../spec/index.ts";
+import { EPISODE_SORTS, type EpisodeSort } from "../store/index.ts";
+import { EpisodeStatus, RewardMode, SCENARIOS, type Scenario } from "../schema/index.ts";
 
 /** The most complexity level: four strategies of at most level 3 each. */
 export const MAX_COMPLEXITY = 12;

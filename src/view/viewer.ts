@@ -2,8 +2,8 @@
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { ftrlRows, readTranscript } from "../export/index.ts";
-import { changeToken, episodeFacets, type EpisodeFacets, type Records } from "../record/index.ts";
-import { RewardMode, type Environment } from "../spec/index.ts";
+import { changeToken, episodeFacets, type EpisodeFacets, type Records } from "../store/index.ts";
+import { RewardMode, type Environment } from "../schema/index.ts";
 import { agentChart, chartsData, groupsChart, rewardChart, type ChartsData } from "./charts.ts";
 import { EnvIndex, listPage } from "./data.ts";
 import { episodeView } from "./episode.ts";

@@ -1,7 +1,7 @@
 // Reading exports back in tests: Parquet rows compared with the JSON rows they came from.
 import { parquetReadObjects } from "hyparquet";
 import { expect } from "vitest";
-import type { FtrlRow } from "../../src/spec/index.ts";
+import type { FtrlRow } from "../../src/schema/index.ts";
 
 /** Parquet gives every struct field, null where a message has none; drop those to compare with the JSON rows. */
 export function withoutNulls(value: unknown): unknown {

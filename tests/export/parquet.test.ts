@@ -3,7 +3,7 @@ import { parquetMetadata } from "hyparquet";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ftrlParquet } from "../../src/export/index.ts";
-import type { ChatMessage, FtrlRow } from "../../src/spec/index.ts";
+import type { ChatMessage, FtrlRow } from "../../src/schema/index.ts";
 import { readParquet, sameRows } from "./helpers.ts";
 
 const message: fc.Arbitrary<ChatMessage> = fc.oneof(

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadEnvironments } from "../../src/load/index.ts";
-import { Recorder } from "../../src/record/index.ts";
+import { Recorder } from "../../src/store/index.ts";
 import { runRollouts, type RunOptions, type RunSummary } from "../../src/run/index.ts";
-import type { Environment } from "../../src/spec/index.ts";
+import type { Environment } from "../../src/schema/index.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const EXAMPLES = join(ROOT, "environments/examples");

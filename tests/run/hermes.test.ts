@@ -1,7 +1,7 @@
 // Raw mode's Qwen2.5 template pieces: the tool system prompt word for word, and tool results as <tool_response> user turns.
 import { describe, expect, it } from "vitest";
 import { hermesMessages, hermesSystemPrompt, QWEN_DEFAULT_SYSTEM } from "../../src/run/hermes.ts";
-import type { ChatMessage, ChatTool } from "../../src/spec/index.ts";
+import type { ChatMessage, ChatTool } from "../../src/schema/index.ts";
 
 const tool: ChatTool = {
   type: "function",

@@ -1,6 +1,6 @@
 // Rollouts against a running Streamable HTTP server: the server records them, the runner resumes from its database.
 import { afterAll, describe, expect, it } from "vitest";
-import { Recorder, Records } from "../../src/record/index.ts";
+import { Recorder, Records } from "../../src/store/index.ts";
 import { oracleFactory, randomFactory, runRollouts } from "../../src/run/index.ts";
 import { EnvironmentRegistry, startHttpServer } from "../../src/serve/index.ts";
 import { environmentsIn, EXAMPLES, tempDir } from "./helpers.ts";

@@ -1,9 +1,9 @@
 // The LLM policy against a real local chat-completions server: scripted turns, recorded transcripts and rewards.
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { Records } from "../../src/record/index.ts";
+import { Records } from "../../src/store/index.ts";
 import { hermesSystemPrompt, llmFactory, type ChatEndpoint, type RunSummary } from "../../src/run/index.ts";
 import { parseOpenAIMessage, scoreStep } from "../../src/score/index.ts";
-import { ASSISTANT_META_KEY, RUN_META_KEY, type AssistantTurnMeta, type ChatTool } from "../../src/spec/index.ts";
+import { ASSISTANT_META_KEY, RUN_META_KEY, type AssistantTurnMeta, type ChatTool } from "../../src/schema/index.ts";
 import { environmentsIn, EXAMPLES, runInMemory, tempDir } from "./helpers.ts";
 import { startFakeOpenAI, type ChatRequest, type FakeOpenAI, type ScriptedReply } from "./openai-server.ts";
 import { nativeBirthYear, Q_BIRTH_YEAR, Q_BIRTHPLACE, RAW_TURNS, rawBirthYear } from "./scripted.ts";

@@ -1,8 +1,8 @@
 // The oracle scores a perfect reward on every environment (an end-to-end check of serve, record and score); random scores lower and replays per seed.
 import { afterAll, describe, expect, it } from "vitest";
-import { Records } from "../../src/record/index.ts";
+import { Records } from "../../src/store/index.ts";
 import { oracleFactory, randomFactory, type RunSummary } from "../../src/run/index.ts";
-import { ASSISTANT_META_KEY, RUN_META_KEY, type Environment } from "../../src/spec/index.ts";
+import { ASSISTANT_META_KEY, RUN_META_KEY, type Environment } from "../../src/schema/index.ts";
 import { environmentsIn, EXAMPLES, runInMemory, SHIPPED, tempDir } from "./helpers.ts";
 
 const tmp = tempDir();

@@ -1,7 +1,7 @@
 // Policies on their own: the oracle's parallel waves and output-derived arguments, the random policy's determinism.
 import { describe, expect, it } from "vitest";
 import { OraclePolicy, RandomPolicy, type AssistantTurn } from "../../src/run/policy.ts";
-import type { ChatMessage, ChatTool, Task } from "../../src/spec/index.ts";
+import type { ChatMessage, ChatTool, Task } from "../../src/schema/index.ts";
 
 const task: Task = {
   id: "t",

@@ -1,6 +1,6 @@
 // Builds small environments around given tool sources, so runtime tests run real sandboxes on code written beside them.
 import fc from "fast-check";
-import { Environment } from "../../src/spec/index.ts";
+import { Environment } from "../../src/schema/index.ts";
 
 export interface ToolSpec {
   source: string;

@@ -1,7 +1,7 @@
 // Hostile tool code: each attack is stopped with a clear error kind, rolled back, and the runtime keeps working.
 import { describe, expect, it } from "vitest";
 import { compileEnvironment, type CompiledEnvironment, type Episode } from "../../src/runtime/index.ts";
-import type { CallResult } from "../../src/spec/index.ts";
+import type { CallResult } from "../../src/schema/index.ts";
 import { makeEnv } from "./helpers.ts";
 
 /** One environment holding every attack, plus an honest `get` and `put` to check the episode afterwards. */

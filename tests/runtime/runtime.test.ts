@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadEnvironmentFile } from "../../src/load/index.ts";
 import { compileEnvironment, EnvironmentCompileError, formatCallError, type CompiledEnvironment } from "../../src/runtime/index.ts";
-import type { CallResult } from "../../src/spec/index.ts";
+import type { CallResult } from "../../src/schema/index.ts";
 import { ECHO, makeEnv } from "./helpers.ts";
 
 const EXAMPLE = resolve(import.meta.dirname, "../../environments/examples/films-director-birth.json");

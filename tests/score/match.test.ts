@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { EpisodeTracker, normalize, pyStrip, scoreEpisode, verify } from "../../src/score/index.ts";
-import type { ExecutedCall, Turn, UnsolvedSet } from "../../src/spec/index.ts";
+import type { ExecutedCall, Turn, UnsolvedSet } from "../../src/schema/index.ts";
 
 // Final sigma is the one context-sensitive lower-casing rule (in Python as in JS): "ΑΣ" alone
 // lowers to "ας" but inside "ΑΣΑ" to "ασα", so substrings do not survive it. Leave it out.

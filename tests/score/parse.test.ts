@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseOpenAIMessage, parseResponse, scoreStep } from "../../src/score/index.ts";
-import { ParsedResponse, type ToolCall } from "../../src/spec/index.ts";
+import { ParsedResponse, type ToolCall } from "../../src/schema/index.ts";
 
 const hermes = (call: unknown): string => `<tool_call>\n${JSON.stringify(call)}\n</tool_call>`;
 

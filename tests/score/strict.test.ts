@@ -1,7 +1,7 @@
 // Strict mode: for each weakness of the reference reward, a trajectory that scores in ftrl and not in strict.
 import { describe, expect, it } from "vitest";
 import { finalAnswerFound, outsideThink, scoreEpisode, scoreStep } from "../../src/score/index.ts";
-import type { StepState, Turn } from "../../src/spec/index.ts";
+import type { StepState, Turn } from "../../src/schema/index.ts";
 
 const set = { get_birth_year: ["1961"] };
 const state: StepState = { unsolved_set: set, solve_rate: 0.5, answer: "1961" };

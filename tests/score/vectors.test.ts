@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EpisodeLine, StepLine, type ParsedResponse } from "../../src/spec/index.ts";
+import { EpisodeLine, StepLine, type ParsedResponse } from "../../src/schema/index.ts";
 import { parseResponse, scoreEpisode, scoreStep } from "../../src/score/index.ts";
 
 const VECTORS = resolve(import.meta.dirname, "../../../shared/vectors");

@@ -2,7 +2,7 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { Records } from "../../src/record/index.ts";
+import { Records } from "../../src/store/index.ts";
 import { spawnHttpServer, tempDir, type TempDir } from "./fixtures.ts";
 
 let tmp: TempDir;

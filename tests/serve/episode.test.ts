@@ -2,9 +2,9 @@
 import { readFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Recorder, Records } from "../../src/record/index.ts";
+import { Recorder, Records } from "../../src/store/index.ts";
 import { EPISODE_URI, EnvironmentRegistry, openInProcessEpisode, TASK_URI, type InProcessEpisode } from "../../src/serve/index.ts";
-import { Environment, type EpisodeScores } from "../../src/spec/index.ts";
+import { Environment, type EpisodeScores } from "../../src/schema/index.ts";
 import { COUNTER, EXAMPLE, tempDir, type TempDir } from "./fixtures.ts";
 
 const FILMS = Environment.parse(JSON.parse(readFileSync(EXAMPLE, "utf8")));

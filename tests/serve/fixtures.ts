@@ -3,7 +3,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Environment, FORMAT, type EnvironmentInput } from "../../src/spec/index.ts";
+import { Environment, FORMAT, type EnvironmentInput } from "../../src/schema/index.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const BIN = join(ROOT, "bin/envforge.js");

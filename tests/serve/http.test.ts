@@ -4,9 +4,9 @@ import { readFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Recorder, Records } from "../../src/record/index.ts";
+import { Recorder, Records } from "../../src/store/index.ts";
 import { EnvironmentRegistry, HttpError, startHttpServer, type HttpServer, type HttpServerOptions } from "../../src/serve/index.ts";
-import { Environment } from "../../src/spec/index.ts";
+import { Environment } from "../../src/schema/index.ts";
 import { COUNTER, EXAMPLE, tempDir, type TempDir } from "./fixtures.ts";
 
 const FILMS = Environment.parse(JSON.parse(readFileSync(EXAMPLE, "utf8")));

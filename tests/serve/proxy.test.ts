@@ -7,7 +7,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import { Records } from "../../src/record/index.ts";
+import { Records } from "../../src/store/index.ts";
 import { BIN, tempDir, type TempDir } from "./fixtures.ts";
 
 const require = createRequire(import.meta.url);

@@ -3,11 +3,11 @@ import { readFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Recorder, Records } from "../../src/record/index.ts";
+import { Recorder, Records } from "../../src/store/index.ts";
 import { compileEnvironment, formatCallError } from "../../src/runtime/index.ts";
 import { parseOpenAIMessage, parseResponse, scoreStep } from "../../src/score/index.ts";
 import { EnvironmentRegistry, openInProcessEpisode, rewardRoutes, startHttpServer, type HttpServer, type RewardResult } from "../../src/serve/index.ts";
-import { Environment, type ParsedResponse, type StepState } from "../../src/spec/index.ts";
+import { Environment, type ParsedResponse, type StepState } from "../../src/schema/index.ts";
 import { COUNTER, EXAMPLE, tempDir, type TempDir } from "./fixtures.ts";
 
 const FILMS = Environment.parse(JSON.parse(readFileSync(EXAMPLE, "utf8")));

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Records } from "../../src/record/index.ts";
+import { Records } from "../../src/store/index.ts";
 import { BIN, tempDir, type TempDir } from "./fixtures.ts";
 
 let tmp: TempDir;

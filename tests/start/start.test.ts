@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { pickTasks } from "../../src/cli/start.ts";
 import { loadEnvironments } from "../../src/load/index.ts";
-import { Records } from "../../src/record/index.ts";
+import { Records } from "../../src/store/index.ts";
 import { COUNTER_INPUT } from "../serve/fixtures.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");

@@ -2,8 +2,8 @@
 import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openDb, Recorder, Records } from "../../src/record/index.ts";
-import { FtrlRow } from "../../src/spec/index.ts";
+import { openDb, Recorder, Records } from "../../src/store/index.ts";
+import { FtrlRow } from "../../src/schema/index.ts";
 import { startViewServer, Viewer, type EpisodeView, type ListPage, type ViewServer } from "../../src/view/index.ts";
 import { EXAMPLE, oraclePlan, recordEpisode, tempDir, VARIANT } from "./fixtures.ts";
 

@@ -20,7 +20,7 @@ import {
   type EpisodeOrder,
   type EpisodeQuery,
   type EpisodeRow,
-} from "../../src/record/index.ts";
+} from "../../src/store/index.ts";
 import { runMetaOf } from "../../src/export/index.ts";
 import { writeSynthetic } from "./synthetic.ts";
 

@@ -7,7 +7,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Recorder, Records } from "../../src/record/index.ts";
+import { Recorder, Records } from "../../src/store/index.ts";
 import { oracleFactory, randomFactory, runRollouts } from "../../src/run/index.ts";
 import { EnvironmentRegistry, startHttpServer, type HttpServer } from "../../src/serve/index.ts";
 import { Viewer, viewerRoute } from "../../src/view/index.ts";

@@ -5,7 +5,7 @@ import { request, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import { Recorder } from "../../src/record/index.ts";
+import { Recorder } from "../../src/store/index.ts";
 import { oraclePlan, recordEpisode, ROOT, tempDir } from "./fixtures.ts";
 
 const BIN = join(ROOT, "bin/envforge.js");

@@ -2,9 +2,9 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Recorder } from "../../src/record/index.ts";
+import type { Recorder } from "../../src/store/index.ts";
 import { EpisodeTracker, finalAnswerFound } from "../../src/score/index.ts";
-import { ASSISTANT_META_KEY, Environment, RUN_META_KEY, type AssistantTurnMeta, type EpisodeScore, type EpisodeStatus, type RewardMode } from "../../src/spec/index.ts";
+import { ASSISTANT_META_KEY, Environment, RUN_META_KEY, type AssistantTurnMeta, type EpisodeScore, type EpisodeStatus, type RewardMode } from "../../src/schema/index.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const EXAMPLE_FILE = join(ROOT, "environments/examples/films-director-birth.json");

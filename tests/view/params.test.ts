@@ -1,8 +1,8 @@
 // Property tests for the viewer's two parsers of untrusted input: the HTML escaper and the query-string parser.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { EPISODE_SORTS } from "../../src/record/index.ts";
-import { EpisodeStatus, SCENARIOS } from "../../src/spec/index.ts";
+import { EPISODE_SORTS } from "../../src/store/index.ts";
+import { EpisodeStatus, SCENARIOS } from "../../src/schema/index.ts";
 import { esc, html, ParamError, parseParams, queryString, type ListParams } from "../../src/view/index.ts";
 
 const unescape = (s: string): string => s.replace(/&(amp|lt|gt|quot|#39);/g, (_, e: string) => ({ amp: "&", lt: "<", gt: ">", quot: '"', "#39": "'" })[e]!);

@@ -1,7 +1,7 @@
 // A large, seeded recording for viewer tests and the view benchmark: episodes written through the recorder's own API in one transaction.
-import type { Recorder } from "../../src/record/index.ts";
+import type { Recorder } from "../../src/store/index.ts";
 import { episodeMetrics } from "../../src/score/index.ts";
-import { RUN_META_KEY, type EpisodeScore, type EpisodeStatus, type RunMeta } from "../../src/spec/index.ts";
+import { RUN_META_KEY, type EpisodeScore, type EpisodeStatus, type RunMeta } from "../../src/schema/index.ts";
 
 /** xorshift32: the same seed gives the same recording. */
 function rng(seed: number): () => number {

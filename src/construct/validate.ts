@@ -1,0 +1,308 @@
+// The validation gate: replays every gold plan in the sandbox, checks where every gold argument comes
+// from, and probes every tool with plausible wrong arguments for leaked sub-answers.
+//
+// Definitions (also in the README):
+// - Replay: in both reward modes, each gold step solves exactly its own `yields`, so the plan reaches
+//   solve_rate 1 and solve_precision 1; no step's output also verifies another pending sub-answer of
+//   the same tool (the result would depend on list order); every piece of the final answer shows in
+//   some gold output.
+// - Provenance: every scalar argument of a gold step is a substring (after the reward's normalization)
+//   of the question or of the output of a step it depends on; strings may also come from the called
+//   tool's own document (field names, units, record types).
+// - Leak: a probe is a call of a tool used by a task with arguments derived from one of its gold calls:
+//   another row's key in place of a row key ("other row"), a misspelled, re-cased or emptied string
+//   ("misspelling"), a changed number, another enum value, a missing required parameter, an unknown extra
+//   one, a wrong type. A probe reveals a sub-answer when its output (error text included, as the ftrl
+//   reward counts errors) verifies it and not every piece of it is in the probe's own arguments (that
+//   echo is strict mode's to discount). A reveal is allowed when the probe names the same rows as a
+//   gold call yielding that sub-answer: it keeps every identifying argument of that call (a string
+//   that is the key, the first field, of a row of the initial state), or all of its arguments when it
+//   has none (a computation); when it misspells a string of that very call that is not a row key (a
+//   misspelled guest name still books the same stay); and when it swaps in another row's key that the call's output does
+//   not depend on (a loser's label in a comparison: the output is the gold output, byte for byte).
+//   Every other reveal is a leak: a wrong row, a wrong number or another step's call turning up a
+//   pending sub-answer.
+import type { CallResult, Environment, GateIssue, GoldStep, SandboxLimitsInput, Task, ValidationReport } from "../schema/index.ts";
+import { EpisodeTracker, normalize, verify } from "../score/index.ts";
+import { compileEnvironment, formatCallError, type CompiledEnvironment, type Episode } from "../runtime/index.ts";
+import { parseEnvironment, type Problem } from "../load/index.ts";
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+type ProbeKind = "other-row" | "misspelling" | "number" | "enum" | "missing" | "extra" | "type";
+
+/** A wrong call derived from a gold call; `key` says whether the changed value was a row key. */
+interface Derived {
+  args: Record<string, Json>;
+  kind: ProbeKind;
+  key: boolean;
+}
+
+interface Probe {
+  tool: string;
+  args: Record<string, Json>;
+  text: string;
+  /** Where it came from: task index, step id and kind of change. */
+  origins: { task: number; step: string; kind: ProbeKind; key: boolean }[];
+}
+
+const outputText = (tool: string, r: CallResult): string => (r.ok ? r.text : formatCallError(tool, r.error));
+
+/** What a passing environment was checked for, recorded in its provenance. */
+export const GATE_CHECKS = ["replay:ftrl", "replay:strict", "exclusive", "answer", "provenance", "leak"];
+
+/** Generated tools answer in microseconds; a probe that needs seconds is a bug, and waiting 10 s for it wastes the build. */
+const GATE_LIMITS = { timeoutMs: 2_000 };
+
+/** Kinds of failure that mean the tool itself misbehaved, not that the input was wrong. */
+const CRASHES = new Set(["timeout", "out_of_memory", "stack_overflow", "output_too_large", "invalid_output", "unknown_tool", "episode_closed"]);
+
+function scalars(value: Json, out: (string | number)[] = []): (string | number)[] {
+  if (typeof value === "string" || typeof value === "number") out.push(value);
+  else if (Array.isArray(value)) value.forEach((v) => scalars(v, out));
+  else if (value && typeof value === "object") Object.values(value).forEach((v) => scalars(v, out));
+  return out;
+}
+
+/** Whether `a` holds every argument of `gold` with an equal value (strings compared normalized). */
+function covers(a: Json, gold: Json): boolean {
+  if (typeof gold === "string") return typeof a === "string" && normalize(a) === normalize(gold);
+  if (Array.isArray(gold)) return Array.isArray(a) && a.length === gold.length && gold.every((g, i) => covers(a[i]!, g));
+  if (gold && typeof gold === "object") return !!a && typeof a === "object" && !Array.isArray(a) && Object.entries(gold).every(([k, v]) => k in a && covers(a[k]!, v));
+  return a === gold;
+}
+
+/** Normalized keys (first fields) of every row of the initial state. */
+function rowKeys(state: Environment["initial_state"]): Set<string> {
+  const keys = new Set<string>();
+  for (const rows of Object.values(state)) {
+    if (!Array.isArray(rows)) continue;
+    for (const row of rows) {
+      if (!row || typeof row !== "object" || Array.isArray(row)) continue;
+      const first = Object.values(row)[0];
+      if (typeof first === "string") keys.add(normalize(first));
+    }
+  }
+  return keys;
+}
+
+function valueAt(value: Json, path: readonly (string | number)[]): Json | undefined {
+  let v: Json | undefined = value;
+  for (const k of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = Array.isArray(v) ? v[k as number] : v[k as string];
+  }
+  return v;
+}
+
+/** Whether a probe names the same rows as a gold call (see the definitions at the top). */
+function namesSameRows(probe: Json, gold: Json, keys: Set<string>): boolean {
+  const ids = leaves(gold).filter((l) => typeof l.value === "string" && keys.has(normalize(l.value)));
+  if (ids.length === 0) return covers(probe, gold);
+  return ids.every((l) => {
+    const v = valueAt(probe, l.path);
+    return typeof v === "string" && normalize(v) === normalize(l.value as string);
+  });
+}
+
+/** Whether every piece of `golden` is in the call's arguments, by the reward's own strict-mode rule. */
+function echoed(tool: string, args: Record<string, Json>, golden: string): boolean {
+  return new EpisodeTracker({ [tool]: [golden] }, "strict").record({ name: tool, arguments: args, output: golden, is_error: false }) === null;
+}
+
+/** Rows of the initial state that hold `value` in some column, and that column's other values. */
+function sameColumn(state: Environment["initial_state"], value: string, limit: number): string[] {
+  const want = normalize(value);
+  for (const rows of Object.values(state)) {
+    if (!Array.isArray(rows)) continue;
+    for (const row of rows) {
+      if (!row || typeof row !== "object" || Array.isArray(row)) continue;
+      for (const [col, v] of Object.entries(row)) {
+        if (typeof v !== "string" || normalize(v) !== want) continue;
+        return rows.map((r) => (r && typeof r === "object" && !Array.isArray(r) ? r[col] : undefined)).filter((x): x is string => typeof x === "string" && normalize(x) !== want).slice(0, limit);
+      }
+    }
+  }
+  return [];
+}
+
+function replaceAt(value: Json, path: readonly (string | number)[], replacement: Json): Json {
+  if (path.length === 0) return replacement;
+  const [head, ...rest] = path;
+  if (Array.isArray(value)) return value.map((v, i) => (i === head ? replaceAt(v, rest, replacement) : v));
+  const obj = value as Record<string, Json>;
+  return { ...obj, [head!]: replaceAt(obj[head!]!, rest, replacement) };
+}
+
+function leaves(value: Json, path: (string | number)[] = [], out: { path: (string | number)[]; value: string | number }[] = []): { path: (string | number)[]; value: string | number }[] {
+  if (typeof value === "string" || typeof value === "number") out.push({ path, value });
+  else if (Array.isArray(value)) value.forEach((v, i) => leaves(v, [...path, i], out));
+  else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) leaves(v, [...path, k], out);
+  return out;
+}
+
+const WRONG_TYPE = (v: Json): Json => (typeof v === "string" ? 12345 : typeof v === "number" ? "12x" : Array.isArray(v) || (v && typeof v === "object") ? "x" : "yes");
+
+/** Plausible wrong calls derived from one gold call. */
+export function probesFor(env: Environment, step: GoldStep, keys: Set<string> = rowKeys(env.initial_state)): Derived[] {
+  const args = step.arguments as Record<string, Json>;
+  const tool = env.tools.find((t) => t.name === step.tool);
+  const props = (tool?.input_schema.properties ?? {}) as Record<string, { enum?: unknown[] }>;
+  const out: Derived[] = [];
+  const push = (a: Json, kind: ProbeKind, key = false) => out.push({ args: a as Record<string, Json>, kind, key });
+  for (const leaf of leaves(args)) {
+    if (typeof leaf.value === "string") {
+      const v = leaf.value;
+      const key = keys.has(normalize(v));
+      // Misspellings, never superstrings: a probe that only appends text would still contain the name.
+      for (const m of [v.slice(0, -1), v.length > 3 ? v.slice(0, 1) + v.slice(2, 3) + v.slice(1, 2) + v.slice(3) : ""]) push(replaceAt(args, leaf.path, m), "misspelling", key);
+      for (const other of sameColumn(env.initial_state, v, 2)) push(replaceAt(args, leaf.path, other), "other-row", key);
+    } else for (const n of [leaf.value + 1, leaf.value * 10]) push(replaceAt(args, leaf.path, n), "number");
+  }
+  for (const [name, v] of Object.entries(args)) {
+    for (const e of (props[name]?.enum ?? []).filter((x) => x !== v).slice(0, 2)) push({ ...args, [name]: e as Json }, "enum");
+    const { [name]: _, ...rest } = args;
+    if (tool?.input_schema.required?.includes(name)) push(rest, "missing");
+    push({ ...args, [name]: WRONG_TYPE(v) }, "type");
+  }
+  push({ ...args, unexpected_field: "x" }, "extra");
+  push({}, "missing");
+  return out;
+}
+
+function issue(issues: GateIssue[], check: GateIssue["check"], path: string, message: string): void {
+  if (issues.length < 50) issues.push({ check, path, message });
+}
+
+async function replayTask(episode: Episode, env: Environment, task: Task, ti: number, issues: GateIssue[], goldOutputs: Map<string, string>): Promise<number> {
+  const trackers = [new EpisodeTracker(task.unsolved_set, "ftrl"), new EpisodeTracker(task.unsolved_set, "strict")];
+  const outputs = new Map<string, string>();
+  const at = `$.tasks[${ti}]`;
+  {
+    for (const [si, step] of task.gold_plan.entries()) {
+      const r = await episode.call(step.tool, step.arguments);
+      const text = outputText(step.tool, r);
+      outputs.set(step.id, text);
+      goldOutputs.set(`${ti}\u0001${step.id}`, text);
+      if (!r.ok) issue(issues, CRASHES.has(r.kind) ? "runtime" : "replay", `${at}.gold_plan[${si}]`, `gold step ${step.id} failed (${r.kind}): ${r.error}`);
+      const pending = trackers[0]!.pending()[step.tool] ?? [];
+      const others = [...pending];
+      const own = others.indexOf(step.yields);
+      if (own >= 0) others.splice(own, 1);
+      for (const o of others) if (verify(text, o)) issue(issues, "exclusive", `${at}.gold_plan[${si}]`, `output of ${step.id} also verifies "${o}", pending for ${step.tool}`);
+      for (const tracker of trackers) {
+        const solved = tracker.record({ name: step.tool, arguments: step.arguments, output: text, is_error: !r.ok });
+        if (solved !== step.yields) issue(issues, "replay", `${at}.gold_plan[${si}]`, `in ${tracker.mode} mode ${step.id} solved ${JSON.stringify(solved)}, not "${step.yields}"`);
+      }
+      const doc = normalize(JSON.stringify(env.tools.find((t) => t.name === step.tool) ?? {}));
+      const sources = [normalize(task.question), ...step.depends_on.map((d) => normalize(outputs.get(d) ?? ""))];
+      for (const v of scalars(step.arguments as Json)) {
+        const s = normalize(String(v));
+        if (!sources.some((src) => src.includes(s)) && !(typeof v === "string" && doc.includes(s))) {
+          issue(issues, "provenance", `${at}.gold_plan[${si}].arguments`, `${JSON.stringify(v)} comes neither from the question nor from the output of ${step.depends_on.join(", ") || "an earlier step"}`);
+        }
+      }
+    }
+    for (const t of trackers) {
+      const m = t.metrics();
+      if (m.solve_rate !== 1 || m.solve_precision !== 1) issue(issues, "replay", at, `gold plan reaches solve_rate ${m.solve_rate}, solve_precision ${m.solve_precision} in ${t.mode} mode`);
+    }
+    const texts = [...outputs.values()];
+    for (const piece of task.answer.split(", ")) {
+      if (!texts.some((t) => verify(t, piece))) issue(issues, "answer", `${at}.answer`, `"${piece}" of the final answer shows in no gold output`);
+    }
+  }
+  return task.gold_plan.length;
+}
+
+async function probeAll(episode: Episode, env: Environment, issues: GateIssue[], goldOutputs: Map<string, string>): Promise<number> {
+  const wanted = new Map<string, Omit<Probe, "text">>();
+  const addProbe = (tool: string, args: Record<string, Json>, origin?: Probe["origins"][number]) => {
+    const key = `${tool}\u0001${JSON.stringify(args)}`;
+    const p = wanted.get(key) ?? { tool, args, origins: [] };
+    if (origin) p.origins.push(origin);
+    wanted.set(key, p);
+  };
+  const keys = rowKeys(env.initial_state);
+  env.tasks.forEach((task, ti) => {
+    for (const step of task.gold_plan) for (const d of probesFor(env, step, keys)) addProbe(step.tool, d.args, { task: ti, step: step.id, kind: d.kind, key: d.key });
+  });
+  const examples = (env.provenance.stages.scale as { distractors?: { name: string; example: Record<string, Json> }[] } | undefined)?.distractors ?? [];
+  const inPlans = new Set(env.tasks.flatMap((t) => t.gold_plan.map((s) => s.tool)));
+  for (const t of env.tools) if (!inPlans.has(t.name)) addProbe(t.name, {});
+  const probes: Probe[] = [];
+  {
+    for (const p of wanted.values()) {
+      const r = await episode.call(p.tool, p.args);
+      if (!r.ok && CRASHES.has(r.kind)) issue(issues, "runtime", `$.implementation.tools.${p.tool}`, `${p.tool}(${JSON.stringify(p.args)}) crashed (${r.kind}): ${r.error}`);
+      probes.push({ ...p, text: outputText(p.tool, r) });
+    }
+    for (const ex of examples) {
+      const r = await episode.call(ex.name, ex.example);
+      if (!r.ok) issue(issues, "runtime", `$.implementation.tools.${ex.name}`, `distractor ${ex.name} fails on its example: ${r.error}`);
+    }
+  }
+  env.tasks.forEach((task, ti) => {
+    for (const p of probes) {
+      for (const golden of task.unsolved_set[p.tool] ?? []) {
+        if (!verify(p.text, golden) || echoed(p.tool, p.args, golden)) continue;
+        const yielders = task.gold_plan.filter((s) => s.tool === p.tool && s.yields === golden);
+        if (yielders.some((s) => namesSameRows(p.args, s.arguments as Json, keys))) continue;
+        const own = p.origins.filter((o) => o.task === ti && yielders.some((s) => s.id === o.step));
+        if (own.some((o) => (o.kind === "misspelling" && !o.key) || (o.kind === "other-row" && goldOutputs.get(`${ti}\u0001${o.step}`) === p.text))) continue;
+        issue(issues, "leak", `$.tasks[${ti}].unsolved_set`, `${p.tool}(${JSON.stringify(p.args)}) reveals "${golden}"`);
+      }
+    }
+  });
+  return probes.length + examples.length;
+}
+
+/** Runs the dynamic gate on an environment already known to parse; `limits` override the gate's sandbox limits. */
+export async function gate(env: Environment, limits: SandboxLimitsInput = {}): Promise<ValidationReport> {
+  const issues: GateIssue[] = [];
+  let compiled: CompiledEnvironment;
+  try {
+    compiled = await compileEnvironment(env, { ...GATE_LIMITS, ...limits });
+  } catch (err) {
+    issue(issues, "compile", "$.implementation", (err as Error).message);
+    return { ok: false, issues, replayed_steps: 0, probes: 0 };
+  }
+  let replayed = 0;
+  let probes = 0;
+  const goldOutputs = new Map<string, string>();
+  // Each task replays as an agent would meet it, on a fresh copy of the state. Opening an episode costs
+  // more than most calls, so when no tool changes state (nothing to reset) the tasks and probes share one.
+  const stateless = !/"readOnlyHint":\s*false/.test(JSON.stringify(env.tools.map((t) => t.annotations ?? { readOnlyHint: false })));
+  const episodes: Episode[] = [];
+  const fresh = (): Episode => {
+    if (stateless && episodes.length > 0) return episodes[0]!;
+    const e = compiled.openEpisode({});
+    episodes.push(e);
+    return e;
+  };
+  try {
+    for (const [ti, task] of env.tasks.entries()) replayed += await replayTask(fresh(), env, task, ti, issues, goldOutputs);
+    probes = await probeAll(fresh(), env, issues, goldOutputs);
+  } catch (err) {
+    // Calls report tool failures as results; a throw means the code could not even be set up.
+    issue(issues, "compile", "$.implementation", (err as Error).message);
+  } finally {
+    for (const e of episodes) e.close();
+  }
+  return { ok: issues.length === 0, issues, replayed_steps: replayed, probes };
+}
+
+/** The static checks of the loader, then the dynamic gate; every finding as a Problem. */
+export async function validateEnvironment(env: Environment, file = env.id ?? "<input>"): Promise<Problem[]> {
+  const parsed = parseEnvironment(env, file);
+  if (!parsed.ok) return parsed.problems;
+  const report = await gate(parsed.env);
+  return report.issues.map((i) => ({ file, path: i.path, message: `${i.check}: ${i.message}` }));
+}
+
+/** The gate over loaded files, one after another (one sandbox at a time keeps memory flat). */
+export async function validateEnvironments(entries: readonly { file: string; env: Environment }[]): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const e of entries) problems.push(...(await validateEnvironment(e.env, e.file)));
+  return problems;
+}

@@ -1,0 +1,8 @@
+// The schema layer: zod schemas and their inferred types, imported by every other module.
+export * from "./environment.ts";
+export * from "./trajectory.ts";
+export * from "./reward.ts";
+export * from "./runtime.ts";
+export * from "./record.ts";
+export * from "./rollout.ts";
+export * from "./build.ts";

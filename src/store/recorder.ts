@@ -1,0 +1,280 @@
+// Writes episodes, JSON-RPC messages and tool calls to the database, synchronously, committing before anything is sent.
+import { hostname } from "node:os";
+import type { EpisodeKind, EpisodeScores, EpisodeStatus, TransportKind } from "../schema/index.ts";
+import { openDb, type Db, type OpenOptions } from "./db.ts";
+
+export type Direction = "in" | "out";
+export type MessageType = "request" | "notification" | "response" | "error" | "invalid";
+
+/** What is known about an episode when its first message arrives. */
+export interface EpisodeStart {
+  id: string;
+  kind?: EpisodeKind;
+  envId?: string | null;
+  /** Hash of the environment file's canonical JSON, so exports can tell which version ran. */
+  envSha256?: string | null;
+  taskId?: string | null;
+  transport: TransportKind;
+  sessionId?: string | null;
+  /** n: sub-answers the task needs (method.md §3). */
+  needed?: number | null;
+  /** Anything else worth keeping (seed, limits, server version); stored as JSON. */
+  meta?: Record<string, unknown>;
+}
+
+export interface MessageRecord {
+  episodeId: string | null;
+  direction: Direction;
+  type: MessageType;
+  method?: string | null;
+  requestId?: string | null;
+  latencyMs?: number | null;
+  /** The message as JSON text, or the raw text of something that was not valid JSON-RPC. */
+  body: string;
+  ts?: number;
+}
+
+/** One environment tool call and what it returned; submit_answer is not one. */
+export interface CallRecord {
+  episodeId: string;
+  seq: number;
+  requestId: string | null;
+  tool: string;
+  arguments: Record<string, unknown>;
+  output: string;
+  isError: boolean;
+  errorKind: string | null;
+  /** The sub-answer this call solved in each reward mode, or null. */
+  solvedFtrl: string | null;
+  solvedStrict: string | null;
+  startedAt: number;
+  latencyMs: number;
+  /** The request's `_meta` (the runner puts the assistant turn there), stored verbatim. */
+  assistantMeta: unknown;
+}
+
+export interface EpisodeEnd {
+  status: Exclude<EpisodeStatus, "running">;
+  finalAnswer?: string | null;
+  finalMeta?: unknown;
+  score?: EpisodeScores | null;
+}
+
+/** Wall-clock milliseconds with sub-millisecond resolution, for records (never for generated artifacts). */
+export const now = (): number => performance.timeOrigin + performance.now();
+
+const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
+
+/** This process, as written in `episodes.owner`: host, pid, and when it started (pids get reused). */
+const OWNER = `${hostname()}:${process.pid}:${Math.round(performance.timeOrigin)}`;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Writes records with group commit. Incoming messages and tool calls are queued, and the
+ * queue is committed in one transaction at the end of the current event-loop turn, or
+ * earlier by an outgoing message: `recordMessage` commits it at once, while the recording
+ * transport queues it with `queueMessage` and waits for `committed()`, so that the responses
+ * produced in one turn share a commit (the commit, not the rows, is what recording costs).
+ * Either way a response is in the database, with the request and call behind it, before it
+ * is sent. Every other write commits at once, after the queue.
+ */
+export class Recorder {
+  readonly db: Db;
+  readonly owner = OWNER;
+  /** Reports a failed commit of queued records that no caller was waiting for. */
+  onError: (error: Error) => void = () => undefined;
+  private readonly stmt;
+  private readonly commit: (writes: (() => void)[]) => void;
+  private queue: (() => void)[] = [];
+  /** Settles when the queue as it stands has been committed (or has failed to be). */
+  private pending: Promise<void> | null = null;
+
+  constructor(db: Db) {
+    this.db = db;
+    this.stmt = {
+      begin: db.prepare(
+        `INSERT INTO episodes (id, kind, env_id, env_sha256, task_id, transport, session_id, needed, started_at, owner, meta)
+         VALUES (@id, @kind, @env_id, @env_sha256, @task_id, @transport, @session_id, @needed, @started_at, @owner, @meta)`,
+      ),
+      client: db.prepare(
+        `UPDATE episodes SET client_name = coalesce(@name, client_name), client_version = coalesce(@version, client_version),
+         protocol_version = coalesce(@protocol, protocol_version) WHERE id = @id`,
+      ),
+      message: db.prepare(
+        `INSERT INTO messages (episode_id, ts, direction, type, method, request_id, latency_ms, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      call: db.prepare(
+        `INSERT INTO calls (episode_id, seq, request_id, tool, arguments, output, is_error, error_kind, solved_ftrl, solved_strict, started_at, latency_ms, assistant_meta)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      counters: db.prepare(
+        `UPDATE episodes SET call_count = call_count + 1, solved_ftrl = solved_ftrl + ?, solved_strict = solved_strict + ? WHERE id = ?`,
+      ),
+      end: db.prepare(
+        `UPDATE episodes SET status = @status, ended_at = @ended_at, final_answer = @final_answer, final_meta = @final_meta, score = @score
+         WHERE id = @id AND status = 'running'`,
+      ),
+      exists: db.prepare(`SELECT 1 FROM episodes WHERE id = ?`).pluck(),
+      runningOwners: db.prepare(`SELECT DISTINCT owner FROM episodes WHERE status = 'running'`).pluck(),
+      interrupt: db.prepare(`UPDATE episodes SET status = 'interrupted', ended_at = ? WHERE status = 'running' AND owner IS ?`),
+    };
+    this.commit = db.transaction((writes: (() => void)[]) => {
+      for (const write of writes) write();
+    });
+  }
+
+  static open(file: string, options: Omit<OpenOptions, "readonly"> = {}): Recorder {
+    return new Recorder(openDb(file, options));
+  }
+
+  /** Commits every queued record now, in one transaction; throws (dropping them) if that fails. */
+  flush(): void {
+    if (this.queue.length === 0) return;
+    const writes = this.queue;
+    this.queue = [];
+    this.commit(writes);
+  }
+
+  /** Resolves once everything queued so far is committed; rejects if that commit failed. */
+  committed(): Promise<void> {
+    return this.queue.length === 0 ? Promise.resolve() : this.pending!;
+  }
+
+  private enqueue(write: () => void): void {
+    this.queue.push(write);
+    if (this.pending) return;
+    this.pending = new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        this.pending = null;
+        try {
+          if (this.db.open) this.flush();
+          resolve();
+        } catch (err) {
+          this.onError(err as Error);
+          reject(err as Error);
+        }
+      });
+    });
+    // Failures reach waiting senders through committed(); this keeps an unawaited one quiet.
+    this.pending.catch(() => undefined);
+  }
+
+  beginEpisode(start: EpisodeStart): void {
+    this.flush();
+    this.stmt.begin.run({
+      id: start.id,
+      kind: start.kind ?? "episode",
+      env_id: start.envId ?? null,
+      env_sha256: start.envSha256 ?? null,
+      task_id: start.taskId ?? null,
+      transport: start.transport,
+      session_id: start.sessionId ?? null,
+      needed: start.needed ?? null,
+      started_at: now(),
+      owner: this.owner,
+      meta: json(start.meta),
+    });
+  }
+
+  episodeExists(id: string): boolean {
+    this.flush();
+    return this.stmt.exists.get(id) !== undefined;
+  }
+
+  setClient(id: string, client: { name?: string | null; version?: string | null; protocolVersion?: string | null }): void {
+    this.flush();
+    this.stmt.client.run({ id, name: client.name ?? null, version: client.version ?? null, protocol: client.protocolVersion ?? null });
+  }
+
+  /**
+   * Records a message: an outgoing one is committed (with everything queued) before this
+   * returns, so the caller may send it right after; an incoming one is queued.
+   */
+  recordMessage(m: MessageRecord): void {
+    this.queueMessage(m);
+    if (m.direction === "out") this.flush();
+  }
+
+  /**
+   * Queues a message of either direction for the group commit; a caller about to send an
+   * outgoing one must wait for `committed()` first. Responses produced in the same event-loop
+   * turn then share one commit.
+   */
+  queueMessage(m: MessageRecord): void {
+    const ts = m.ts ?? now();
+    this.enqueue(() => this.stmt.message.run(m.episodeId, ts, m.direction, m.type, m.method ?? null, m.requestId ?? null, m.latencyMs ?? null, m.body));
+  }
+
+  /** Queues the call and the bump of its episode's counters; they commit with the call's response. */
+  recordCall(c: CallRecord): void {
+    this.enqueue(() => {
+      this.stmt.call.run(
+        c.episodeId,
+        c.seq,
+        c.requestId,
+        c.tool,
+        JSON.stringify(c.arguments),
+        c.output,
+        c.isError ? 1 : 0,
+        c.errorKind,
+        c.solvedFtrl,
+        c.solvedStrict,
+        c.startedAt,
+        c.latencyMs,
+        json(c.assistantMeta),
+      );
+      this.stmt.counters.run(c.solvedFtrl === null ? 0 : 1, c.solvedStrict === null ? 0 : 1, c.episodeId);
+    });
+  }
+
+  /** Ends a running episode; returns false when it had already ended (the first ending wins). */
+  endEpisode(id: string, end: EpisodeEnd): boolean {
+    this.flush();
+    const result = this.stmt.end.run({
+      id,
+      status: end.status,
+      ended_at: now(),
+      final_answer: end.finalAnswer ?? null,
+      final_meta: json(end.finalMeta),
+      score: json(end.score),
+    });
+    return result.changes > 0;
+  }
+
+  /**
+   * Marks as interrupted the running episodes of server processes on this host that are
+   * gone (killed, crashed); episodes of live processes sharing the file are left alone.
+   * Returns how many were marked.
+   */
+  recoverInterrupted(): number {
+    this.flush();
+    const host = hostname();
+    let marked = 0;
+    for (const owner of this.stmt.runningOwners.all() as (string | null)[]) {
+      const [ownerHost, pid] = (owner ?? "").split(":");
+      const gone =
+        owner === null ||
+        (ownerHost === host && (owner !== this.owner && (Number(pid) === process.pid || !processAlive(Number(pid)))));
+      if (gone) marked += this.stmt.interrupt.run(now(), owner).changes;
+    }
+    return marked;
+  }
+
+  close(): void {
+    if (!this.db.open) return;
+    try {
+      this.flush();
+    } finally {
+      this.db.close();
+    }
+  }
+}
