@@ -66,8 +66,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 }
 
 export const recordCommand: Command = {
-  name: "record",
-  summary: "Run any stdio MCP server behind a pass-through proxy that records every message (and scores calls with --env)",
   usage: "record [--db FILE] [--env ID [--task ID] [--dir DIR]] [--episode ID] -- COMMAND [ARGS...]",
   run,
 };

@@ -156,8 +156,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 }
 
 export const serveCommand: Command = {
-  name: "serve",
-  summary: "Serve environments over MCP (stdio, or Streamable HTTP with --http), recording every message",
   usage:
     "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
   run,
