@@ -38,6 +38,7 @@ export function isFresh() {
  * and an install should not fail on a type error; emit does not depend on types (`isolatedModules`).
  */
 export function build() {
+  const t0 = performance.now();
   const hash = sourceHash();
   const out = `${DIST}.new-${process.pid}`;
   rmSync(out, { recursive: true, force: true });
@@ -51,6 +52,7 @@ export function build() {
   writeFileSync(join(out, STAMP), hash);
   rmSync(DIST, { recursive: true, force: true });
   renameSync(out, DIST);
+  console.error(`build: compiled src/ into dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 /** Rebuilds when dist/ is missing or older than the sources; true when it built. */
