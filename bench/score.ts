@@ -1,10 +1,10 @@
-// Reward throughput on the shared vectors: episodes and steps scored per second, beside a naive port measured in the same run.
+// Reward throughput on the reward vectors: episodes and steps scored per second, beside a naive port measured in the same run.
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseResponse, scoreEpisode, scoreLine, scoreStep } from "../src/score/index.ts";
 import { EpisodeLine, StepLine, type EpisodeMetrics, type ExecutedCall, type StepState, type Turn, type UnsolvedSet } from "../src/schema/index.ts";
 
-const VECTORS = resolve(import.meta.dirname, "../../shared/vectors");
+const VECTORS = resolve(import.meta.dirname, "../tests/score/vectors");
 const rows = (name: string): unknown[] =>
   readFileSync(resolve(VECTORS, name), "utf8")
     .split("\n")
@@ -119,7 +119,7 @@ const stepFast = over(steps, (st) => scoreStep(st.state, st.raw, st.tool_outputs
 const stepNaive = over(steps, (st) => naiveStep(st.state, st.raw, st.tool_outputs));
 const lineRate = over([...episodeRows, ...stepRows], (r) => Object.keys(scoreLine(r)).length);
 
-console.log(`score: reward throughput on the shared vectors (${episodes.length} episodes with ${calls} calls, ${steps.length} steps)`);
+console.log(`score: reward throughput on the reward vectors (${episodes.length} episodes with ${calls} calls, ${steps.length} steps)`);
 console.log(`  episodes/s  ftrl   ${fmt(episodeFast).padStart(11)}   (target >= 250,000)`);
 console.log(`  episodes/s  strict ${fmt(episodeStrict).padStart(11)}`);
 console.log(`  episodes/s  naive  ${fmt(episodeNaive).padStart(11)}   ftrl is ${(episodeFast / episodeNaive).toFixed(2)}x the naive port`);

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
-// Entry point: loads tsx from this package's own node_modules, so it runs from any directory.
-import { register } from "tsx/esm/api";
+// Entry point: runs the compiled CLI in dist/ (built by `npm ci` through `prepare`, or `npm run build`), so start-up loads no TypeScript tooling.
+import { existsSync } from "node:fs";
 
-register();
-const { main } = await import("../src/cli/main.ts");
-process.exitCode = await main(process.argv.slice(2));
+const entry = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(entry)) {
+  process.stderr.write("envforge: the compiled CLI (dist/) is missing: run `npm run build` in the envforge folder (`npm ci` runs it)\n");
+  process.exit(1);
+}
+const { cli } = await import(entry.href);
+await cli(process.argv.slice(2));

@@ -7,6 +7,7 @@ import { buildToDirectory, type BuildToDirectoryOptions } from "../construct/ind
 import { Complexity, Domain, DOMAINS, Scenario, SCENARIOS, STRATEGIES, type BuildSummary } from "../schema/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write } from "./io.ts";
+import { checkOutputFolder } from "./paths.ts";
 import { LLM_FLAGS, LLM_USAGE, runLlmBuild, wantsLlm } from "./build-llm.ts";
 
 function parseComplexity(text: string): Complexity | "mixed" {
@@ -39,8 +40,6 @@ export function formatSummary(s: BuildSummary, out: string, removed: number): st
 }
 
 export const buildCommand: Command = {
-  name: "build",
-  summary: "Build validated environments (procedural, seeded, offline) into a folder",
   usage: `build (--count N | --suite) --out DIR [--seed S] [--scenario ${SCENARIOS.join("|")}|mixed] [--complexity 0-3|a,b,c,d|mixed] [--domain ${DOMAINS.join("|")}] [--jobs N] [--progress] [--json] ${LLM_USAGE}`,
   async run(argv, io) {
     const { values } = parseArgs({
@@ -66,6 +65,7 @@ export const buildCommand: Command = {
     if (scenario !== "mixed" && !Scenario.safeParse(scenario).success) throw new UsageError(`unknown scenario "${scenario}"`);
     if (values.domain !== undefined && !Domain.safeParse(values.domain).success) throw new UsageError(`unknown domain "${values.domain}"; one of ${DOMAINS.join(", ")}`);
     const count = int(values.count, "--count", 0, 1);
+    await checkOutputFolder(resolve(io.cwd, values.out), "--out", values.out);
     const showBar = values.progress === true || (io.stderr as { isTTY?: boolean }).isTTY === true;
     if (wantsLlm(values)) return runLlmBuild(values, io, { out: resolve(io.cwd, values.out), count, seed: int(values.seed, "--seed", 1, 0), scenario: scenario as Scenario | "mixed", complexity: parseComplexity(values.complexity ?? "mixed"), ...(values.domain ? { domain: values.domain as Domain } : {}), suite: values.suite === true, showBar, json: values.json === true, formatSummary });
     const bar = showBar ? new SingleBar({ stream: io.stderr, format: "building {bar} {value}/{total} environments | {duration}s", hideCursor: true, noTTYOutput: true, notTTYSchedule: 1000 }) : null;

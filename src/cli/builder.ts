@@ -5,10 +5,9 @@ import { parseArgs } from "node:util";
 import { serveBuilderStdio } from "../construct/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError } from "./io.ts";
+import { checkOutputFolder } from "./paths.ts";
 
 export const builderCommand: Command = {
-  name: "builder",
-  summary: "Serve the envforge_build tool over MCP stdio: builds environments with the client's model (sampling)",
   usage: "builder --out DIR [--cache DIR | --no-cache] [--max-count N]",
   async run(argv, io) {
     const { values } = parseArgs({
@@ -24,6 +23,7 @@ export const builderCommand: Command = {
     if (values.cache !== undefined && values["no-cache"]) throw new UsageError("--cache and --no-cache contradict each other");
     const maxCount = values["max-count"] === undefined ? 20 : Number(values["max-count"]);
     if (!Number.isInteger(maxCount) || maxCount < 1) throw new UsageError(`--max-count takes a whole number >= 1; got "${values["max-count"]}"`);
+    await checkOutputFolder(resolve(io.cwd, values.out), "--out", values.out);
     // stdout carries the protocol; nothing else may be written to it.
     await serveBuilderStdio({ out: resolve(io.cwd, values.out), cacheDir: values["no-cache"] ? null : resolve(io.cwd, values.cache ?? ".envforge/cache"), maxCount });
     return 0;

@@ -15,12 +15,7 @@ export async function openRecorded(values: { db?: string | undefined; dir?: stri
   const loaded = await loadEnvironments([dir]);
   for (const p of loaded.problems) write(io.stderr, `envforge ${command}: skipping ${formatProblem(p)}`);
   const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
-  let records: Records;
-  try {
-    records = Records.open(dbFile);
-  } catch (err) {
-    throw new UsageError(`cannot open the database ${dbFile}: ${(err as Error).message}`);
-  }
+  const records = Records.open(dbFile);
   return { records, environments: loaded.environments.map((e) => e.env), dbFile };
 }
 
@@ -31,8 +26,6 @@ export const rewardMode = (value: string | undefined): RewardMode => {
 };
 
 export const exportCommand: Command = {
-  name: "export",
-  summary: "Export recorded episodes as FTRL training rows, chat JSONL for SFT, or Parquet",
   usage: "export --format ftrl|chat|parquet --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train]",
   async run(argv, io) {
     const { values } = parseArgs({

@@ -11,8 +11,6 @@ import { write } from "./io.ts";
 export const PACKAGE_ENVIRONMENTS = resolve(dirname(fileURLToPath(import.meta.url)), "../../environments");
 
 export const listCommand: Command = {
-  name: "list",
-  summary: "List environments with scenario, complexity, tool count and task ids",
   usage: "list [--dir DIR] [--json]",
   async run(argv, io) {
     const { values } = parseArgs({ args: argv, options: { dir: { type: "string" }, json: { type: "boolean" } } });

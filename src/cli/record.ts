@@ -3,10 +3,10 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { Recorder } from "../store/index.ts";
-import { EnvironmentRegistry, EPISODE_ID, LookupError, startProxy } from "../serve/index.ts";
+import { EnvironmentRegistry, EPISODE_ID, startProxy } from "../serve/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
-import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
+import { defaultDb, episodeFromFlags, PACKAGE_ENVIRONMENTS } from "./serve.ts";
 
 async function scoringFor(values: { dir?: string | undefined; env?: string | undefined; task?: string | undefined }, io: Io) {
   if (!values.env) {
@@ -16,11 +16,7 @@ async function scoringFor(values: { dir?: string | undefined; env?: string | und
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
   const { registry, problems } = await EnvironmentRegistry.load([dir]);
   for (const p of problems) write(io.stderr, `envforge record: skipping ${formatProblem(p)}`);
-  try {
-    return registry.resolve(values.env, values.task);
-  } catch (err) {
-    throw err instanceof LookupError ? new UsageError(err.message) : err;
-  }
+  return episodeFromFlags(registry, values.env, values.task, values.dir);
 }
 
 async function run(argv: string[], io: Io): Promise<number> {
@@ -66,8 +62,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 }
 
 export const recordCommand: Command = {
-  name: "record",
-  summary: "Run any stdio MCP server behind a pass-through proxy that records every message (and scores calls with --env)",
   usage: "record [--db FILE] [--env ID [--task ID] [--dir DIR]] [--episode ID] -- COMMAND [ARGS...]",
   run,
 };

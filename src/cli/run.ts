@@ -159,8 +159,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 }
 
 export const runCommand: Command = {
-  name: "run",
-  summary: "Roll out a policy (oracle, random, or an OpenAI-compatible model) through MCP and record the episodes",
   usage:
     "run --policy oracle|random|llm [--dir DIR] [--env ID]... [--task ID]... [--limit N] [--n K] [--concurrency C] [--max-turns 20] [--db FILE | --url URL [--token T] [--db FILE]] [--seed S] [--progress] [--json]\n" +
     "    llm: --base-url URL --model NAME [--api-key-env OPENAI_API_KEY] [--raw] [--temperature T] [--max-tokens N] [--timeout MS] [--retries 4]",

@@ -14,8 +14,6 @@ export function environmentJsonSchema(): string {
 }
 
 export const schemaCommand: Command = {
-  name: "schema",
-  summary: "Print the JSON Schema of the environment format (or write it with --out)",
   usage: "schema [--out FILE]",
   async run(argv, io) {
     const { values } = parseArgs({ args: argv, options: { out: { type: "string" } } });

@@ -39,8 +39,6 @@ async function jsonlInput(path: string, io: Io): Promise<ScoreInput> {
 }
 
 export const scoreCommand: Command = {
-  name: "score",
-  summary: "Score episode and step JSON Lines with the verifiable reward (one JSON object per line)",
   usage: "score FILE|- [--reward ftrl|strict]  |  score --db FILE [--json] [--dir DIR] [--env ID] [--model NAME] [--reward ftrl|strict]",
   async run(argv, io) {
     const { values, positionals } = parseArgs({

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { Recorder, Records } from "../store/index.ts";
-import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStdio, startHttpServer } from "../serve/index.ts";
+import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, startHttpServer } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
@@ -34,6 +34,23 @@ function positiveInt(name: string, value: string | undefined): number | undefine
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} wants a positive integer, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/**
+ * The environment and task named by --env and --task (the task may be left out when there is one),
+ * checked before anything starts; unlike the registry's own lookup, the messages name the flags.
+ */
+export function episodeFromFlags(registry: EnvironmentRegistry, envId: string, taskId: string | undefined, dirFlag: string | undefined): ReturnType<EnvironmentRegistry["resolve"]> {
+  const entry = registry.get(envId);
+  const list = `npx envforge list${dirFlag === undefined ? "" : ` --dir ${dirFlag}`}`;
+  if (!entry) throw new UsageError(`unknown environment "${envId}" (--env): not among the ${registry.size} in ${registry.source}; \`${list}\` shows their ids`);
+  const tasks = entry.env.tasks;
+  const ids = tasks.map((t) => t.id).join(", ");
+  if (taskId === undefined && tasks.length === 1) return { entry, task: tasks[0]! };
+  if (taskId === undefined) throw new UsageError(`environment "${envId}" has ${tasks.length} tasks; choose one with --task ID: ${ids}`);
+  const task = tasks.find((t) => t.id === taskId);
+  if (!task) throw new UsageError(`environment "${envId}" has no task "${taskId}" (--task); its tasks are: ${ids}`);
+  return { entry, task };
 }
 
 /** Calls `handler` at the first SIGINT or SIGTERM; returns a function that stops listening. */
@@ -87,13 +104,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { registry, problems } = await EnvironmentRegistry.load([dir]);
   for (const p of problems) write(io.stderr, `envforge serve: skipping ${formatProblem(p)}`);
   if (registry.size === 0) throw new UsageError(`no valid environments in ${dir}`);
-  if (values.env) {
-    try {
-      registry.resolve(values.env, values.task);
-    } catch (err) {
-      throw err instanceof LookupError ? new UsageError(err.message) : err;
-    }
-  }
+  const episode = !listen && values.env ? episodeFromFlags(registry, values.env, values.task, values.dir) : null;
+  if (!listen && !values.env && (values.task || values.episode)) throw new UsageError("--task and --episode need --env ID: the environment of the episode");
 
   const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
   const recorder = Recorder.open(dbFile, { synchronous: sync });
@@ -117,6 +129,9 @@ async function run(argv: string[], io: Io): Promise<number> {
         ...(seed !== undefined ? { seed } : {}),
         onRecordError: (err) => write(io.stderr, `envforge serve: recording failed: ${err.message}`),
       });
+      // stdout is the protocol's; this one line on stderr tells a person at a terminal that it is not hung.
+      const what = episode ? `episode ${serving.episodeId} (environment ${episode.entry.env.id}, task ${episode.task.id})` : `the catalog of ${registry.size} environment${registry.size === 1 ? "" : "s"}`;
+      write(io.stderr, `envforge serve: serving ${what} over MCP stdio, recording to ${dbFile}; waiting for a client on stdin (Ctrl-C or end of input stops)`);
       const off = onSignal(() => void serving.stop());
       const status = await serving.done;
       off();
@@ -156,8 +171,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 }
 
 export const serveCommand: Command = {
-  name: "serve",
-  summary: "Serve environments over MCP (stdio, or Streamable HTTP with --http), recording every message",
   usage:
     "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
   run,

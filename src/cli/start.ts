@@ -205,8 +205,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 }
 
 export const startCommand: Command = {
-  name: "start",
-  summary: "Serve the shipped environments over HTTP, score oracle and random rollouts through it, and print how to connect clients",
   usage: "start [--dir DIR] [--port 7777] [--db FILE (default .envforge/start.db)] [--limit small|N | --all] [--concurrency 8] [--seed S] [--once]",
   run,
 };

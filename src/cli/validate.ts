@@ -6,8 +6,6 @@ import type { Command } from "./command.ts";
 import { UsageError, write } from "./io.ts";
 
 export const validateCommand: Command = {
-  name: "validate",
-  summary: "Check environment files or folders (schema, then the validation gate); exit 1 on any problem",
   usage: "validate PATH... [--static] [--quiet]",
   async run(argv, io) {
     const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { quiet: { type: "boolean", short: "q" }, static: { type: "boolean" } } });

@@ -71,8 +71,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 }
 
 export const viewCommand: Command = {
-  name: "view",
-  summary: "Serve a web viewer for recorded episodes (list, timelines, charts, live updates)",
   usage: "view [--db FILE] [--dir DIR] [--port P] [--host H] [--allowed-host NAME]... [--poll-ms MS]",
   run,
 };

@@ -8,10 +8,12 @@ import type { BuildRequest } from "../schema/index.ts";
 import type { Passing } from "./build.ts";
 
 /**
- * Workers start without the parent's TypeScript loader, so the entry registers tsx (as bin/envforge.js
- * does) before importing the worker module; both are named by absolute URL, so any cwd works.
+ * The worker's entry, named by absolute URL so any cwd works. Compiled (dist/), it imports worker.js.
+ * From sources (tests, bench), workers start without the parent's TypeScript loader, so the entry
+ * registers tsx before importing worker.ts.
  */
 function bootSource(): string {
+  if (import.meta.url.endsWith(".js")) return `import(${JSON.stringify(new URL("./worker.js", import.meta.url).href)});`;
   const pkgFile = createRequire(import.meta.url).resolve("tsx/package.json");
   const pkg = JSON.parse(readFileSync(pkgFile, "utf8")) as { exports: Record<string, { import: { default: string } }> };
   const api = pathToFileURL(join(dirname(pkgFile), pkg.exports["./esm/api"]!.import.default)).href;

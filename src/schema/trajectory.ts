@@ -41,7 +41,7 @@ export const StepState = z.strictObject({
 });
 export type StepState = z.infer<typeof StepState>;
 
-/** A line of `../shared/vectors/reward-episodes.jsonl` (and of `envforge score` input). */
+/** A line of `tests/score/vectors/reward-episodes.jsonl` (and of `envforge score` input). */
 export const EpisodeLine = z.looseObject({
   id: z.string(),
   kind: z.literal("episode"),
@@ -52,7 +52,7 @@ export const EpisodeLine = z.looseObject({
 });
 export type EpisodeLine = z.infer<typeof EpisodeLine>;
 
-/** A line of `../shared/vectors/reward-steps.jsonl` (and of `envforge score` input). */
+/** A line of `tests/score/vectors/reward-steps.jsonl` (and of `envforge score` input). */
 export const StepLine = z.looseObject({
   id: z.string(),
   kind: z.literal("step"),

@@ -1,5 +1,5 @@
 // Opens a recording database: WAL journal, durability level, and migrations up to the current schema.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
@@ -34,13 +34,55 @@ export function migrate(db: Db): void {
   }
 }
 
+/** The database file cannot be opened or created; the message says why in words. */
+export class DatabaseOpenError extends Error {
+  constructor(
+    readonly file: string,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`cannot open the database ${file}: ${reason}`, options);
+  }
+}
+
+/** The nearest ancestor of `file` that exists and is not a folder, if any: no file can be made below it. */
+function fileInTheWay(file: string): string | undefined {
+  for (let p = dirname(file); p !== dirname(p); p = dirname(p)) {
+    try {
+      return statSync(p).isDirectory() ? undefined : p;
+    } catch {
+      // missing, or itself below a file: look further up
+    }
+  }
+  return undefined;
+}
+
+function openFailure(file: string, readonly: boolean, err: Error & { code?: string }): DatabaseOpenError {
+  const blocker = fileInTheWay(file);
+  const reason =
+    blocker !== undefined ? `${blocker} is a file, not a folder`
+    : readonly && !existsSync(file) ? "no such file"
+    : err.code === "SQLITE_NOTADB" ? "the file is not an SQLite database"
+    : err.code === "EACCES" || err.code === "EPERM" || err.code === "SQLITE_READONLY" ? "permission denied"
+    : err.message;
+  return new DatabaseOpenError(file, reason, { cause: err });
+}
+
 /** Opens (creating if needed) and migrates a database file; `:memory:` works too. */
 export function openDb(file: string, options: OpenOptions = {}): Db {
-  if (!options.readonly && file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
-  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+  let db: Db | undefined;
+  let version: number;
+  try {
+    if (!options.readonly && file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+    db = new Database(file, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    // The first read of the file: a file that is not a database fails here, not in a later statement.
+    version = db.pragma("user_version", { simple: true }) as number;
+  } catch (err) {
+    db?.close();
+    throw openFailure(file, options.readonly ?? false, err as Error);
+  }
   if (options.readonly) {
-    const version = db.pragma("user_version", { simple: true }) as number;
     if (version !== SCHEMA_VERSION) {
       db.close();
       throw new Error(`${file}: schema version ${version}, expected ${SCHEMA_VERSION}; open it once read-write to migrate`);

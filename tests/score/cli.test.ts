@@ -8,7 +8,7 @@ import { main } from "../../src/cli/main.ts";
 import { memoryIo } from "../helpers/io.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const VECTORS = resolve(ROOT, "../shared/vectors");
+const VECTORS = resolve(import.meta.dirname, "vectors");
 const vectorLines = (name: string): string[] => readFileSync(join(VECTORS, name), "utf8").split("\n").filter((l) => l.trim() !== "");
 
 async function run(argv: string[], stdinText = "", cwd = ROOT): Promise<{ code: number; out: string[]; err: string }> {

@@ -1,15 +1,15 @@
-// Every case of ../shared/vectors reproduced exactly: episode metrics, step parsing and the four step rewards.
+// Every case of the reward vectors (tests/score/vectors/) reproduced exactly: episode metrics, step parsing and the four step rewards.
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { EpisodeLine, StepLine, type ParsedResponse } from "../../src/schema/index.ts";
 import { parseResponse, scoreEpisode, scoreStep } from "../../src/score/index.ts";
 
-const VECTORS = resolve(import.meta.dirname, "../../../shared/vectors");
+const VECTORS = resolve(import.meta.dirname, "vectors");
 
 function load(name: string): Record<string, unknown>[] {
   const file = resolve(VECTORS, name);
-  if (!existsSync(file)) throw new Error(`reward vectors missing: ${file} (the shared/ folder must sit beside the checkout)`);
+  if (!existsSync(file)) throw new Error(`reward vectors missing: ${file}`);
   const rows = readFileSync(file, "utf8")
     .split("\n")
     .filter((l) => l.trim() !== "")

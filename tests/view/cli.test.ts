@@ -9,6 +9,23 @@ import { Recorder } from "../../src/store/index.ts";
 import { oraclePlan, recordEpisode, ROOT, tempDir } from "./fixtures.ts";
 
 const BIN = join(ROOT, "bin/envforge.js");
+
+/**
+ * The first match of `pattern` in what the child prints. Its stdout keeps being read afterwards: leaving
+ * a `for await` loop would close the pipe, and the child's next line would hit a closed pipe.
+ */
+function printed(child: ChildProcessWithoutNullStreams, pattern: RegExp): Promise<string> {
+  let out = "";
+  return new Promise((resolve, reject) => {
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      out += chunk;
+      const m = pattern.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`exited with ${code} before printing ${pattern}: ${out}`)));
+  });
+}
 let tmp: ReturnType<typeof tempDir>;
 let child: ChildProcessWithoutNullStreams;
 let url: string;
@@ -19,16 +36,7 @@ beforeAll(async () => {
   recorder = Recorder.open(join(tmp.dir, "shared.db"));
   recordEpisode(recorder, oraclePlan("before-1"));
   child = spawn(process.execPath, [BIN, "view", "--db", join(tmp.dir, "shared.db"), "--port", "0", "--poll-ms", "50"], { cwd: tmp.dir });
-  let out = "";
-  child.stdout.setEncoding("utf8");
-  for await (const chunk of child.stdout) {
-    out += chunk as string;
-    const m = /envforge view: (http:\/\/\S+)/.exec(out);
-    if (m) {
-      url = m[1]!;
-      break;
-    }
-  }
+  url = await printed(child, /envforge view: (http:\/\/\S+)/);
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
 }, 60_000);
 
@@ -91,17 +99,7 @@ describe("envforge view", () => {
   it("is mounted at / of envforge serve --http, beside the MCP endpoint", async () => {
     const serve = spawn(process.execPath, [BIN, "serve", "--http", "127.0.0.1:0", "--dir", join(ROOT, "environments/examples"), "--db", join(tmp.dir, "serve.db")], { cwd: tmp.dir });
     try {
-      let out = "";
-      serve.stdout.setEncoding("utf8");
-      let viewer = "";
-      for await (const chunk of serve.stdout) {
-        out += chunk as string;
-        const m = /viewer: +(http:\/\/\S+)/.exec(out);
-        if (m) {
-          viewer = m[1]!;
-          break;
-        }
-      }
+      const viewer = await printed(serve, /viewer: +(http:\/\/\S+)/);
       const page = await new Promise<IncomingMessage>((resolve, reject) => request(viewer, resolve).on("error", reject).end());
       expect(page.statusCode).toBe(200);
       expect(await text(page)).toContain("<h1>Episodes</h1>");
