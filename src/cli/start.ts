@@ -8,7 +8,7 @@ import { Recorder, Records } from "../store/index.ts";
 import { oracleFactory, randomFactory, runRollouts, type PolicyFactory, type RolloutResult } from "../run/index.ts";
 import { mean } from "../score/index.ts";
 import { EnvironmentRegistry, rewardRoutes, startHttpServer, type HttpServer, type HttpServerOptions } from "../serve/index.ts";
-import type { Environment } from "../schema/index.ts";
+import { complexityLabel, plural, type Environment } from "../schema/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
@@ -22,12 +22,7 @@ const BIN = fileURLToPath(new URL("../../bin/envforge.js", import.meta.url));
 /** The database when --db is not given: in the working folder, so a later `envforge score`/`view` finds it and a rerun resumes. */
 export const startDb = (cwd: string): string => join(cwd, ".envforge", "start.db");
 
-const complexityLabel = (env: Environment): string => {
-  const c = env.complexity;
-  const levels = [c.functional_generalization, c.parameter_expansion, c.parameter_type_generalization, c.toolset_extension];
-  return levels.every((l) => l === levels[0]) ? `level ${levels[0]}` : `fg${levels[0]}/pe${levels[1]}/ptg${levels[2]}/te${levels[3]}`;
-};
-const cellOf = (env: Environment): string => `${env.scenario}\t${complexityLabel(env)}`;
+const cellOf = (env: Environment): string => `${env.scenario}\t${complexityLabel(env.complexity)}`;
 
 /** The first `perCell` tasks of every scenario x complexity cell (all with null), as environments holding just those tasks. */
 export function pickTasks(environments: readonly Environment[], perCell: number | null): Environment[] {

@@ -1,7 +1,7 @@
 // Score tables from the database: metrics with 95% intervals per environment, scenario, complexity and model, and per-group GRPO statistics.
 import type { EpisodeRow, Records } from "../store/index.ts";
 import { confidenceInterval, grpoAdvantages, mean, passAtK, sampleStd, type Interval } from "../score/index.ts";
-import type { Environment, EpisodeScore, RewardMode } from "../schema/index.ts";
+import { complexityLabel, plural, type Environment, type EpisodeScore, type RewardMode } from "../schema/index.ts";
 import { recordedEpisodes } from "./rows.ts";
 import { agentOf, runMetaOf, scoreOf } from "./transcript.ts";
 
@@ -66,13 +66,7 @@ interface Scored {
   k: number | null;
 }
 
-/** `level N` when the four scaling strategies share level N (as in the shipped suite), else each strategy's level. */
-const complexityKey = (env: Environment | undefined): string => {
-  if (!env) return "unknown";
-  const c = env.complexity;
-  const levels = [c.functional_generalization, c.parameter_expansion, c.parameter_type_generalization, c.toolset_extension];
-  return levels.every((l) => l === levels[0]) ? `level ${levels[0]}` : `fg${levels[0]} pe${levels[1]} ptg${levels[2]} te${levels[3]}`;
-};
+const complexityKey = (env: Environment | undefined): string => (env ? complexityLabel(env.complexity) : "unknown");
 
 function metricRow(key: string, rows: readonly Scored[]): MetricRow {
   const pick = (f: (s: EpisodeScore) => number): Interval => confidenceInterval(rows.map((r) => f(r.score)));

@@ -20,6 +20,20 @@ export const Complexity = z.strictObject({
 export type Complexity = z.infer<typeof Complexity>;
 export const STRATEGIES = Complexity.keyof().options;
 
+/**
+ * An environment's complexity as one level on the strategies' own 0-3 scale: the highest of
+ * the four. When they agree (as in the shipped suite) it is their shared level, so filters,
+ * sorts and chart columns read the same as `build --complexity N`.
+ */
+export const complexityLevel = (c: Complexity): Level =>
+  Math.max(c.functional_generalization, c.parameter_expansion, c.parameter_type_generalization, c.toolset_extension);
+
+/** `level N` when the four strategies share level N, else each one's level: `fg1 pe2 ptg0 te3` (functional generalization, parameter expansion, parameter type generalization, toolset extension). */
+export function complexityLabel(c: Complexity): string {
+  const levels = [c.functional_generalization, c.parameter_expansion, c.parameter_type_generalization, c.toolset_extension];
+  return levels.every((l) => l === levels[0]) ? `level ${levels[0]}` : `fg${levels[0]} pe${levels[1]} ptg${levels[2]} te${levels[3]}`;
+}
+
 /** OpenAI function names are the strictest tool-name rule any client applies, so we use it. */
 export const ToolName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/, "tool names are 1-64 of [A-Za-z0-9_-], not starting with a digit or dash");
 export type ToolName = z.infer<typeof ToolName>;

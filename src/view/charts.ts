@@ -12,7 +12,7 @@ export const GROUPS_PER_PAGE = 30;
 /** One scenario x complexity cell of the reward distribution. */
 export interface RewardCell {
   scenario: string;
-  /** Sum of the four strategy levels; null for environments not loaded here. */
+  /** 0-3, the highest of the four strategy levels (`complexityLevel`); null for environments not loaded here. */
   complexity: number | null;
   count: number;
   mean: number;

@@ -141,7 +141,7 @@ function listRowHtml(row: ListRow, mode: RewardMode): Html {
 <td>${row.env ?? "–"}</td>
 <td>${row.task ?? "–"}</td>
 <td class="nowrap">${row.scenario ?? html`<span class="muted">unknown</span>`}</td>
-<td class="num">${row.complexity ?? "–"}</td>
+<td class="num"${row.complexity_label === null ? EMPTY : html` title="${row.complexity_label}"`}>${row.complexity ?? "–"}</td>
 <td>${row.agent}</td>
 <td>${statusBadge(row.status)}</td>
 <td class="num">${row.calls}</td>
@@ -315,7 +315,7 @@ function facts(view: EpisodeView): Html {
 ${item("Environment", view.environment ? html`${view.environment.title} <span class="muted">(${e.env})</span>` : (e.env ?? "–"))}
 ${item("Task", e.task ?? "–")}
 ${item("Scenario", e.scenario ?? "unknown")}
-${item("Complexity", e.complexity === null ? "unknown" : `level ${e.complexity}`)}
+${item("Complexity", e.complexity_label ?? "unknown")}
 ${item("Model / client", e.agent)}
 ${item("MCP client", e.client ? `${e.client}${e.client_version ? ` ${e.client_version}` : ""}` : "–")}
 ${item("Status", statusBadge(e.status))}

@@ -2,8 +2,8 @@
 import { EPISODE_SORTS, type EpisodeSort } from "../store/index.ts";
 import { EpisodeStatus, RewardMode, SCENARIOS, type Scenario } from "../schema/index.ts";
 
-/** The most complexity level: four strategies of at most level 3 each. */
-export const MAX_COMPLEXITY = 12;
+/** The highest complexity level: the strategies' own 0-3 scale (see `complexityLevel`). */
+export const MAX_COMPLEXITY = 3;
 export const MAX_PER_PAGE = 500;
 export const DEFAULT_PER_PAGE = 50;
 
