@@ -11,7 +11,7 @@ import { chatLine, ftrlRows, transcripts, type ExportFilter, type ExportStats } 
 export { ftrlParquet, FTRL_PARQUET_SCHEMA } from "./parquet.ts";
 export { chatLine, dataSource, ftrlRows, recordedEpisodes, transcripts, type ChatLine, type ExportFilter, type ExportStats } from "./rows.ts";
 export { agentOf, chatTools, readTranscript, runMetaOf, scoreOf, toolCodes, type Transcript, type TranscriptProblem, type TranscriptTurn } from "./transcript.ts";
-export { buildReport, formatReport, succeeded, type GroupStats, type MetricRow, type Report, type ReportOptions } from "./report.ts";
+export { buildReport, formatReport, isEmptyEpisode, succeeded, type GroupStats, type MetricRow, type Report, type ReportOptions } from "./report.ts";
 
 export const EXPORT_FORMATS = ["ftrl", "chat", "parquet"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

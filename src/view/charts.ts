@@ -47,8 +47,10 @@ export interface GroupBox {
 
 export interface ChartsData {
   mode: RewardMode;
-  /** Scored episodes in the charts (failed rollouts left out, as in the score tables). */
+  /** Scored episodes in the charts (failed rollouts and, unless asked for, episodes without a tool call left out, as in the score tables). */
   episodes: number;
+  /** Whether episodes without a tool call (health checks) are counted. */
+  includeEmpty: boolean;
   reward: { scenarios: string[]; levels: (number | null)[]; cells: RewardCell[] };
   agents: AgentPoint[];
   groups: { total: number; flat: number; page: number; pages: number; items: GroupBox[] };
@@ -69,7 +71,7 @@ function halfWidth(n: number, sum: number, sumSq: number): number | null {
 }
 
 export function chartsData(records: Records, envs: EnvIndex, p: ListParams): ChartsData {
-  const query: EpisodeQuery = { ...recordQuery(p, envs).query, excludeFailed: true };
+  const query: EpisodeQuery = { ...recordQuery(p, envs).query, excludeFailed: true, excludeEmpty: !p.includeEmpty };
 
   const cells = new Map<string, RewardCell>();
   let episodes = 0;
@@ -121,6 +123,7 @@ export function chartsData(records: Records, envs: EnvIndex, p: ListParams): Cha
   return {
     mode: p.mode,
     episodes,
+    includeEmpty: p.includeEmpty,
     reward: { scenarios, levels, cells: present },
     agents,
     groups: { total: groups.total, flat: groups.flat, page: p.groupsPage, pages: Math.max(1, Math.ceil(groups.total / GROUPS_PER_PAGE)), items },

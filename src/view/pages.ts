@@ -1,6 +1,6 @@
 // The viewer's HTML: layout with landmarks, the filterable episode list, the episode timeline and the charts page; every value from the database goes through `html`.
 import type { EpisodeFacets } from "../store/index.ts";
-import { EpisodeStatus, RewardMode, SCENARIOS, type EpisodeScore } from "../schema/index.ts";
+import { EpisodeStatus, plural, RewardMode, SCENARIOS, type EpisodeScore } from "../schema/index.ts";
 import { agentChart, groupsChart, rewardChart, type ChartsData } from "./charts.ts";
 import type { ListPage, ListRow } from "./data.ts";
 import type { CallView, EpisodeView, TurnView } from "./episode.ts";
@@ -385,7 +385,7 @@ ${extra}<details><summary>The numbers behind this chart</summary><div class="tab
 export function chartsBody(p: ListParams, data: ChartsData): Html {
   const g = data.groups;
   return html`<div id="charts" data-episodes="${data.episodes}">
-<p class="muted">${data.episodes.toLocaleString("en-US")} scored episodes match (rollouts whose model endpoint failed are left out, as in <code>envforge score</code>); reward: ${data.mode}.</p>
+<p class="muted">${plural(data.episodes, "scored episode")} match (rollouts whose model endpoint failed${data.includeEmpty ? "" : " and episodes without a tool call, such as health checks,"} are left out, as in <code>envforge score</code>; <a href="/charts${queryString({ ...p, includeEmpty: !data.includeEmpty })}">${data.includeEmpty ? "leave out" : "include"} episodes without a tool call</a>); reward: ${data.mode}.</p>
 ${figure("reward", "Reward distribution by scenario × complexity", "Each cell is a histogram of solve_f1 over ten bins from 0 to 1; its colour is the cell's mean (viridis: dark is low, yellow is high).", rewardChart(data), rewardTable(data))}
 ${figure("agents", "Solve precision against solve rate", "One point per model or client: the mean over its scored episodes, whiskers are 95% t intervals. Up is fewer wasted calls, right is more complete.", agentChart(data), agentTable(data))}
 ${figure(

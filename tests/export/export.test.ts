@@ -195,15 +195,17 @@ describe("score --db", () => {
   it("reports metrics with intervals and GRPO group statistics", async () => {
     const records = Records.open(db);
     const report = buildReport(records, environments);
+    const pooled = buildReport(records, environments, { pool: true });
     records.close();
     expect(report.episodes).toEqual({ read: 6, scored: 6, excluded: {} });
     const byModel = Object.fromEntries(report.tables.model.map((r) => [r.key, r]));
     expect(byModel.oracle).toMatchObject({ episodes: 4, solve_f1: { mean: 1, half_width: 0 }, answer_accuracy: { mean: 1 } });
     expect(byModel["native-model"]!.solve_f1).toMatchObject({ n: 1, mean: 0.8, half_width: null });
     expect(byModel["native-model"]!.solve_precision.mean).toBeCloseTo(2 / 3, 12);
-    expect(report.tables.scenario.map((r) => [r.key, r.episodes])).toEqual([["multi-hop", 6]]);
-    expect(report.tables.complexity.map((r) => r.key)).toEqual(["level 0"]);
-    const f1 = report.tables.environment[0]!.solve_f1;
+    expect(report.tables.scenario.map((r) => [r.key, r.model, r.episodes])).toEqual([["multi-hop", "native-model", 1], ["multi-hop", "oracle", 4], ["multi-hop", "raw-model", 1]]);
+    expect(pooled.tables.scenario.map((r) => [r.key, r.model, r.episodes])).toEqual([["multi-hop", null, 6]]);
+    expect(report.tables.complexity.map((r) => r.key)).toEqual(["level 0", "level 0", "level 0"]);
+    const f1 = pooled.tables.environment[0]!.solve_f1;
     expect(f1.n).toBe(6);
     expect(f1.mean).toBeCloseTo((4 + 0.8 + 1) / 6, 12);
     expect(f1.low!).toBeLessThan(f1.mean);
@@ -227,7 +229,7 @@ describe("score --db", () => {
     const json = await run(["score", "--db", db, "--dir", EXAMPLES, "--json"]);
     expect(json.code).toBe(0);
     const records = Records.open(db);
-    expect(JSON.parse(json.out)).toEqual(JSON.parse(JSON.stringify(buildReport(records, environments))));
+    expect(JSON.parse(json.out)).toEqual(JSON.parse(JSON.stringify(buildReport(records, environments, { pool: false, includeEmpty: false }))));
     records.close();
     const text = await run(["score", "--db", db, "--dir", EXAMPLES]);
     expect(text.code).toBe(0);

@@ -52,6 +52,7 @@ const listParams: fc.Arbitrary<ListParams> = fc.record({
   page: fc.integer({ min: 1, max: 100_000 }),
   perPage: fc.integer({ min: 1, max: 500 }),
   groupsPage: fc.integer({ min: 1, max: 1000 }),
+  includeEmpty: fc.boolean(),
 });
 
 describe("query parameters", () => {
