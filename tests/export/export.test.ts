@@ -1,13 +1,13 @@
 // Exports from a recorded database: FTRL rows field by field against method.md §4, the state each row pairs with, chat JSONL, Parquet, filters, and the score report.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import { buildReport, chatTools, exportRecords, ftrlParquet, ftrlRows, readTranscript, toolCodes, type ExportFormat, type ExportStats } from "../../src/export/index.ts";
+import { buildReport, chatTools, exportRecords, ftrlParquet, ftrlRows, readTranscript, toolCodes, type ExportFormat, type ExportProgress, type ExportStats } from "../../src/export/index.ts";
 import { Records } from "../../src/store/index.ts";
 import { llmFactory, oracleFactory } from "../../src/run/index.ts";
 import { parseOpenAIMessage, parseResponse, scoreStep } from "../../src/score/index.ts";
-import { ASSISTANT_META_KEY, ChatMessage, FtrlRow, type AssistantTurnMeta, type Environment, type UnsolvedSet } from "../../src/schema/index.ts";
+import { ASSISTANT_META_KEY, ChatMessage, FtrlRow, size, type AssistantTurnMeta, type Environment, type UnsolvedSet } from "../../src/schema/index.ts";
 import { environmentsIn, EXAMPLES, runInMemory, tempDir } from "../run/helpers.ts";
 import { startFakeOpenAI } from "../run/openai-server.ts";
 import { nativeBirthYear, Q_BIRTH_YEAR, rawBirthYear } from "../run/scripted.ts";
@@ -239,7 +239,40 @@ describe("score --db", () => {
     const out = `${tmp.dir}/cli.jsonl`;
     const exp = await run(["export", "--db", db, "--dir", EXAMPLES, "--format", "ftrl", "--out", out, "--model", "raw-model"]);
     expect(exp.code).toBe(0);
-    expect(exp.out).toMatch(/wrote 3 rows from 1 of 6 episodes/);
+    expect(exp.out).toContain(`wrote 3 rows (${size(statSync(out).size)}) from 1 of 6 episodes`);
     expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(3);
+  });
+});
+
+describe("a large export", () => {
+  it("reports its progress row by row and the size it wrote", async () => {
+    for (const format of ["ftrl", "parquet", "chat"] as const) {
+      const file = `${tmp.dir}/progress.${format}`;
+      const seen: ExportProgress[] = [];
+      const records = Records.open(db);
+      const stats = await exportRecords({ records, environments, format, out: file, onProgress: (p) => seen.push({ ...p }) }).finally(() => records.close());
+      expect(stats.bytes, format).toBe(statSync(file).size);
+      expect(seen.length, format).toBeGreaterThanOrEqual(stats.rows);
+      for (const [i, p] of seen.entries()) {
+        expect(p.total).toBe(6);
+        if (i > 0) for (const k of ["episodes", "rows", "bytes"] as const) expect(p[k]).toBeGreaterThanOrEqual(seen[i - 1]![k]);
+      }
+      expect(seen.at(-1)).toEqual({ episodes: 6, total: 6, rows: stats.rows, bytes: stats.bytes });
+    }
+  });
+
+  it("draws a bar on stderr with --progress and says the size on stdout", async () => {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let out = "";
+    let err = "";
+    stdout.on("data", (d: Buffer) => (out += d.toString()));
+    stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const file = `${tmp.dir}/bar.jsonl`;
+    const code = await main(["export", "--db", db, "--dir", EXAMPLES, "--format", "ftrl", "--out", file, "--progress"], { stdout, stderr, cwd: process.cwd(), stdin: new PassThrough(), env: {} });
+    expect(code).toBe(0);
+    const bytes = statSync(file).size;
+    expect(err).toContain(`6/6 episodes | 18 rows | ${size(bytes)}`);
+    expect(out).toContain(`wrote 18 rows (${size(bytes)}) from 6 of 6 episodes`);
   });
 });
