@@ -67,7 +67,7 @@ export function errorPage(status: number, message: string): Html {
 // ---- filters ------------------------------------------------------------------------------
 
 function datalist(id: string, values: readonly { value: string; count: number }[]): Html {
-  return html`<datalist id="${id}">${values.map((v) => html`<option value="${v.value}">${v.count} episodes</option>`)}</datalist>`;
+  return html`<datalist id="${id}">${values.map((v) => html`<option value="${v.value}">${plural(v.count, "episode")}</option>`)}</datalist>`;
 }
 
 function textField(name: string, label: string, value: string | undefined, list: Html | null, hint: string): Html {
@@ -385,13 +385,13 @@ ${extra}<details><summary>The numbers behind this chart</summary><div class="tab
 export function chartsBody(p: ListParams, data: ChartsData): Html {
   const g = data.groups;
   return html`<div id="charts" data-episodes="${data.episodes}">
-<p class="muted">${plural(data.episodes, "scored episode")} match (rollouts whose model endpoint failed${data.includeEmpty ? "" : " and episodes without a tool call, such as health checks,"} are left out, as in <code>envforge score</code>; <a href="/charts${queryString({ ...p, includeEmpty: !data.includeEmpty })}">${data.includeEmpty ? "leave out" : "include"} episodes without a tool call</a>); reward: ${data.mode}.</p>
+<p class="muted">${plural(data.episodes, "scored episode")} ${data.episodes === 1 ? "matches" : "match"} (rollouts whose model endpoint failed${data.includeEmpty ? "" : " and episodes without a tool call, such as health checks,"} are left out, as in <code>envforge score</code>; <a href="/charts${queryString({ ...p, includeEmpty: !data.includeEmpty })}">${data.includeEmpty ? "leave out" : "include"} episodes without a tool call</a>); reward: ${data.mode}.</p>
 ${figure("reward", "Reward distribution by scenario × complexity", "Each cell is a histogram of solve_f1 over ten bins from 0 to 1; its colour is the cell's mean (viridis: dark is low, yellow is high).", rewardChart(data), rewardTable(data))}
 ${figure("agents", "Solve precision against solve rate", "One point per model or client: the mean over its scored episodes, whiskers are 95% t intervals. Up is fewer wasted calls, right is more complete.", agentChart(data), agentTable(data))}
 ${figure(
   "groups",
   "Spread within GRPO groups",
-  `${g.total} groups (one model or client on one task, two or more rollouts); ${g.flat} are flat, so GRPO learns nothing from them. Grey rows are flat.`,
+  `${plural(g.total, "group")} (one model or client on one task, two or more rollouts); ${g.flat} ${g.flat === 1 ? "is" : "are"} flat, so GRPO learns nothing from ${g.flat === 1 ? "it" : "them"}. Grey rows are flat.`,
   groupsChart(data),
   groupTable(data),
   pager(p, g.pages, "Group pages", "groupsPage", "/charts"),
