@@ -83,7 +83,12 @@ function selectField(name: string, label: string, value: string | undefined, opt
 /** The filter form; plain GET, so it works without script (the script only saves the page reload). */
 export function filterForm(p: ListParams, facets: EpisodeFacets, action: "/" | "/charts"): Html {
   const f = p.filters;
-  const hidden = action === "/" ? html`<input type="hidden" name="sort" value="${p.sort}"><input type="hidden" name="dir" value="${p.dir}"><input type="hidden" name="per_page" value="${p.perPage}">` : EMPTY;
+  const hidden =
+    action === "/"
+      ? html`<input type="hidden" name="sort" value="${p.sort}"><input type="hidden" name="dir" value="${p.dir}"><input type="hidden" name="per_page" value="${p.perPage}">`
+      : p.includeEmpty
+        ? html`<input type="hidden" name="include_empty" value="1">`
+        : EMPTY;
   return html`<form class="filters" method="get" action="${action}" role="search" aria-label="Filter episodes">
   ${textField("env", "Environment", f.env, datalist("l-env", facets.envs), "any environment")}
   ${textField("task", "Task", f.task, datalist("l-task", facets.tasks), "any task")}

@@ -57,5 +57,10 @@ describe("episodes without a tool call", () => {
     expect(page).toContain("2 scored episodes match");
     expect(page).toContain("episodes without a tool call, such as health checks,");
     expect(page).toContain('href="/charts?include_empty=1"');
+    // Filtering keeps the choice.
+    const all = await (await fetch(new URL("/charts?include_empty=1", server.url))).text();
+    expect(all).toContain("3 scored episodes match");
+    expect(all).toContain('<input type="hidden" name="include_empty" value="1">');
+    expect(all).toContain('href="/charts"');
   });
 });
