@@ -12,6 +12,7 @@ import { environmentsIn, EXAMPLES, runInMemory, tempDir } from "../run/helpers.t
 import { startFakeOpenAI } from "../run/openai-server.ts";
 import { nativeBirthYear, Q_BIRTH_YEAR, rawBirthYear } from "../run/scripted.ts";
 import { readParquet, sameRows } from "./helpers.ts";
+import { memoryIo } from "../helpers/io.ts";
 
 const tmp = tempDir("envforge-export-");
 const db = `${tmp.dir}/rollouts.db`;
@@ -262,17 +263,12 @@ describe("a large export", () => {
   });
 
   it("draws a bar on stderr with --progress and says the size on stdout", async () => {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = "";
-    let err = "";
-    stdout.on("data", (d: Buffer) => (out += d.toString()));
-    stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const m = memoryIo({ cwd: process.cwd() });
     const file = `${tmp.dir}/bar.jsonl`;
-    const code = await main(["export", "--db", db, "--dir", EXAMPLES, "--format", "ftrl", "--out", file, "--progress"], { stdout, stderr, cwd: process.cwd(), stdin: new PassThrough(), env: {} });
+    const code = await main(["export", "--db", db, "--dir", EXAMPLES, "--format", "ftrl", "--out", file, "--progress"], m.io);
     expect(code).toBe(0);
     const bytes = statSync(file).size;
-    expect(err).toContain(`6/6 episodes | 18 rows | ${size(bytes)}`);
-    expect(out).toContain(`wrote 18 rows (${size(bytes)}) from 6 of 6 episodes`);
+    expect(m.err()).toContain(`6/6 episodes | 18 rows | ${size(bytes)}`);
+    expect(m.out()).toContain(`wrote 18 rows (${size(bytes)}) from 6 of 6 episodes`);
   });
 });

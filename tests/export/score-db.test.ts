@@ -1,5 +1,4 @@
 // `score --db` over oracle, random and a health check: rows per model or client by default, empty episodes left out, and a filter that matches nothing.
-import { PassThrough } from "node:stream";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
@@ -9,6 +8,7 @@ import { EnvironmentRegistry, openInProcessEpisode } from "../../src/serve/index
 import { Recorder, Records } from "../../src/store/index.ts";
 import type { Environment } from "../../src/schema/index.ts";
 import { environmentsIn, EXAMPLES, runInMemory, tempDir } from "../run/helpers.ts";
+import { memoryIo } from "../helpers/io.ts";
 
 const tmp = tempDir("envforge-score-db-");
 const db = `${tmp.dir}/mixed.db`;
@@ -45,14 +45,9 @@ function report(options: Parameters<typeof buildReport>[2] = {}): Report {
 }
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d: Buffer) => (out += d.toString()));
-  stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const code = await main(argv, { stdout, stderr, cwd: process.cwd(), stdin: new PassThrough(), env: {} });
-  return { code, out, err };
+  const m = memoryIo({ cwd: process.cwd() });
+  const code = await main(argv, m.io);
+  return { code, out: m.out(), err: m.err() };
 }
 
 describe("score --db groups by model or client", () => {

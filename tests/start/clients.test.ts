@@ -1,5 +1,4 @@
 // The client lines `npm start` prints, run as printed where a test can: the MCP Inspector 2.x CLI (pinned devDependency) over HTTP and over the stdio command Claude Code and Desktop get.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -8,6 +7,7 @@ import { CLAUDE_CODE_NAMES, connectHelp } from "../../src/cli/start.ts";
 import { buildReport } from "../../src/export/index.ts";
 import { EnvironmentRegistry, startHttpServer, type HttpServer } from "../../src/serve/index.ts";
 import { Recorder, Records } from "../../src/store/index.ts";
+import { runNode, type Finished } from "../helpers/spawn.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const EXAMPLES = join(ROOT, "environments/examples");
@@ -49,17 +49,7 @@ function printed(prefix: string): string[] {
 }
 
 /** Runs the Inspector as `npx @modelcontextprotocol/inspector ARGS` would, from the pinned devDependency. */
-function inspector(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [INSPECTOR, ...args], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MCP_INSPECTOR_SECRET_STORE: "memory", HOME: tmp } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+const inspector = (args: string[]): Promise<Finished> => runNode(INSPECTOR, args, { cwd: tmp, env: { ...process.env, MCP_INSPECTOR_SECRET_STORE: "memory", HOME: tmp } });
 
 describe("the printed client lines", () => {
   it("give the two Claude Code servers different names, so both can be added", () => {

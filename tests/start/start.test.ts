@@ -1,5 +1,4 @@
 // npm start smoke test: `envforge start --once` serves, rolls out oracle and random over HTTP, prints the table and exits by the oracle's result.
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,6 +9,7 @@ import { pickTasks } from "../../src/cli/start.ts";
 import { loadEnvironments } from "../../src/load/index.ts";
 import { Records } from "../../src/store/index.ts";
 import { COUNTER_INPUT } from "../serve/fixtures.ts";
+import { runNode, type Finished } from "../helpers/spawn.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "bin/envforge.js");
@@ -20,17 +20,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function run(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[], cwd: string): Promise<Finished> => runNode(BIN, args, { cwd });
 
 const columns = (line: string): string[] => line.trim().split(/\s{2,}/);
 
