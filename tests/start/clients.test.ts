@@ -1,7 +1,8 @@
-// The client lines `npm start` prints, run as printed where a test can: the MCP Inspector 2.x CLI (pinned devDependency) over HTTP and over the stdio command Claude Code and Desktop get.
+// The client lines `npm start` prints and the README gives, run where a test can: the MCP Inspector 2.x CLI over HTTP and over the stdio command Claude Code and Desktop get, and the Vercel AI SDK's MCP client (both pinned devDependencies).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createMCPClient } from "@ai-sdk/mcp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CLAUDE_CODE_NAMES, connectHelp } from "../../src/cli/start.ts";
 import { buildReport } from "../../src/export/index.ts";
@@ -116,5 +117,30 @@ describe("the printed client lines", () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/--transport <type>/);
     expect(stdout).toMatch(/--server-url <url>/);
+  });
+});
+
+describe("the README's Vercel AI SDK lines", () => {
+  it("list the episode's tools and call one through @ai-sdk/mcp, and close() ends the episode", async () => {
+    const line = printed("claude mcp add --transport http");
+    const url = line[6]!;
+    const mcp = await createMCPClient({ transport: { type: "http", url } });
+    let output: unknown;
+    try {
+      const tools = await mcp.tools();
+      expect(Object.keys(tools)).toEqual(expect.arrayContaining(["get_film", "get_person", "submit_answer"]));
+      output = await tools.get_person!.execute({ name: "Elena Vastrova" });
+    } finally {
+      await mcp.close();
+    }
+    expect(JSON.stringify(output)).toContain("1961");
+    const records = Records.open(db);
+    try {
+      const episodes = records.listEpisodes({ kind: "episode" }).episodes.filter((e) => e.clientName !== null && !/inspector/i.test(e.clientName) && e.transport === "http");
+      expect(episodes).toHaveLength(1);
+      expect(episodes[0]).toMatchObject({ callCount: 1, status: "closed" });
+    } finally {
+      records.close();
+    }
   });
 });
