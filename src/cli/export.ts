@@ -61,7 +61,7 @@ export const exportCommand: Command = {
     // A large export runs for minutes: a bar on stderr when it is a terminal, or with --progress.
     const showBar = values.progress === true || (io.stderr as { isTTY?: boolean }).isTTY === true;
     const unit = format === "chat" ? "conversations" : "rows";
-    const bar = showBar ? new SingleBar({ stream: io.stderr, format: `exporting {bar} {value}/{total} episodes | {rows} ${unit} | {size}`, hideCursor: true, noTTYOutput: true, notTTYSchedule: 10_000 }) : null;
+    const bar = showBar ? new SingleBar({ stream: io.stderr, format: "exporting {bar} {value}/{total} episodes | {rows} | {size}", hideCursor: true, noTTYOutput: true, notTTYSchedule: 10_000 }) : null;
     let started = false;
     try {
       const out = resolve(io.cwd, values.out);
@@ -78,7 +78,7 @@ export const exportCommand: Command = {
         ...(bar
           ? {
               onProgress: (p: ExportProgress) => {
-                const payload = { rows: p.rows, size: size(p.bytes) };
+                const payload = { rows: plural(p.rows, unit.slice(0, -1)), size: size(p.bytes) };
                 if (!started) (bar.start(p.total, p.episodes, payload), (started = true));
                 else bar.update(p.episodes, payload);
               },
