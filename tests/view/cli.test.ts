@@ -19,16 +19,7 @@ beforeAll(async () => {
   recorder = Recorder.open(join(tmp.dir, "shared.db"));
   recordEpisode(recorder, oraclePlan("before-1"));
   child = spawn(process.execPath, [BIN, "view", "--db", join(tmp.dir, "shared.db"), "--port", "0", "--poll-ms", "50"], { cwd: tmp.dir });
-  let out = "";
-  child.stdout.setEncoding("utf8");
-  for await (const chunk of child.stdout) {
-    out += chunk as string;
-    const m = /envforge view: (http:\/\/\S+)/.exec(out);
-    if (m) {
-      url = m[1]!;
-      break;
-    }
-  }
+  url = await printed(child.stdout, /envforge view: (http:\/\/\S+)/);
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
 }, 60_000);
 
@@ -40,6 +31,27 @@ afterAll(async () => {
   recorder?.close();
   tmp?.cleanup();
 });
+
+/**
+ * The first match of `pattern` in what a child prints. Leaving a `for await` loop over its
+ * stdout would destroy the pipe, and the child's next line would then fail with EPIPE: keep
+ * reading (and discarding) instead.
+ */
+function printed(stdout: NodeJS.ReadableStream, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let found = false;
+    stdout.setEncoding("utf8");
+    stdout.on("data", (chunk: string) => {
+      out += chunk;
+      const m = found ? null : pattern.exec(out);
+      if (!m) return;
+      found = true;
+      resolve(m[1]!);
+    });
+    stdout.once("end", () => found || reject(new Error(`the child ended without printing ${pattern}: ${out}`)));
+  });
+}
 
 const get = (path: string): Promise<IncomingMessage> => new Promise((resolve, reject) => request(`${url}${path}`, resolve).on("error", reject).end());
 
@@ -91,17 +103,7 @@ describe("envforge view", () => {
   it("is mounted at / of envforge serve --http, beside the MCP endpoint", async () => {
     const serve = spawn(process.execPath, [BIN, "serve", "--http", "127.0.0.1:0", "--dir", join(ROOT, "environments/examples"), "--db", join(tmp.dir, "serve.db")], { cwd: tmp.dir });
     try {
-      let out = "";
-      serve.stdout.setEncoding("utf8");
-      let viewer = "";
-      for await (const chunk of serve.stdout) {
-        out += chunk as string;
-        const m = /viewer: +(http:\/\/\S+)/.exec(out);
-        if (m) {
-          viewer = m[1]!;
-          break;
-        }
-      }
+      const viewer = await printed(serve.stdout, /viewer: +(http:\/\/\S+)/);
       const page = await new Promise<IncomingMessage>((resolve, reject) => request(viewer, resolve).on("error", reject).end());
       expect(page.statusCode).toBe(200);
       expect(await text(page)).toContain("<h1>Episodes</h1>");
