@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
 import { buildToDirectory, type BuildToDirectoryOptions } from "../construct/index.ts";
-import { Complexity, Domain, DOMAINS, Scenario, SCENARIOS, STRATEGIES, type BuildSummary } from "../schema/index.ts";
+import { Complexity, Domain, plural, DOMAINS, Scenario, SCENARIOS, STRATEGIES, type BuildSummary } from "../schema/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write } from "./io.ts";
 import { checkOutputFolder } from "./paths.ts";
@@ -30,7 +30,7 @@ const table = (counts: Record<string, number>): string => Object.entries(counts)
 
 export function formatSummary(s: BuildSummary, out: string, removed: number): string {
   return [
-    `built ${s.built} environments (${s.tasks} tasks) from ${s.candidates} candidates into ${out}${removed > 0 ? `, removed ${removed} stale files` : ""}`,
+    `built ${plural(s.built, "environment")} (${plural(s.tasks, "task")}) from ${plural(s.candidates, "candidate")} into ${out}${removed > 0 ? `, removed ${plural(removed, "stale file")}` : ""}`,
     `  by scenario:   ${table(s.by_scenario)}`,
     `  by complexity: ${table(s.by_complexity)}`,
     `  by domain:     ${table(s.by_domain)}`,

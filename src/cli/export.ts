@@ -1,10 +1,11 @@
 // `envforge export`: recorded episodes -> FTRL rows (JSON Lines), chat JSONL for SFT, or FTRL rows as Parquet.
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { EXPORT_FORMATS, exportRecords, type ExportFormat } from "../export/index.ts";
+import { SingleBar } from "cli-progress";
+import { EXPORT_FORMATS, exportRecords, type ExportFormat, type ExportProgress } from "../export/index.ts";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
 import { Records } from "../store/index.ts";
-import { RewardMode, type Environment } from "../schema/index.ts";
+import { plural, RewardMode, size, type Environment } from "../schema/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
 import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
@@ -26,7 +27,7 @@ export const rewardMode = (value: string | undefined): RewardMode => {
 };
 
 export const exportCommand: Command = {
-  usage: "export --format ftrl|chat|parquet --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train]",
+  usage: "export --format ftrl|chat|parquet --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train] [--progress]",
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,
@@ -40,6 +41,7 @@ export const exportCommand: Command = {
         "min-score": { type: "string" },
         reward: { type: "string" },
         split: { type: "string" },
+        progress: { type: "boolean" },
       },
     });
     const format = values.format as ExportFormat | undefined;
@@ -49,6 +51,11 @@ export const exportCommand: Command = {
     if (minScore !== undefined && !Number.isFinite(minScore)) throw new UsageError(`--min-score wants a number, got ${JSON.stringify(values["min-score"])}`);
     const mode = rewardMode(values.reward);
     const { records, environments, dbFile } = await openRecorded(values, io, "export");
+    // A large export runs for minutes: a bar on stderr when it is a terminal, or with --progress.
+    const showBar = values.progress === true || (io.stderr as { isTTY?: boolean }).isTTY === true;
+    const unit = format === "chat" ? "conversations" : "rows";
+    const bar = showBar ? new SingleBar({ stream: io.stderr, format: "exporting {bar} {value}/{total} episodes | {rows} | {size}", hideCursor: true, noTTYOutput: true, notTTYSchedule: 10_000 }) : null;
+    let started = false;
     try {
       const out = resolve(io.cwd, values.out);
       const stats = await exportRecords({
@@ -61,11 +68,25 @@ export const exportCommand: Command = {
         ...(values.model !== undefined ? { model: values.model } : {}),
         ...(minScore !== undefined ? { minScore } : {}),
         ...(values.split !== undefined ? { split: values.split } : {}),
+        ...(bar
+          ? {
+              onProgress: (p: ExportProgress) => {
+                const payload = { rows: plural(p.rows, unit.slice(0, -1)), size: size(p.bytes) };
+                if (!started) (bar.start(p.total, p.episodes, payload), (started = true));
+                else bar.update(p.episodes, payload);
+              },
+            }
+          : {}),
       });
+      bar?.stop();
       const skipped = Object.entries(stats.skipped).map(([k, v]) => `${v} ${k.replaceAll("_", " ")}`);
-      write(io.stdout, `wrote ${stats.rows} ${format === "chat" ? "conversations" : "rows"} from ${stats.exported} of ${stats.episodes} episodes in ${dbFile} to ${out}${skipped.length ? `; left out: ${skipped.join(", ")}` : ""}`);
+      write(
+        io.stdout,
+        `wrote ${plural(stats.rows, unit.slice(0, -1))} (${size(stats.bytes)}) from ${stats.exported} of ${plural(stats.episodes, "episode")} in ${dbFile} to ${out}${skipped.length ? `; left out: ${skipped.join(", ")}` : ""}`,
+      );
       return 0;
     } finally {
+      bar?.stop();
       records.close();
     }
   },

@@ -6,6 +6,7 @@ import { listEnvironments } from "../construct/index.ts";
 import { formatProblem } from "../load/index.ts";
 import type { Command } from "./command.ts";
 import { write } from "./io.ts";
+import { plural } from "../schema/index.ts";
 
 /** The package's own environments/ folder, wherever envforge is run from. */
 export const PACKAGE_ENVIRONMENTS = resolve(dirname(fileURLToPath(import.meta.url)), "../../environments");
@@ -24,7 +25,7 @@ export const listCommand: Command = {
       const head = ["id", "scenario", "complexity", "tools", "tasks"];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
       for (const r of [head, ...rows]) write(io.stdout, r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  "));
-      write(io.stdout, `${environments.length} environments`);
+      write(io.stdout, plural(environments.length, "environment"));
     }
     return problems.length === 0 ? 0 : 1;
   },

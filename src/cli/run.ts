@@ -8,6 +8,7 @@ import { DEFAULT_MAX_TURNS, llmFactory, oracleFactory, randomFactory, runRollout
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
 import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
+import { plural } from "../schema/index.ts";
 
 function count(name: string, value: string | undefined, min = 1): number | undefined {
   if (value === undefined) return undefined;
@@ -146,7 +147,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     const avg = (f: (s: (typeof scored)[number]) => number): string => (scored.length ? fmt(scored.reduce((a, s) => a + f(s), 0) / scored.length) : "-");
     write(
       values.json ? io.stderr : io.stdout,
-      `${policy.label}: ${summary.rollouts} rollouts of ${summary.tasks} tasks: ${summary.done} done, ${summary.skipped} skipped (already in the database), ${summary.failed} failed; ` +
+      `${policy.label}: ${plural(summary.rollouts, "rollout")} of ${plural(summary.tasks, "task")}: ${summary.done} done, ${summary.skipped} skipped (already in the database), ${summary.failed} failed; ` +
         `mean solve precision ${avg((s) => s.solve_precision)}, rate ${avg((s) => s.solve_rate)}, f1 ${avg((s) => s.solve_f1)}` +
         (dbFile ? `\nrecorded in ${dbFile}; tables: envforge score --db ${dbFile}` : ""),
     );

@@ -39,18 +39,27 @@ async function jsonlInput(path: string, io: Io): Promise<ScoreInput> {
 }
 
 export const scoreCommand: Command = {
-  usage: "score FILE|- [--reward ftrl|strict]  |  score --db FILE [--json] [--dir DIR] [--env ID] [--model NAME] [--reward ftrl|strict]",
+  usage: "score FILE|- [--reward ftrl|strict]  |  score --db FILE [--json] [--dir DIR] [--env ID] [--model NAME] [--reward ftrl|strict] [--pool] [--include-empty]",
   async run(argv, io) {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { reward: { type: "string", default: "ftrl" }, db: { type: "string" }, json: { type: "boolean" }, dir: { type: "string" }, env: { type: "string" }, model: { type: "string" } },
+      options: {
+        reward: { type: "string", default: "ftrl" },
+        db: { type: "string" },
+        json: { type: "boolean" },
+        dir: { type: "string" },
+        env: { type: "string" },
+        model: { type: "string" },
+        pool: { type: "boolean" },
+        "include-empty": { type: "boolean" },
+      },
     });
     if (values.db !== undefined) {
       if (positionals.length > 0) throw new UsageError("give either FILE or --db, not both");
       return scoreDb(values, io);
     }
-    if (values.json || values.dir || values.env || values.model) throw new UsageError("--json, --dir, --env and --model apply to --db only");
+    if (values.json || values.dir || values.env || values.model || values.pool || values["include-empty"]) throw new UsageError("--json, --dir, --env, --model, --pool and --include-empty apply to --db only");
     const mode = RewardMode.safeParse(values.reward);
     if (!mode.success) throw new UsageError(`--reward must be one of ${RewardMode.options.join(", ")}, not "${values.reward}"`);
     if (positionals.length !== 1) throw new UsageError("give exactly one FILE (or - for stdin)");

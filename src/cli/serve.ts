@@ -9,6 +9,7 @@ import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, startHttp
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
+import { plural } from "../schema/index.ts";
 
 /** The environments shipped with the package, found from this file so the command works from any directory. */
 export const PACKAGE_ENVIRONMENTS = fileURLToPath(new URL("../../environments/", import.meta.url));
@@ -110,7 +111,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
   const recorder = Recorder.open(dbFile, { synchronous: sync });
   const interrupted = recorder.recoverInterrupted();
-  if (interrupted > 0) write(io.stderr, `envforge serve: marked ${interrupted} episodes of stopped servers as interrupted in ${dbFile}`);
+  if (interrupted > 0) write(io.stderr, `envforge serve: marked ${plural(interrupted, "episode")} of stopped servers as interrupted in ${dbFile}`);
   const common = {
     registry,
     recorder,
@@ -160,9 +161,9 @@ async function run(argv: string[], io: Io): Promise<number> {
     write(io.stdout, `  catalog:  ${server.url}`);
     write(io.stdout, `  viewer:   ${server.origin}/`);
     write(io.stdout, `  episode:  ${server.url}?env=${example.id}&task=${example.tasks[0]!.id}`);
-    write(io.stdout, `  ${registry.size} environments from ${dir}; recording to ${dbFile}`);
+    write(io.stdout, `  ${plural(registry.size, "environment")} from ${dir}; recording to ${dbFile}`);
     const signal = await new Promise<string>((resolve) => onSignal(resolve));
-    write(io.stderr, `envforge serve: ${signal}, closing ${server.sessionCount()} sessions`);
+    write(io.stderr, `envforge serve: ${signal}, closing ${plural(server.sessionCount(), "session")}`);
     await server.close();
     return 0;
   } finally {

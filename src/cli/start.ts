@@ -8,7 +8,7 @@ import { Recorder, Records } from "../store/index.ts";
 import { oracleFactory, randomFactory, runRollouts, type PolicyFactory, type RolloutResult } from "../run/index.ts";
 import { mean } from "../score/index.ts";
 import { EnvironmentRegistry, rewardRoutes, startHttpServer, type HttpServer, type HttpServerOptions } from "../serve/index.ts";
-import type { Environment } from "../schema/index.ts";
+import { complexityLabel, plural, type Environment } from "../schema/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
@@ -22,12 +22,7 @@ const BIN = fileURLToPath(new URL("../../bin/envforge.js", import.meta.url));
 /** The database when --db is not given: in the working folder, so a later `envforge score`/`view` finds it and a rerun resumes. */
 export const startDb = (cwd: string): string => join(cwd, ".envforge", "start.db");
 
-const complexityLabel = (env: Environment): string => {
-  const c = env.complexity;
-  const levels = [c.functional_generalization, c.parameter_expansion, c.parameter_type_generalization, c.toolset_extension];
-  return levels.every((l) => l === levels[0]) ? `level ${levels[0]}` : `fg${levels[0]}/pe${levels[1]}/ptg${levels[2]}/te${levels[3]}`;
-};
-const cellOf = (env: Environment): string => `${env.scenario}\t${complexityLabel(env)}`;
+const cellOf = (env: Environment): string => `${env.scenario}\t${complexityLabel(env.complexity)}`;
 
 /** The first `perCell` tasks of every scenario x complexity cell (all with null), as environments holding just those tasks. */
 export function pickTasks(environments: readonly Environment[], perCell: number | null): Environment[] {
@@ -48,6 +43,9 @@ export function pickTasks(environments: readonly Environment[], perCell: number 
 export const perfect = (results: readonly RolloutResult[]): boolean =>
   results.length > 0 && results.every((r) => r.status !== "failed" && r.score !== null && r.score.ftrl.solve_precision === 1 && r.score.ftrl.solve_rate === 1 && r.score.ftrl.answer_correct === true);
 
+/** What each policy of the table is for, shown next to its name: neither is a model being evaluated. */
+const ROLES: Readonly<Record<string, string>> = { oracle: "oracle (self-check)", random: "random (floor)" };
+
 /** The table: one row per scenario x complexity x policy, ftrl metrics averaged over its rollouts. */
 export function scoreTable(environments: readonly Environment[], runs: readonly { label: string; results: readonly RolloutResult[] }[]): string {
   const byId = new Map(environments.map((e) => [e.id, e]));
@@ -59,7 +57,7 @@ export function scoreTable(environments: readonly Environment[], runs: readonly 
       const scores = results.filter((r) => byId.get(r.env) && cellOf(byId.get(r.env)!) === cell).map((r) => r.score?.ftrl ?? null);
       const scored = scores.filter((s) => s !== null);
       const avg = (f: (s: (typeof scored)[number]) => number): string => (scored.length ? mean(scored.map(f)).toFixed(3) : "-");
-      rows.push([...cell.split("\t"), label, `${scored.length}/${scores.length}`, avg((s) => s.solve_precision), avg((s) => s.solve_rate), avg((s) => s.solve_f1), avg((s) => (s.answer_correct ? 1 : 0))]);
+      rows.push([...cell.split("\t"), ROLES[label] ?? label, `${scored.length}/${scores.length}`, avg((s) => s.solve_precision), avg((s) => s.solve_rate), avg((s) => s.solve_f1), avg((s) => (s.answer_correct ? 1 : 0))]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -67,10 +65,19 @@ export function scoreTable(environments: readonly Environment[], runs: readonly 
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
+/** Under the table: what the two baselines are for, so a random policy's zeros do not read as a failure. */
+export const TABLE_NOTE = [
+  "oracle (self-check): replays each task's gold plan; it must score 1.000 everywhere, or build, serve, record and score disagree.",
+  "random (floor): calls random tools with schema-valid arguments; it sets the floor a real model must clear, and near 0 is expected.",
+].join("\n");
+
 /** A word for a POSIX shell: quoted only when it has to be. */
 const sh = (s: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
-/** Lines to paste into Claude Desktop, Claude Code and MCP Inspector, for one task of the running server. */
+/** Server names for the two Claude Code lines: one name each, since `claude mcp add` refuses a name it already has. */
+export const CLAUDE_CODE_NAMES = { http: "envforge-http", stdio: "envforge-stdio" } as const;
+
+/** Lines to paste into Claude Desktop, Claude Code and the MCP Inspector, for one task of the running server. */
 export function connectHelp(server: HttpServer, env: Environment, dir: string, db: string): string {
   const task = env.tasks[0]!;
   const episodeUrl = `${server.url}?env=${encodeURIComponent(env.id)}&task=${encodeURIComponent(task.id)}`;
@@ -84,18 +91,30 @@ export function connectHelp(server: HttpServer, env: Environment, dir: string, d
     JSON.stringify(desktop, null, 2),
     "",
     "Claude Code, to this running server (Streamable HTTP):",
-    `  claude mcp add --transport http envforge ${sh(episodeUrl)}`,
+    `  claude mcp add --transport http ${CLAUDE_CODE_NAMES.http} ${sh(episodeUrl)}`,
     "Claude Code, as a stdio server of its own:",
-    `  claude mcp add envforge -- ${[process.execPath, ...stdioArgs].map(sh).join(" ")}`,
+    `  claude mcp add ${CLAUDE_CODE_NAMES.stdio} -- ${[process.execPath, ...stdioArgs].map(sh).join(" ")}`,
     "",
-    "MCP Inspector: run the line below, open the URL it prints, choose Transport Type \"Streamable HTTP\",",
-    `enter the URL and press Connect (keep the Inspector's proxy on: this server refuses other origins):`,
-    "  npx @modelcontextprotocol/inspector",
-    `  URL: ${episodeUrl}`,
+    "MCP Inspector 2.x, web UI connected to this episode (it opens a browser):",
+    `  npx @modelcontextprotocol/inspector --transport http --server-url ${sh(episodeUrl)}`,
+    "MCP Inspector in the terminal (list the tools; --method tools/call --tool-name NAME --tool-arg key=value calls one):",
+    `  npx @modelcontextprotocol/inspector --cli ${sh(episodeUrl)} --transport http --method tools/list`,
     "",
     `Catalog (all environments): ${server.url}`,
     `Reward API:                 POST ${server.origin}/v1/reward, GET ${server.origin}/v1/episodes/ID`,
     `Viewer:                     ${server.origin}/`,
+  ].join("\n");
+}
+
+/** What to do after `--once`: the commands that read what it recorded, then how to serve for real clients. */
+export function nextSteps(dbFile: string): string {
+  const db = sh(dbFile);
+  return [
+    "Next:",
+    `  npx envforge score --db ${db}    (the same episodes as tables with 95% intervals and GRPO groups)`,
+    `  npx envforge view --db ${db}     (every episode call by call, and the charts, in a browser)`,
+    `  npx envforge export --db ${db} --format ftrl --out rows.jsonl    (training rows)`,
+    "  npm start    (keep serving, and print how to connect Claude Desktop, Claude Code and the MCP Inspector)",
   ].join("\n");
 }
 
@@ -170,10 +189,10 @@ async function run(argv: string[], io: Io): Promise<number> {
       values.port === undefined,
       io,
     );
-    write(io.stdout, `envforge start: serving ${registry.size} environments from ${dir} at ${server.url}`);
+    write(io.stdout, `envforge start: serving ${plural(registry.size, "environment")} from ${dir} at ${server.url}`);
     write(io.stdout, `recording to ${dbFile}`);
     const tasks = chosen.reduce((n, e) => n + e.tasks.length, 0);
-    write(io.stdout, `rolling out oracle and random on ${tasks} tasks (${values.all ? "--all" : `--limit ${limitText}: up to ${perCell} per scenario x complexity`}) through MCP over HTTP...`);
+    write(io.stdout, `rolling out oracle and random on ${plural(tasks, "task")} (${values.all ? "--all" : `--limit ${limitText}: up to ${perCell} per scenario x complexity`}) through MCP over HTTP...`);
 
     const policies: PolicyFactory[] = [oracleFactory(), randomFactory(values.seed ?? "0")];
     const runs: { label: string; results: RolloutResult[] }[] = [];
@@ -186,16 +205,22 @@ async function run(argv: string[], io: Io): Promise<number> {
     write(io.stdout, "");
     write(io.stdout, "Scores (ftrl reward; episodes = scored/run):");
     write(io.stdout, scoreTable(chosen, runs));
-    const oracleOk = perfect(runs[0]?.results ?? []);
-    write(io.stdout, oracleOk ? "oracle: perfect on every task (build, serve, record and score agree)" : "oracle: NOT perfect on every task; see the failures above and envforge score --db");
     write(io.stdout, "");
-    if (values.once || stop.signal.aborted) return oracleOk && !stop.signal.aborted ? 0 : 1;
+    write(io.stdout, TABLE_NOTE);
+    const oracleOk = perfect(runs[0]?.results ?? []);
+    write(io.stdout, "");
+    write(io.stdout, oracleOk ? "oracle: perfect on every task (build, serve, record and score agree)" : `oracle: NOT perfect on every task; see the failures above and npx envforge score --db ${sh(dbFile)}`);
+    write(io.stdout, "");
+    if (values.once || stop.signal.aborted) {
+      if (!stop.signal.aborted) write(io.stdout, nextSteps(dbFile));
+      return oracleOk && !stop.signal.aborted ? 0 : 1;
+    }
 
     write(io.stdout, connectHelp(server, chosen[0] ?? environments[0]!, dir, dbFile));
     write(io.stdout, "");
     write(io.stdout, "Serving until Ctrl-C.");
     const signal = await signalled;
-    write(io.stderr, `envforge start: ${signal}, closing ${server.sessionCount()} sessions`);
+    write(io.stderr, `envforge start: ${signal}, closing ${plural(server.sessionCount(), "session")}`);
     return 0;
   } finally {
     if (!stop.signal.aborted) stop.abort(new Error("done"));

@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { validateEnvironments } from "../construct/index.ts";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
+import { plural } from "../schema/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write } from "./io.ts";
 
@@ -18,7 +19,10 @@ export const validateCommand: Command = {
       const bad = new Set(report.problems.map((p) => p.file));
       const valid = report.environments.filter((e) => !bad.has(e.file));
       const tasks = valid.reduce((n, e) => n + e.env.tasks.length, 0);
-      write(io.stdout, `${valid.length} environments valid (${tasks} tasks), ${report.problems.length} problems`);
+      // The gate runs an environment's code, which needs a file that parses: say so rather than look clean.
+      const unparsed = new Set(report.problems.map((p) => p.file).filter((f) => !report.environments.some((e) => e.file === f))).size;
+      const gateNote = !values.static && unparsed > 0 ? `; the validation gate did not run on ${plural(unparsed, "file")} that did not load (fix those, then validate again)` : "";
+      write(io.stdout, `${plural(valid.length, "environment")} valid (${plural(tasks, "task")}), ${plural(report.problems.length, "problem")}${gateNote}`);
     }
     return report.problems.length === 0 ? 0 : 1;
   },

@@ -8,6 +8,7 @@ import { startViewServer, Viewer } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
 import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
+import { plural } from "../schema/index.ts";
 
 export const VIEW_DEFAULT_PORT = 8766;
 
@@ -51,7 +52,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       log: (line) => write(io.stderr, line),
     });
     write(io.stdout, `envforge view: ${server.url}`);
-    write(io.stdout, `  ${records.counts().episodes} episodes in ${dbFile}; ${report.environments.length} environments from ${dir}`);
+    write(io.stdout, `  ${plural(records.counts().episodes, "episode")} in ${dbFile}; ${plural(report.environments.length, "environment")} from ${dir}`);
     const signal = await new Promise<string>((done) => {
       const on = (s: string) => {
         process.off("SIGINT", on);

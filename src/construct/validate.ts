@@ -184,32 +184,34 @@ async function replayTask(episode: Episode, env: Environment, task: Task, ti: nu
       const text = outputText(step.tool, r);
       outputs.set(step.id, text);
       goldOutputs.set(`${ti}\u0001${step.id}`, text);
-      if (!r.ok) issue(issues, CRASHES.has(r.kind) ? "runtime" : "replay", `${at}.gold_plan[${si}]`, `gold step ${step.id} failed (${r.kind}): ${r.error}`);
+      if (!r.ok) issue(issues, CRASHES.has(r.kind) ? "runtime" : "replay", `${at}.gold_plan[${si}]`, `gold step ${step.id} (${step.tool}) failed with ${r.kind.replaceAll("_", " ")}: ${r.error}`);
       const pending = trackers[0]!.pending()[step.tool] ?? [];
       const others = [...pending];
       const own = others.indexOf(step.yields);
       if (own >= 0) others.splice(own, 1);
-      for (const o of others) if (verify(text, o)) issue(issues, "exclusive", `${at}.gold_plan[${si}]`, `output of ${step.id} also verifies "${o}", pending for ${step.tool}`);
+      for (const o of others) if (verify(text, o)) issue(issues, "exclusive", `${at}.gold_plan[${si}]`, `the output of gold step ${step.id} also matches "${o}", another sub-answer still pending for ${step.tool}, so one call could solve the wrong one`);
       for (const tracker of trackers) {
         const solved = tracker.record({ name: step.tool, arguments: step.arguments, output: text, is_error: !r.ok });
-        if (solved !== step.yields) issue(issues, "replay", `${at}.gold_plan[${si}]`, `in ${tracker.mode} mode ${step.id} solved ${JSON.stringify(solved)}, not "${step.yields}"`);
+        if (solved === step.yields) continue;
+        const got = solved === null ? "solves no sub-answer" : `solves "${solved}" instead`;
+        issue(issues, "replay", `${at}.gold_plan[${si}]`, `gold step ${step.id} (${step.tool}) should solve "${step.yields}", but its output ${got} (${tracker.mode} reward)`);
       }
       const doc = normalize(JSON.stringify(env.tools.find((t) => t.name === step.tool) ?? {}));
       const sources = [normalize(task.question), ...step.depends_on.map((d) => normalize(outputs.get(d) ?? ""))];
       for (const v of scalars(step.arguments as Json)) {
         const s = normalize(String(v));
         if (!sources.some((src) => src.includes(s)) && !(typeof v === "string" && doc.includes(s))) {
-          issue(issues, "provenance", `${at}.gold_plan[${si}].arguments`, `${JSON.stringify(v)} comes neither from the question nor from the output of ${step.depends_on.join(", ") || "an earlier step"}`);
+          issue(issues, "provenance", `${at}.gold_plan[${si}].arguments`, `gold step ${step.id} passes ${JSON.stringify(v)}, which the agent could not know: it is neither in the question nor in the output of ${step.depends_on.length ? `the step it depends on (${step.depends_on.join(", ")})` : "a step it depends on (it depends on none)"}`);
         }
       }
     }
     for (const t of trackers) {
       const m = t.metrics();
-      if (m.solve_rate !== 1 || m.solve_precision !== 1) issue(issues, "replay", at, `gold plan reaches solve_rate ${m.solve_rate}, solve_precision ${m.solve_precision} in ${t.mode} mode`);
+      if (m.solve_rate !== 1 || m.solve_precision !== 1) issue(issues, "replay", at, `replaying the gold plan reaches solve_rate ${m.solve_rate} and solve_precision ${m.solve_precision} (${t.mode} reward); both must be 1`);
     }
     const texts = [...outputs.values()];
     for (const piece of task.answer.split(", ")) {
-      if (!texts.some((t) => verify(t, piece))) issue(issues, "answer", `${at}.answer`, `"${piece}" of the final answer shows in no gold output`);
+      if (!texts.some((t) => verify(t, piece))) issue(issues, "answer", `${at}.answer`, `the final answer's piece "${piece}" appears in no gold step's output, so no agent could find it`);
     }
   }
   return task.gold_plan.length;
@@ -234,12 +236,12 @@ async function probeAll(episode: Episode, env: Environment, issues: GateIssue[],
   {
     for (const p of wanted.values()) {
       const r = await episode.call(p.tool, p.args);
-      if (!r.ok && CRASHES.has(r.kind)) issue(issues, "runtime", `$.implementation.tools.${p.tool}`, `${p.tool}(${JSON.stringify(p.args)}) crashed (${r.kind}): ${r.error}`);
+      if (!r.ok && CRASHES.has(r.kind)) issue(issues, "runtime", `$.implementation.tools.${p.tool}`, `calling ${p.tool}(${JSON.stringify(p.args)}) crashed with ${r.kind.replaceAll("_", " ")}: ${r.error}`);
       probes.push({ ...p, text: outputText(p.tool, r) });
     }
     for (const ex of examples) {
       const r = await episode.call(ex.name, ex.example);
-      if (!r.ok) issue(issues, "runtime", `$.implementation.tools.${ex.name}`, `distractor ${ex.name} fails on its example: ${r.error}`);
+      if (!r.ok) issue(issues, "runtime", `$.implementation.tools.${ex.name}`, `distractor ${ex.name} fails on its own example call: ${r.error}`);
     }
   }
   env.tasks.forEach((task, ti) => {
@@ -250,7 +252,7 @@ async function probeAll(episode: Episode, env: Environment, issues: GateIssue[],
         if (yielders.some((s) => namesSameRows(p.args, s.arguments as Json, keys))) continue;
         const own = p.origins.filter((o) => o.task === ti && yielders.some((s) => s.id === o.step));
         if (own.some((o) => (o.kind === "misspelling" && !o.key) || (o.kind === "other-row" && goldOutputs.get(`${ti}\u0001${o.step}`) === p.text))) continue;
-        issue(issues, "leak", `$.tasks[${ti}].unsolved_set`, `${p.tool}(${JSON.stringify(p.args)}) reveals "${golden}"`);
+        issue(issues, "leak", `$.tasks[${ti}].unsolved_set`, `the probe ${p.tool}(${JSON.stringify(p.args)}) reveals the sub-answer "${golden}" without the gold call that should find it`);
       }
     }
   });

@@ -1,7 +1,7 @@
 // Score tables from the database: metrics with 95% intervals per environment, scenario, complexity and model, and per-group GRPO statistics.
 import type { EpisodeRow, Records } from "../store/index.ts";
 import { confidenceInterval, grpoAdvantages, mean, passAtK, sampleStd, type Interval } from "../score/index.ts";
-import type { Environment, EpisodeScore, RewardMode } from "../schema/index.ts";
+import { complexityLabel, plural, type Environment, type EpisodeScore, type RewardMode } from "../schema/index.ts";
 import { recordedEpisodes } from "./rows.ts";
 import { agentOf, runMetaOf, scoreOf } from "./transcript.ts";
 
@@ -9,10 +9,16 @@ export interface ReportOptions {
   mode?: RewardMode;
   envId?: string;
   model?: string;
+  /** Average every model and client together in the environment, scenario and complexity tables (by default each gets its own rows). */
+  pool?: boolean;
+  /** Count episodes in which the client called no tool at all (health checks such as `claude mcp list`); left out by default. */
+  includeEmpty?: boolean;
 }
 
 export interface MetricRow {
   key: string;
+  /** The model or client these rows average; null in the model table (the key is the model) and when pooled. */
+  model: string | null;
   episodes: number;
   solve_precision: Interval;
   solve_rate: Interval;
@@ -45,13 +51,13 @@ export interface GroupStats {
 export interface Report {
   mode: RewardMode;
   /** What the tables count and how success is defined, for readers of the JSON. */
-  definitions: { group_reward: string; success: string; interval: string; complexity: string };
+  definitions: { group_reward: string; success: string; interval: string; complexity: string; rows: string };
   episodes: {
     /** Episodes read (after the environment and model filters). */
     read: number;
     /** Episodes in the tables. */
     scored: number;
-    /** Left out: `failed` (the runner's model endpoint failed), `superseded` (a later attempt of the same rollout counts), else the status of an episode with no score. */
+    /** Left out: `failed` (the runner's model endpoint failed), `superseded` (a later attempt of the same rollout counts), `no calls` (the client called no tool: a health check), else the status of an episode with no score. */
     excluded: Record<string, number>;
   };
   tables: { environment: MetricRow[]; scenario: MetricRow[]; complexity: MetricRow[]; model: MetricRow[] };
@@ -66,18 +72,21 @@ interface Scored {
   k: number | null;
 }
 
-/** `level N` when the four scaling strategies share level N (as in the shipped suite), else each strategy's level. */
-const complexityKey = (env: Environment | undefined): string => {
-  if (!env) return "unknown";
-  const c = env.complexity;
-  const levels = [c.functional_generalization, c.parameter_expansion, c.parameter_type_generalization, c.toolset_extension];
-  return levels.every((l) => l === levels[0]) ? `level ${levels[0]}` : `fg${levels[0]} pe${levels[1]} ptg${levels[2]} te${levels[3]}`;
-};
+const complexityKey = (env: Environment | undefined): string => (env ? complexityLabel(env.complexity) : "unknown");
 
-function metricRow(key: string, rows: readonly Scored[]): MetricRow {
+/**
+ * An episode in which the client called no tool, not even `submit_answer`: a health check
+ * (`claude mcp list`, an Inspector connect) rather than an attempt. A rollout whose model
+ * answered without tools submits its answer, so it still counts. src/store's
+ * `excludeEmpty` is the same rule in SQL.
+ */
+export const isEmptyEpisode = (episode: EpisodeRow): boolean => episode.callCount === 0 && episode.status !== "submitted";
+
+function metricRow(key: string, model: string | null, rows: readonly Scored[]): MetricRow {
   const pick = (f: (s: EpisodeScore) => number): Interval => confidenceInterval(rows.map((r) => f(r.score)));
   return {
     key,
+    model,
     episodes: rows.length,
     solve_precision: pick((s) => s.solve_precision),
     solve_rate: pick((s) => s.solve_rate),
@@ -86,13 +95,19 @@ function metricRow(key: string, rows: readonly Scored[]): MetricRow {
   };
 }
 
-function table(rows: readonly Scored[], keyOf: (r: Scored) => string): MetricRow[] {
+/** Rows by `keyOf`, and by model or client unless `pooled`: averaging an oracle with a random policy describes neither. */
+function table(rows: readonly Scored[], keyOf: (r: Scored) => string, pooled: boolean): MetricRow[] {
   const groups = new Map<string, Scored[]>();
   for (const r of rows) {
-    const key = keyOf(r);
+    const key = JSON.stringify([keyOf(r), pooled ? null : r.agent]);
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
-  return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, rs]) => metricRow(key, rs));
+  return [...groups.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, rs]) => {
+      const [k, model] = JSON.parse(key) as [string, string | null];
+      return metricRow(k, model, rs);
+    });
 }
 
 /** A rollout succeeds when it solved every sub-answer and its final answer is right. */
@@ -114,6 +129,7 @@ export function buildReport(records: Records, environments: readonly Environment
     const run = runMetaOf(episode);
     const score = scoreOf(episode, mode);
     if (run?.end === "error") exclude("failed");
+    else if (!options.includeEmpty && isEmptyEpisode(episode)) exclude("no calls");
     else if (!score) exclude(episode.status);
     else {
       const key = run?.rollout ?? episode.id;
@@ -124,6 +140,7 @@ export function buildReport(records: Records, environments: readonly Environment
     }
   }
   const rows = [...latest.values()].map((v) => v.row);
+  const pooled = options.pool === true;
 
   const groupMap = new Map<string, Scored[]>();
   for (const r of rows) {
@@ -161,13 +178,14 @@ export function buildReport(records: Records, environments: readonly Environment
       success: "solve_rate == 1 and the submitted answer contains the final answer",
       interval: "95% two-sided, Student t with n-1 degrees of freedom; null below two episodes",
       complexity: "level N when all four scaling strategies are at level N, else fgA peB ptgC teD (functional generalization, parameter expansion, parameter type generalization, toolset extension)",
+      rows: options.pool ? "every model and client averaged together" : "one row per key and model or client (the model table: one per model or client)",
     },
     episodes: { read, scored: rows.length, excluded },
     tables: {
-      environment: table(rows, (r) => r.episode.envId ?? "unknown"),
-      scenario: table(rows, (r) => r.env?.scenario ?? "unknown"),
-      complexity: table(rows, (r) => complexityKey(r.env)),
-      model: table(rows, (r) => r.agent),
+      environment: table(rows, (r) => r.episode.envId ?? "unknown", pooled),
+      scenario: table(rows, (r) => r.env?.scenario ?? "unknown", pooled),
+      complexity: table(rows, (r) => complexityKey(r.env), pooled),
+      model: table(rows, (r) => r.agent, true),
     },
     groups,
   };
@@ -176,9 +194,10 @@ export function buildReport(records: Records, environments: readonly Environment
 const fmt = (x: number | null): string => (x === null || Number.isNaN(x) ? "-" : x.toFixed(3));
 const withHalf = (i: Interval): string => (i.half_width === null ? fmt(i.mean) : `${fmt(i.mean)} ± ${fmt(i.half_width)}`);
 
-function render(header: readonly string[], body: readonly string[][]): string {
+/** A plain-text table: the first `textColumns` columns left-aligned, the numbers after them right-aligned. */
+function render(header: readonly string[], body: readonly string[][], textColumns = 1): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: readonly string[]): string => cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }
 
@@ -186,11 +205,14 @@ function render(header: readonly string[], body: readonly string[][]): string {
 export function formatReport(report: Report): string {
   const out: string[] = [];
   const { read, scored, excluded } = report.episodes;
-  const left = Object.entries(excluded).map(([k, v]) => `${v} ${k}`);
-  out.push(`${scored} of ${read} episodes scored (${report.mode} reward)${left.length ? `; left out: ${left.join(", ")}` : ""}. Means ± 95% CI half-width.`);
+  const left = Object.entries(excluded).map(([k, v]) => (k === "no calls" ? `${plural(v, "episode")} without a tool call (health checks; --include-empty counts them)` : `${v} ${k}`));
+  out.push(`${scored} of ${plural(read, "episode")} scored (${report.mode} reward)${left.length ? `; left out: ${left.join(", ")}` : ""}. Means ± 95% CI half-width.`);
   for (const [name, rows] of Object.entries(report.tables)) {
     if (rows.length === 0) continue;
-    out.push("", render([name, "n", "precision", "rate", "f1", "answer"], rows.map((r) => [r.key, String(r.episodes), withHalf(r.solve_precision), withHalf(r.solve_rate), withHalf(r.solve_f1), withHalf(r.answer_accuracy)])));
+    const byModel = rows.some((r) => r.model !== null);
+    const head = byModel ? [name, "model", "n", "precision", "rate", "f1", "answer"] : [name, "n", "precision", "rate", "f1", "answer"];
+    const cells = (r: MetricRow): string[] => [r.key, ...(byModel ? [r.model ?? ""] : []), String(r.episodes), withHalf(r.solve_precision), withHalf(r.solve_rate), withHalf(r.solve_f1), withHalf(r.answer_accuracy)];
+    out.push("", render(head, rows.map(cells), byModel ? 2 : 1));
   }
   if (report.groups.length > 0) {
     out.push(

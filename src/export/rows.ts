@@ -22,6 +22,8 @@ export interface ExportStats {
   /** Episodes that gave at least one row. */
   exported: number;
   rows: number;
+  /** Size of the file written. */
+  bytes: number;
   /** Episodes left out, by reason. */
   skipped: Partial<Record<TranscriptProblem | "filtered" | "no_final_answer", number>>;
 }

@@ -2,13 +2,17 @@
 import { readFile, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { z } from "zod";
-import { Environment } from "../schema/index.ts";
+import { crossFieldIssues, Environment } from "../schema/index.ts";
+import { findJsonSyntaxError } from "./json.ts";
 
 export interface Problem {
   file: string;
   /** JSONPath of the offending value, `$` for the whole document. */
   path: string;
   message: string;
+  /** Where in the text, for a JSON syntax error (1-based). */
+  line?: number;
+  column?: number;
 }
 
 export type Parsed = { ok: true; env: Environment } | { ok: false; problems: Problem[] };
@@ -28,19 +32,32 @@ function problemsOf(file: string, error: z.ZodError): Problem[] {
   return error.issues.map((issue) => ({ file, path: jsonPath(issue.path), message: issue.message }));
 }
 
-/** Checks an already-parsed JSON value; every zod issue becomes one problem. */
+/**
+ * Checks an already-parsed JSON value; every zod issue becomes one problem. zod skips the
+ * cross-field checks once the shape fails, so they run again on what is readable: a schema
+ * error never hides an unknown tool or a gold plan that misses a sub-answer.
+ */
 export function parseEnvironment(value: unknown, file = "<input>"): Parsed {
   const result = Environment.safeParse(value);
-  return result.success ? { ok: true, env: result.data } : { ok: false, problems: problemsOf(file, result.error) };
+  if (result.success) return { ok: true, env: result.data };
+  const problems = problemsOf(file, result.error);
+  const seen = new Set(problems.map((p) => `${p.path}\u0000${p.message}`));
+  for (const issue of crossFieldIssues(value)) {
+    const p = { file, path: jsonPath(issue.path), message: issue.message };
+    if (!seen.has(`${p.path}\u0000${p.message}`)) problems.push(p);
+  }
+  return { ok: false, problems };
 }
 
-/** Parses JSON text; a syntax error is one problem at `$` naming the position. */
+/** Parses JSON text; a syntax error is one problem at `$` with its line and column. */
 export function parseEnvironmentText(text: string, file = "<input>"): Parsed {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { ok: false, problems: [{ file, path: "$", message: `not valid JSON: ${(err as Error).message}` }] };
+    const at = findJsonSyntaxError(text);
+    if (!at) return { ok: false, problems: [{ file, path: "$", message: `not valid JSON: ${(err as Error).message}` }] };
+    return { ok: false, problems: [{ file, path: "$", line: at.line, column: at.column, message: `not valid JSON at line ${at.line}, column ${at.column}: ${at.message}` }] };
   }
   return parseEnvironment(value, file);
 }
@@ -106,4 +123,5 @@ export async function loadEnvironments(paths: readonly string[], cwd = process.c
   return report;
 }
 
-export const formatProblem = (p: Problem): string => `${p.file}: ${p.path}: ${p.message}`;
+/** `file: $.path: message`; a syntax error leads with `file:line:column`, which editors and terminals open at the spot. */
+export const formatProblem = (p: Problem): string => (p.line !== undefined ? `${p.file}:${p.line}:${p.column ?? 1}: ${p.message}` : `${p.file}: ${p.path}: ${p.message}`);

@@ -20,6 +20,20 @@ export const Complexity = z.strictObject({
 export type Complexity = z.infer<typeof Complexity>;
 export const STRATEGIES = Complexity.keyof().options;
 
+/**
+ * An environment's complexity as one level on the strategies' own 0-3 scale: the highest of
+ * the four. When they agree (as in the shipped suite) it is their shared level, so filters,
+ * sorts and chart columns read the same as `build --complexity N`.
+ */
+export const complexityLevel = (c: Complexity): Level =>
+  Math.max(c.functional_generalization, c.parameter_expansion, c.parameter_type_generalization, c.toolset_extension);
+
+/** `level N` when the four strategies share level N, else each one's level: `fg1 pe2 ptg0 te3` (functional generalization, parameter expansion, parameter type generalization, toolset extension). */
+export function complexityLabel(c: Complexity): string {
+  const levels = [c.functional_generalization, c.parameter_expansion, c.parameter_type_generalization, c.toolset_extension];
+  return levels.every((l) => l === levels[0]) ? `level ${levels[0]}` : `fg${levels[0]} pe${levels[1]} ptg${levels[2]} te${levels[3]}`;
+}
+
 /** OpenAI function names are the strictest tool-name rule any client applies, so we use it. */
 export const ToolName = z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_-]{0,63}$/, "tool names are 1-64 of [A-Za-z0-9_-], not starting with a digit or dash");
 export type ToolName = z.infer<typeof ToolName>;
@@ -116,11 +130,41 @@ const EnvironmentShape = z.strictObject({
   tasks: z.array(Task).min(1),
 });
 
-/** Checks that span fields: every reference resolves, and the gold plan accounts for every sub-answer. */
-function crossCheck(env: z.infer<typeof EnvironmentShape>, ctx: z.RefinementCtx): void {
-  const add = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
+/**
+ * What the cross-field checks read, parsed leniently: a part that does not parse becomes null
+ * (and the checks that need it are skipped), so a file with a schema error still gets every
+ * cross-field finding its readable parts allow, not just the schema error.
+ */
+const lenient = <T extends z.ZodType>(schema: T) => schema.nullable().catch(null);
+const CrossTool = z.looseObject({
+  name: z.string(),
+  input_schema: z.looseObject({ properties: z.record(z.string(), z.unknown()).optional(), required: z.array(z.string()).optional() }).catch({}),
+});
+const CrossStep = z.looseObject({ id: z.string(), tool: z.string(), depends_on: z.array(z.string()).catch([]), yields: z.string() });
+const CrossTask = z.looseObject({ id: z.string(), unsolved_set: z.record(z.string(), z.array(z.string())), gold_plan: z.array(lenient(CrossStep)) });
+const CrossView = z.looseObject({
+  tools: z.array(lenient(CrossTool)).catch([]),
+  implementation: lenient(z.looseObject({ tools: z.record(z.string(), z.unknown()) })),
+  tasks: z.array(lenient(CrossTask)).catch([]),
+});
+
+export interface CrossIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Checks that span fields: every reference resolves, and the gold plan accounts for every sub-answer. Reads any JSON value. */
+export function crossFieldIssues(value: unknown): CrossIssue[] {
+  const out: CrossIssue[] = [];
+  const add = (path: (string | number)[], message: string) => out.push({ path, message });
+  const view = CrossView.safeParse(value);
+  if (!view.success) return out;
+  const env = view.data;
+  // Names are checked against the tool list only when every tool's name could be read.
+  const allTools = env.tools.every((t) => t !== null);
   const toolNames = new Set<string>();
   env.tools.forEach((t, i) => {
+    if (!t) return;
     if (toolNames.has(t.name)) add(["tools", i, "name"], `duplicate tool name "${t.name}"`);
     toolNames.add(t.name);
     for (const r of t.input_schema.required ?? []) {
@@ -129,32 +173,32 @@ function crossCheck(env: z.infer<typeof EnvironmentShape>, ctx: z.RefinementCtx)
       }
     }
   });
-  for (const name of toolNames) {
-    if (!(name in env.implementation.tools)) add(["implementation", "tools"], `tool "${name}" has no implementation`);
-  }
-  for (const name of Object.keys(env.implementation.tools)) {
-    if (!toolNames.has(name)) add(["implementation", "tools", name], `implementation of unknown tool "${name}"`);
+  const impl = env.implementation?.tools;
+  if (impl) {
+    for (const name of toolNames) if (!(name in impl)) add(["implementation", "tools"], `tool "${name}" has no implementation`);
+    if (allTools) for (const name of Object.keys(impl)) if (!toolNames.has(name)) add(["implementation", "tools", name], `implementation of unknown tool "${name}"`);
   }
   const taskIds = new Set<string>();
   env.tasks.forEach((task, ti) => {
+    if (!task) return;
     if (taskIds.has(task.id)) add(["tasks", ti, "id"], `duplicate task id "${task.id}"`);
     taskIds.add(task.id);
-    for (const tool of Object.keys(task.unsolved_set)) {
-      if (!toolNames.has(tool)) add(["tasks", ti, "unsolved_set", tool], `unknown tool "${tool}"`);
-    }
+    if (allTools) for (const tool of Object.keys(task.unsolved_set)) if (!toolNames.has(tool)) add(["tasks", ti, "unsolved_set", tool], `unknown tool "${tool}"`);
     const stepIds = new Set<string>();
     const yielded = new Map<string, string[]>();
     task.gold_plan.forEach((step, si) => {
+      if (!step) return;
       const at = ["tasks", ti, "gold_plan", si];
       if (stepIds.has(step.id)) add([...at, "id"], `duplicate step id "${step.id}"`);
       step.depends_on.forEach((dep, di) => {
         if (!stepIds.has(dep)) add([...at, "depends_on", di], `depends on "${dep}", which is not an earlier step`);
       });
       stepIds.add(step.id);
-      if (!toolNames.has(step.tool)) add([...at, "tool"], `unknown tool "${step.tool}"`);
+      if (allTools && !toolNames.has(step.tool)) add([...at, "tool"], `unknown tool "${step.tool}"`);
       yielded.set(step.tool, [...(yielded.get(step.tool) ?? []), step.yields]);
     });
     // The gold plan must solve exactly the unsolved_set, or replay could never reach precision 1 and rate 1.
+    if (task.gold_plan.some((step) => step === null)) return;
     const tools = new Set([...Object.keys(task.unsolved_set), ...yielded.keys()]);
     for (const tool of tools) {
       const want = [...(task.unsolved_set[tool] ?? [])].sort();
@@ -164,6 +208,11 @@ function crossCheck(env: z.infer<typeof EnvironmentShape>, ctx: z.RefinementCtx)
       }
     }
   });
+  return out;
+}
+
+function crossCheck(env: z.infer<typeof EnvironmentShape>, ctx: z.RefinementCtx): void {
+  for (const { path, message } of crossFieldIssues(env)) ctx.addIssue({ code: "custom", path, message });
 }
 
 /** A whole environment: tools, their implementation, initial state and tasks. */

@@ -8,6 +8,7 @@ import { describeMessage, Records, type Recorder } from "../store/index.ts";
 import { idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE_ERROR } from "./jsonrpc.ts";
 import { openSession, type Session } from "./session.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
+import { plural } from "../schema/index.ts";
 
 export const MCP_PATH = "/mcp";
 export const DEFAULTS = {
@@ -277,7 +278,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return refuse(res, null, text, first, { status: 400, code: -32000, message: "Bad Request: Mcp-Session-Id header is required; start a session with a single initialize request" });
     }
     if (sessions.size >= maxSessions) {
-      return refuse(res, null, text, first, { status: 503, code: -32000, message: `Service Unavailable: ${maxSessions} sessions are open, the most this server allows; end one (HTTP DELETE) or retry later`, headers: { "retry-after": "5" } });
+      return refuse(res, null, text, first, { status: 503, code: -32000, message: `Service Unavailable: ${plural(maxSessions, "session")} ${maxSessions === 1 ? "is" : "are"} open, the most this server allows; end one (HTTP DELETE) or retry later`, headers: { "retry-after": "5" } });
     }
     let created: LiveSession;
     try {

@@ -18,7 +18,7 @@ import {
   type Tool as McpTool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { SCENARIOS, type Environment, type Tool } from "../schema/index.ts";
+import { plural, SCENARIOS, type Environment, type Tool } from "../schema/index.ts";
 import { SUBMIT_TOOL, SUBMIT_TOOL_DOC, type EpisodeSession } from "./episode.ts";
 import type { EnvironmentRegistry } from "./registry.ts";
 
@@ -204,7 +204,7 @@ export function createCatalogServer(registry: EnvironmentRegistry, options: Cata
     const all = registry.list();
     const resources: Resource[] = [
       ...(offset === 0 ? [{ uri: CATALOG_URI, name: "catalog", title: "Catalog", description: "Counts by scenario and domain, and how to connect", mimeType: "application/json" }] : []),
-      ...all.slice(offset, offset + PAGE).map(({ env }) => ({ uri: ENV_URI_PREFIX + env.id, name: env.id, title: env.title, description: `${env.scenario}, ${env.domain}, ${env.tasks.length} tasks`, mimeType: "application/json" })),
+      ...all.slice(offset, offset + PAGE).map(({ env }) => ({ uri: ENV_URI_PREFIX + env.id, name: env.id, title: env.title, description: `${env.scenario}, ${env.domain}, ${plural(env.tasks.length, "task")}`, mimeType: "application/json" })),
     ];
     return { resources, ...(offset + PAGE < all.length ? { nextCursor: String(offset + PAGE) } : {}) };
   });

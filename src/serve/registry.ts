@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { loadEnvironments, type Problem } from "../load/index.ts";
 import { compileEnvironment, type CompiledEnvironment } from "../runtime/index.ts";
-import type { Environment, SandboxLimitsInput, Task } from "../schema/index.ts";
+import { plural, type Environment, type SandboxLimitsInput, type Task } from "../schema/index.ts";
 
 export interface RegisteredEnvironment {
   env: Environment;
@@ -60,7 +60,7 @@ export class EnvironmentRegistry {
   resolve(envId: string, taskId: string | null | undefined): { entry: RegisteredEnvironment; task: Task } {
     const entry = this.byId.get(envId);
     if (!entry) {
-      throw new LookupError(`unknown environment "${envId}": ${this.size} environments are served from ${this.source}; connect without ?env= for the catalog`, 404);
+      throw new LookupError(`unknown environment "${envId}": ${plural(this.size, "environment")} ${this.size === 1 ? "is" : "are"} served from ${this.source}; connect without ?env= for the catalog`, 404);
     }
     const tasks = entry.env.tasks;
     if (taskId === null || taskId === undefined || taskId === "") {

@@ -32,6 +32,8 @@ export interface EpisodeQuery {
   maxScore?: number;
   /** Leave out rollouts the runner marked failed (its model endpoint failed), as the score tables do. */
   excludeFailed?: boolean;
+  /** Leave out episodes in which the client called no tool, not even submit_answer (health checks), as the score tables do: `isEmptyEpisode` in src/export. */
+  excludeEmpty?: boolean;
 }
 
 export interface EpisodeOrder {
@@ -76,6 +78,8 @@ function whereOf(q: EpisodeQuery, extra: string[] = []): { sql: string; params: 
   if (q.minScore !== undefined) (where.push(`${score} >= ?`), params.push(q.minScore));
   if (q.maxScore !== undefined) (where.push(`${score} <= ?`), params.push(q.maxScore));
   if (q.excludeFailed) where.push(`${RUN_END_SQL} IS NOT 'error'`);
+  // Both columns are in the covering index, so the charts stay index-only.
+  if (q.excludeEmpty) where.push("(call_count > 0 OR status = 'submitted')");
   where.push(...extra);
   return { sql: where.length ? `WHERE ${where.join(" AND ")}` : "", params };
 }
@@ -137,7 +141,7 @@ export function browseEpisodes(records: Records, query: EpisodeQuery, order: Epi
 }
 
 const filtered = (q: EpisodeQuery): boolean =>
-  [q.envIds, q.taskId, q.agent, q.clientName, q.statuses, q.minScore, q.maxScore].some((v) => v !== undefined) || q.excludeFailed === true;
+  [q.envIds, q.taskId, q.agent, q.clientName, q.statuses, q.minScore, q.maxScore].some((v) => v !== undefined) || q.excludeFailed === true || q.excludeEmpty === true;
 
 /**
  * Without statistics SQLite prefers an index in the sort's order and then reads whole rows to

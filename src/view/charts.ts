@@ -1,7 +1,7 @@
 // The three charts, computed from record aggregates and drawn as SVG by our own code: reward by scenario x complexity, precision vs rate per agent, GRPO group spread.
 import { agentSums, scoreGroups, scoreHistogram, type EpisodeQuery, type Records } from "../store/index.ts";
 import { mean, sampleStd, tQuantile } from "../score/index.ts";
-import { SCENARIOS, type RewardMode } from "../schema/index.ts";
+import { plural, SCENARIOS, type RewardMode } from "../schema/index.ts";
 import { complexityLevel, recordQuery, type EnvIndex } from "./data.ts";
 import { html, type Html } from "./html.ts";
 import type { ListParams } from "./params.ts";
@@ -12,7 +12,7 @@ export const GROUPS_PER_PAGE = 30;
 /** One scenario x complexity cell of the reward distribution. */
 export interface RewardCell {
   scenario: string;
-  /** Sum of the four strategy levels; null for environments not loaded here. */
+  /** 0-3, the highest of the four strategy levels (`complexityLevel`); null for environments not loaded here. */
   complexity: number | null;
   count: number;
   mean: number;
@@ -47,8 +47,10 @@ export interface GroupBox {
 
 export interface ChartsData {
   mode: RewardMode;
-  /** Scored episodes in the charts (failed rollouts left out, as in the score tables). */
+  /** Scored episodes in the charts (failed rollouts and, unless asked for, episodes without a tool call left out, as in the score tables). */
   episodes: number;
+  /** Whether episodes without a tool call (health checks) are counted. */
+  includeEmpty: boolean;
   reward: { scenarios: string[]; levels: (number | null)[]; cells: RewardCell[] };
   agents: AgentPoint[];
   groups: { total: number; flat: number; page: number; pages: number; items: GroupBox[] };
@@ -69,7 +71,7 @@ function halfWidth(n: number, sum: number, sumSq: number): number | null {
 }
 
 export function chartsData(records: Records, envs: EnvIndex, p: ListParams): ChartsData {
-  const query: EpisodeQuery = { ...recordQuery(p, envs).query, excludeFailed: true };
+  const query: EpisodeQuery = { ...recordQuery(p, envs).query, excludeFailed: true, excludeEmpty: !p.includeEmpty };
 
   const cells = new Map<string, RewardCell>();
   let episodes = 0;
@@ -121,6 +123,7 @@ export function chartsData(records: Records, envs: EnvIndex, p: ListParams): Cha
   return {
     mode: p.mode,
     episodes,
+    includeEmpty: p.includeEmpty,
     reward: { scenarios, levels, cells: present },
     agents,
     groups: { total: groups.total, flat: groups.flat, page: p.groupsPage, pages: Math.max(1, Math.ceil(groups.total / GROUPS_PER_PAGE)), items },
@@ -194,7 +197,7 @@ export function rewardChart(data: ChartsData): Html {
       const barW = (w - 12) / BINS;
       const bars = cell.bins.map((n, b) => {
         const bh = maxShare > 0 ? ((n / cell.count) / maxShare) * plotH : 0;
-        const label = `${scenario}, ${levelLabel(level)}: solve_f1 ${f2(b / BINS)}-${f2((b + 1) / BINS)}: ${n} of ${cell.count} episodes`;
+        const label = `${scenario}, ${levelLabel(level)}: solve_f1 ${f2(b / BINS)}-${f2((b + 1) / BINS)}: ${n} of ${plural(cell.count, "episode")}`;
         return html`<rect class="bar" x="${c(x0 + 6 + b * barW + 1)}" y="${c(plotTop + plotH - bh)}" width="${c(barW - 2)}" height="${c(Math.max(bh, n > 0 ? 1 : 0))}" fill="#3b5bdb" data-count="${n}"><title>${label}</title></rect>`;
       });
       parts.push(html`<g class="cell" data-scenario="${scenario}" data-complexity="${level ?? "unknown"}" data-count="${cell.count}" data-mean="${f3(cell.mean)}">
@@ -243,7 +246,7 @@ export function agentChart(data: ChartsData): Html {
     const px = x(a.rate);
     const py = y(a.precision);
     const r = 4 + 6 * Math.sqrt(a.count / maxN);
-    const label = `${a.agent}: precision ${f3(a.precision)}${a.precision_half === null ? "" : ` ± ${f3(a.precision_half)}`}, rate ${f3(a.rate)}${a.rate_half === null ? "" : ` ± ${f3(a.rate_half)}`}, ${a.count} episodes`;
+    const label = `${a.agent}: precision ${f3(a.precision)}${a.precision_half === null ? "" : ` ± ${f3(a.precision_half)}`}, rate ${f3(a.rate)}${a.rate_half === null ? "" : ` ± ${f3(a.rate_half)}`}, ${plural(a.count, "episode")}`;
     const whiskers = [
       a.rate_half === null ? null : html`<line x1="${c(x(Math.max(0, a.rate - a.rate_half)))}" x2="${c(x(Math.min(1, a.rate + a.rate_half)))}" y1="${c(py)}" y2="${c(py)}" stroke="${color}" stroke-width="2"/>`,
       a.precision_half === null ? null : html`<line x1="${c(px)}" x2="${c(px)}" y1="${c(y(Math.max(0, a.precision - a.precision_half)))}" y2="${c(y(Math.min(1, a.precision + a.precision_half)))}" stroke="${color}" stroke-width="2"/>`,
@@ -294,6 +297,6 @@ export function groupsChart(data: ChartsData): Html {
 <text x="${m.l + pw + 32}" y="${c(cy + 4)}" fill="currentColor">${f2(b.mean)} · ${f2(b.std)} · ${b.scores.length}${flat ? " · flat" : ""}</text></g>`);
   });
   if (g.items.length === 0) parts.push(html`<text x="${m.l}" y="${m.t + 16}" fill="currentColor" fill-opacity="0.6">No group of two or more scored rollouts matches the filters.</text>`);
-  const desc = `${g.total} groups of at least two scored rollouts (one agent on one task); ${g.flat} of them are flat (every rollout scored the same, so GRPO gets no advantage from them). Boxes span the quartiles, whiskers the range, the thick line is the median, dots are rollouts.`;
+  const desc = `${plural(g.total, "group")} of at least two scored rollouts (one agent on one task); ${g.flat} of them are flat (every rollout scored the same, so GRPO gets no advantage from them). Boxes span the quartiles, whiskers the range, the thick line is the median, dots are rollouts.`;
   return svg("chart-groups", W, H, title, desc, html`${parts}`);
 }

@@ -1,13 +1,10 @@
 // What the viewer's pages and JSON API show of the episode list: the environments' attributes joined to recorded rows, filters turned into record queries.
 import { browseEpisodes, type BrowseRow, type EpisodeOrder, type EpisodeQuery, type Records } from "../store/index.ts";
-import { SCENARIOS, type Environment, type EpisodeStatus, type RewardMode, type Scenario } from "../schema/index.ts";
+import { complexityLabel, complexityLevel as levelOf, SCENARIOS, type Environment, type EpisodeStatus, type RewardMode, type Scenario } from "../schema/index.ts";
 import { MAX_COMPLEXITY, type ListParams } from "./params.ts";
 
-/** The complexity level the score tables use: the sum of the four scaling-strategy levels (0-12). */
-export const complexityLevel = (env: Environment): number => {
-  const c = env.complexity;
-  return c.functional_generalization + c.parameter_expansion + c.parameter_type_generalization + c.toolset_extension;
-};
+/** The level the viewer filters, sorts and charts by, on the 0-3 scale: the highest of the four strategies' levels (their shared level when they agree). */
+export const complexityLevel = (env: Environment): number => levelOf(env.complexity);
 
 /** The environments the viewer knows, by id; episodes of others still show, without scenario, complexity or recomputed scores. */
 export class EnvIndex {
@@ -63,7 +60,10 @@ export interface ListRow {
   env: string | null;
   task: string | null;
   scenario: Scenario | null;
+  /** 0-3: the highest of the four strategies' levels (`complexityLevel`). */
   complexity: number | null;
+  /** `level N` when the four strategies share it, else each one's level (`fg1 pe2 ptg0 te3`). */
+  complexity_label: string | null;
   /** The runner's policy or model, else `client:<name>`. */
   agent: string;
   client: string | null;
@@ -88,6 +88,7 @@ export function listRow(r: BrowseRow, envs: EnvIndex): ListRow {
     task: r.taskId,
     scenario: env?.scenario ?? null,
     complexity: env ? complexityLevel(env) : null,
+    complexity_label: env ? complexityLabel(env.complexity) : null,
     agent: r.agent,
     client: r.clientName,
     status: r.status,

@@ -1,6 +1,6 @@
 // The viewer's HTML: layout with landmarks, the filterable episode list, the episode timeline and the charts page; every value from the database goes through `html`.
 import type { EpisodeFacets } from "../store/index.ts";
-import { EpisodeStatus, RewardMode, SCENARIOS, type EpisodeScore } from "../schema/index.ts";
+import { EpisodeStatus, plural, RewardMode, SCENARIOS, type EpisodeScore } from "../schema/index.ts";
 import { agentChart, groupsChart, rewardChart, type ChartsData } from "./charts.ts";
 import type { ListPage, ListRow } from "./data.ts";
 import type { CallView, EpisodeView, TurnView } from "./episode.ts";
@@ -67,7 +67,7 @@ export function errorPage(status: number, message: string): Html {
 // ---- filters ------------------------------------------------------------------------------
 
 function datalist(id: string, values: readonly { value: string; count: number }[]): Html {
-  return html`<datalist id="${id}">${values.map((v) => html`<option value="${v.value}">${v.count} episodes</option>`)}</datalist>`;
+  return html`<datalist id="${id}">${values.map((v) => html`<option value="${v.value}">${plural(v.count, "episode")}</option>`)}</datalist>`;
 }
 
 function textField(name: string, label: string, value: string | undefined, list: Html | null, hint: string): Html {
@@ -83,7 +83,12 @@ function selectField(name: string, label: string, value: string | undefined, opt
 /** The filter form; plain GET, so it works without script (the script only saves the page reload). */
 export function filterForm(p: ListParams, facets: EpisodeFacets, action: "/" | "/charts"): Html {
   const f = p.filters;
-  const hidden = action === "/" ? html`<input type="hidden" name="sort" value="${p.sort}"><input type="hidden" name="dir" value="${p.dir}"><input type="hidden" name="per_page" value="${p.perPage}">` : EMPTY;
+  const hidden =
+    action === "/"
+      ? html`<input type="hidden" name="sort" value="${p.sort}"><input type="hidden" name="dir" value="${p.dir}"><input type="hidden" name="per_page" value="${p.perPage}">`
+      : p.includeEmpty
+        ? html`<input type="hidden" name="include_empty" value="1">`
+        : EMPTY;
   return html`<form class="filters" method="get" action="${action}" role="search" aria-label="Filter episodes">
   ${textField("env", "Environment", f.env, datalist("l-env", facets.envs), "any environment")}
   ${textField("task", "Task", f.task, datalist("l-task", facets.tasks), "any task")}
@@ -141,7 +146,7 @@ function listRowHtml(row: ListRow, mode: RewardMode): Html {
 <td>${row.env ?? "–"}</td>
 <td>${row.task ?? "–"}</td>
 <td class="nowrap">${row.scenario ?? html`<span class="muted">unknown</span>`}</td>
-<td class="num">${row.complexity ?? "–"}</td>
+<td class="num"${row.complexity_label === null ? EMPTY : html` title="${row.complexity_label}"`}>${row.complexity ?? "–"}</td>
 <td>${row.agent}</td>
 <td>${statusBadge(row.status)}</td>
 <td class="num">${row.calls}</td>
@@ -315,7 +320,7 @@ function facts(view: EpisodeView): Html {
 ${item("Environment", view.environment ? html`${view.environment.title} <span class="muted">(${e.env})</span>` : (e.env ?? "–"))}
 ${item("Task", e.task ?? "–")}
 ${item("Scenario", e.scenario ?? "unknown")}
-${item("Complexity", e.complexity === null ? "unknown" : `level ${e.complexity}`)}
+${item("Complexity", e.complexity_label ?? "unknown")}
 ${item("Model / client", e.agent)}
 ${item("MCP client", e.client ? `${e.client}${e.client_version ? ` ${e.client_version}` : ""}` : "–")}
 ${item("Status", statusBadge(e.status))}
@@ -385,13 +390,13 @@ ${extra}<details><summary>The numbers behind this chart</summary><div class="tab
 export function chartsBody(p: ListParams, data: ChartsData): Html {
   const g = data.groups;
   return html`<div id="charts" data-episodes="${data.episodes}">
-<p class="muted">${data.episodes.toLocaleString("en-US")} scored episodes match (rollouts whose model endpoint failed are left out, as in <code>envforge score</code>); reward: ${data.mode}.</p>
+<p class="muted">${plural(data.episodes, "scored episode")} ${data.episodes === 1 ? "matches" : "match"} (rollouts whose model endpoint failed${data.includeEmpty ? "" : " and episodes without a tool call, such as health checks,"} are left out, as in <code>envforge score</code>; <a href="/charts${queryString({ ...p, includeEmpty: !data.includeEmpty })}">${data.includeEmpty ? "leave out" : "include"} episodes without a tool call</a>); reward: ${data.mode}.</p>
 ${figure("reward", "Reward distribution by scenario × complexity", "Each cell is a histogram of solve_f1 over ten bins from 0 to 1; its colour is the cell's mean (viridis: dark is low, yellow is high).", rewardChart(data), rewardTable(data))}
 ${figure("agents", "Solve precision against solve rate", "One point per model or client: the mean over its scored episodes, whiskers are 95% t intervals. Up is fewer wasted calls, right is more complete.", agentChart(data), agentTable(data))}
 ${figure(
   "groups",
   "Spread within GRPO groups",
-  `${g.total} groups (one model or client on one task, two or more rollouts); ${g.flat} are flat, so GRPO learns nothing from them. Grey rows are flat.`,
+  `${plural(g.total, "group")} (one model or client on one task, two or more rollouts); ${g.flat} ${g.flat === 1 ? "is" : "are"} flat, so GRPO learns nothing from ${g.flat === 1 ? "it" : "them"}. Grey rows are flat.`,
   groupsChart(data),
   groupTable(data),
   pager(p, g.pages, "Group pages", "groupsPage", "/charts"),

@@ -2,8 +2,8 @@
 import { EPISODE_SORTS, type EpisodeSort } from "../store/index.ts";
 import { EpisodeStatus, RewardMode, SCENARIOS, type Scenario } from "../schema/index.ts";
 
-/** The most complexity level: four strategies of at most level 3 each. */
-export const MAX_COMPLEXITY = 12;
+/** The highest complexity level: the strategies' own 0-3 scale (see `complexityLevel`). */
+export const MAX_COMPLEXITY = 3;
 export const MAX_PER_PAGE = 500;
 export const DEFAULT_PER_PAGE = 50;
 
@@ -29,12 +29,14 @@ export interface ListParams {
   perPage: number;
   /** Which page of GRPO groups the charts show. */
   groupsPage: number;
+  /** Count episodes without a tool call (health checks) in the charts; left out by default, as in `score --db`. */
+  includeEmpty: boolean;
 }
 
 /** A query string the viewer cannot act on; the message says which parameter and why. */
 export class ParamError extends Error {}
 
-const KNOWN = new Set(["env", "task", "model", "client", "scenario", "complexity", "status", "min_score", "max_score", "mode", "sort", "dir", "page", "per_page", "groups_page", "partial"]);
+const KNOWN = new Set(["env", "task", "model", "client", "scenario", "complexity", "status", "min_score", "max_score", "mode", "sort", "dir", "page", "per_page", "groups_page", "include_empty", "partial"]);
 
 function text(q: URLSearchParams, name: string): string | undefined {
   const values = q.getAll(name).map((v) => v.trim()).filter((v) => v !== "");
@@ -96,6 +98,7 @@ export function parseParams(q: URLSearchParams): ListParams {
     page: int(q, "page", 1, 1_000_000_000) ?? 1,
     perPage: int(q, "per_page", 1, MAX_PER_PAGE) ?? DEFAULT_PER_PAGE,
     groupsPage: int(q, "groups_page", 1, 1_000_000_000) ?? 1,
+    includeEmpty: (int(q, "include_empty", 0, 1) ?? 0) === 1,
   };
 }
 
@@ -119,6 +122,7 @@ export function queryString(p: ListParams, change: Partial<Omit<ListParams, "fil
     ["page", v.page === 1 ? undefined : v.page],
     ["per_page", v.perPage === DEFAULT_PER_PAGE ? undefined : v.perPage],
     ["groups_page", v.groupsPage === 1 ? undefined : v.groupsPage],
+    ["include_empty", v.includeEmpty ? 1 : undefined],
   ];
   const q = new URLSearchParams();
   for (const [k, val] of pairs) if (val !== undefined) q.set(k, String(val));

@@ -25,7 +25,7 @@ describe("envforge build --generator llm", () => {
     try {
       const r = await run(["--generator", "llm", "--base-url", server.baseUrl, "--model", "m1", "--api-key-env", "MY_KEY", "--topic", "city libraries", "--count", "1", "--scenario", "single-hop", "--complexity", "0", "--out", "out1", "--cache", "c1", "--rate-limit", "6000", "--llm-stages", "decompose,deploy"], { MY_KEY: "sk-local" });
       expect(r.code).toBe(0);
-      expect(r.out).toMatch(/^built 1 environments \(\d+ tasks\) from 2 candidates/);
+      expect(r.out).toMatch(/^built 1 environment \(\d+ tasks\) from 2 candidates/);
       expect(r.out).toMatch(/rejected candidates: gate:replay 1/);
       expect(r.out).toMatch(/decompose +llm +ran +2, accepted +2 \(100\.0%\)/);
       expect(r.out).toMatch(/document +procedural/);

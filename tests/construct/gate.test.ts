@@ -103,7 +103,7 @@ describe("gate", () => {
     const leaky = GOOD.replace('throw new Error("No person named " + args.name);', 'throw new Error("No person named " + args.name + "; known codes: " + state.people.map((r) => r.code).join(" "));');
     const issues = (await gate(tiny(leaky))).issues;
     expect(issues.map((i) => i.check)).toContain("leak");
-    expect(issues.find((i) => i.check === "leak")!.message).toMatch(/reveals "Q-/);
+    expect(issues.find((i) => i.check === "leak")!.message).toMatch(/reveals the sub-answer "Q-/);
   });
 
   it("catches another row that returns the same answer", async () => {

@@ -1,17 +1,18 @@
 // Exports from a recorded database: FTRL rows field by field against method.md §4, the state each row pairs with, chat JSONL, Parquet, filters, and the score report.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import { buildReport, chatTools, exportRecords, ftrlParquet, ftrlRows, readTranscript, toolCodes, type ExportFormat, type ExportStats } from "../../src/export/index.ts";
+import { buildReport, chatTools, exportRecords, ftrlParquet, ftrlRows, readTranscript, toolCodes, type ExportFormat, type ExportProgress, type ExportStats } from "../../src/export/index.ts";
 import { Records } from "../../src/store/index.ts";
 import { llmFactory, oracleFactory } from "../../src/run/index.ts";
 import { parseOpenAIMessage, parseResponse, scoreStep } from "../../src/score/index.ts";
-import { ASSISTANT_META_KEY, ChatMessage, FtrlRow, type AssistantTurnMeta, type Environment, type UnsolvedSet } from "../../src/schema/index.ts";
+import { ASSISTANT_META_KEY, ChatMessage, FtrlRow, size, type AssistantTurnMeta, type Environment, type UnsolvedSet } from "../../src/schema/index.ts";
 import { environmentsIn, EXAMPLES, runInMemory, tempDir } from "../run/helpers.ts";
 import { startFakeOpenAI } from "../run/openai-server.ts";
 import { nativeBirthYear, Q_BIRTH_YEAR, rawBirthYear } from "../run/scripted.ts";
 import { readParquet, sameRows } from "./helpers.ts";
+import { memoryIo } from "../helpers/io.ts";
 
 const tmp = tempDir("envforge-export-");
 const db = `${tmp.dir}/rollouts.db`;
@@ -195,15 +196,17 @@ describe("score --db", () => {
   it("reports metrics with intervals and GRPO group statistics", async () => {
     const records = Records.open(db);
     const report = buildReport(records, environments);
+    const pooled = buildReport(records, environments, { pool: true });
     records.close();
     expect(report.episodes).toEqual({ read: 6, scored: 6, excluded: {} });
     const byModel = Object.fromEntries(report.tables.model.map((r) => [r.key, r]));
     expect(byModel.oracle).toMatchObject({ episodes: 4, solve_f1: { mean: 1, half_width: 0 }, answer_accuracy: { mean: 1 } });
     expect(byModel["native-model"]!.solve_f1).toMatchObject({ n: 1, mean: 0.8, half_width: null });
     expect(byModel["native-model"]!.solve_precision.mean).toBeCloseTo(2 / 3, 12);
-    expect(report.tables.scenario.map((r) => [r.key, r.episodes])).toEqual([["multi-hop", 6]]);
-    expect(report.tables.complexity.map((r) => r.key)).toEqual(["level 0"]);
-    const f1 = report.tables.environment[0]!.solve_f1;
+    expect(report.tables.scenario.map((r) => [r.key, r.model, r.episodes])).toEqual([["multi-hop", "native-model", 1], ["multi-hop", "oracle", 4], ["multi-hop", "raw-model", 1]]);
+    expect(pooled.tables.scenario.map((r) => [r.key, r.model, r.episodes])).toEqual([["multi-hop", null, 6]]);
+    expect(report.tables.complexity.map((r) => r.key)).toEqual(["level 0", "level 0", "level 0"]);
+    const f1 = pooled.tables.environment[0]!.solve_f1;
     expect(f1.n).toBe(6);
     expect(f1.mean).toBeCloseTo((4 + 0.8 + 1) / 6, 12);
     expect(f1.low!).toBeLessThan(f1.mean);
@@ -227,7 +230,7 @@ describe("score --db", () => {
     const json = await run(["score", "--db", db, "--dir", EXAMPLES, "--json"]);
     expect(json.code).toBe(0);
     const records = Records.open(db);
-    expect(JSON.parse(json.out)).toEqual(JSON.parse(JSON.stringify(buildReport(records, environments))));
+    expect(JSON.parse(json.out)).toEqual(JSON.parse(JSON.stringify(buildReport(records, environments, { pool: false, includeEmpty: false }))));
     records.close();
     const text = await run(["score", "--db", db, "--dir", EXAMPLES]);
     expect(text.code).toBe(0);
@@ -237,7 +240,35 @@ describe("score --db", () => {
     const out = `${tmp.dir}/cli.jsonl`;
     const exp = await run(["export", "--db", db, "--dir", EXAMPLES, "--format", "ftrl", "--out", out, "--model", "raw-model"]);
     expect(exp.code).toBe(0);
-    expect(exp.out).toMatch(/wrote 3 rows from 1 of 6 episodes/);
+    expect(exp.out).toContain(`wrote 3 rows (${size(statSync(out).size)}) from 1 of 6 episodes`);
     expect(readFileSync(out, "utf8").trim().split("\n")).toHaveLength(3);
+  });
+});
+
+describe("a large export", () => {
+  it("reports its progress row by row and the size it wrote", async () => {
+    for (const format of ["ftrl", "parquet", "chat"] as const) {
+      const file = `${tmp.dir}/progress.${format}`;
+      const seen: ExportProgress[] = [];
+      const records = Records.open(db);
+      const stats = await exportRecords({ records, environments, format, out: file, onProgress: (p) => seen.push({ ...p }) }).finally(() => records.close());
+      expect(stats.bytes, format).toBe(statSync(file).size);
+      expect(seen.length, format).toBeGreaterThanOrEqual(stats.rows);
+      for (const [i, p] of seen.entries()) {
+        expect(p.total).toBe(6);
+        if (i > 0) for (const k of ["episodes", "rows", "bytes"] as const) expect(p[k]).toBeGreaterThanOrEqual(seen[i - 1]![k]);
+      }
+      expect(seen.at(-1)).toEqual({ episodes: 6, total: 6, rows: stats.rows, bytes: stats.bytes });
+    }
+  });
+
+  it("draws a bar on stderr with --progress and says the size on stdout", async () => {
+    const m = memoryIo({ cwd: process.cwd() });
+    const file = `${tmp.dir}/bar.jsonl`;
+    const code = await main(["export", "--db", db, "--dir", EXAMPLES, "--format", "ftrl", "--out", file, "--progress"], m.io);
+    expect(code).toBe(0);
+    const bytes = statSync(file).size;
+    expect(m.err()).toContain(`6/6 episodes | 18 rows | ${size(bytes)}`);
+    expect(m.out()).toContain(`wrote 18 rows (${size(bytes)}) from 6 of 6 episodes`);
   });
 });

@@ -1,5 +1,4 @@
 // npm start smoke test: `envforge start --once` serves, rolls out oracle and random over HTTP, prints the table and exits by the oracle's result.
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,6 +9,7 @@ import { pickTasks } from "../../src/cli/start.ts";
 import { loadEnvironments } from "../../src/load/index.ts";
 import { Records } from "../../src/store/index.ts";
 import { COUNTER_INPUT } from "../serve/fixtures.ts";
+import { runNode, type Finished } from "../helpers/spawn.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BIN = join(ROOT, "bin/envforge.js");
@@ -20,17 +20,7 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function run(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[], cwd: string): Promise<Finished> => runNode(BIN, args, { cwd });
 
 const columns = (line: string): string[] => line.trim().split(/\s{2,}/);
 
@@ -43,20 +33,33 @@ describe("envforge start --once", () => {
     const lines = stdout.split("\n");
     const head = lines.findIndex((l) => l.startsWith("scenario"));
     expect(columns(lines[head]!)).toEqual(["scenario", "complexity", "policy", "episodes", "precision", "rate", "f1", "answer acc"]);
-    const rows = lines.slice(head + 2).filter((l) => /\s(oracle|random\S*)\s/.test(l)).map(columns);
+    const body = lines.slice(head + 2);
+    const rows = body.slice(0, body.indexOf("")).map(columns);
 
     const { environments } = await loadEnvironments([join(ROOT, "environments")]);
     const chosen = pickTasks(environments.map((e) => e.env), 2);
     const cells = new Set(chosen.map((e) => e.scenario));
     expect(new Set(rows.map((r) => r[0]))).toEqual(cells);
-    const oracle = rows.filter((r) => r[2] === "oracle");
-    const random = rows.filter((r) => r[2] !== "oracle");
+    const oracle = rows.filter((r) => r[2] === "oracle (self-check)");
+    const random = rows.filter((r) => r[2] === "random (floor)");
     expect(oracle.length).toBe(random.length);
     expect(oracle.reduce((n, r) => n + Number(r[3]!.split("/")[0]), 0)).toBe(chosen.reduce((n, e) => n + e.tasks.length, 0));
     for (const r of oracle) expect(r.slice(4)).toEqual(["1.000", "1.000", "1.000", "1.000"]);
     expect(random.some((r) => Number(r[6]) < 1)).toBe(true);
     expect(stdout).toContain("oracle: perfect on every task");
-    // --once prints no connection help, and the database holds every episode, ended.
+    // The table says what the two policies are for, so random's low scores do not read as a failure.
+    expect(stdout).toContain("random (floor): calls random tools with schema-valid arguments");
+    expect(stdout).toContain("oracle (self-check): replays each task's gold plan");
+    // --once ends with what to do next (the same database), prints no connection help, and the database holds every episode, ended.
+    const db = join(tmp, ".envforge", "start.db");
+    expect(stdout.trimEnd().split("\n").slice(-5)).toEqual([
+      "Next:",
+      `  npx envforge score --db ${db}    (the same episodes as tables with 95% intervals and GRPO groups)`,
+      `  npx envforge view --db ${db}     (every episode call by call, and the charts, in a browser)`,
+      `  npx envforge export --db ${db} --format ftrl --out rows.jsonl    (training rows)`,
+      "  npm start    (keep serving, and print how to connect Claude Desktop, Claude Code and the MCP Inspector)",
+    ]);
+    expect(stdout).toMatch(/on \d+ tasks \(/);
     expect(stdout).not.toContain("Serving until Ctrl-C");
     const records = Records.open(join(tmp, ".envforge", "start.db"));
     const counts = records.counts();
@@ -80,7 +83,7 @@ describe("envforge start --once", () => {
     const code = await main(["start", "--once", "--all", "--port", "0", "--dir", dir, "--db", join(tmp, "broken.db")], { stdout: sink, stderr: quiet, stdin: Readable.from([]), cwd: tmp, env: process.env });
     expect(code).toBe(1);
     expect(stdout).toContain("oracle: NOT perfect");
-    const oracle = stdout.split("\n").map(columns).find((r) => r[2] === "oracle")!;
+    const oracle = stdout.split("\n").map(columns).find((r) => r[2] === "oracle (self-check)")!;
     expect(oracle.slice(3, 6)).toEqual(["2/2", "0.000", "0.000"]);
   });
 });

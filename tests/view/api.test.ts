@@ -90,9 +90,10 @@ describe("GET /api/episodes", () => {
     expect(page.total).toBe(6);
     expect(page.rows.map((r) => r.id)).toEqual(["running-1", "xss-1", "random-1", "variant-1", "oracle-2", "oracle-1"]);
     const oracle = page.rows.find((r) => r.id === "oracle-1")!;
-    expect(oracle).toMatchObject({ env: EXAMPLE.id, task: "director-birth-year", scenario: "multi-hop", complexity: 0, agent: "oracle", client: "envforge-run", status: "submitted", calls: 2, needed: 2 });
+    expect(oracle).toMatchObject({ env: EXAMPLE.id, task: "director-birth-year", scenario: "multi-hop", complexity: 0, complexity_label: "level 0", agent: "oracle", client: "envforge-run", status: "submitted", calls: 2, needed: 2 });
     expect(oracle.score).toEqual({ ftrl: 1, strict: 1 });
-    expect(page.rows.find((r) => r.id === "variant-1")).toMatchObject({ scenario: "single-hop", complexity: 2, agent: "qwen" });
+    // One scale, 0-3: mixed strategy levels show as their highest level, and each level in the label.
+    expect(page.rows.find((r) => r.id === "variant-1")).toMatchObject({ scenario: "single-hop", complexity: 2, complexity_label: "fg2 pe1 ptg0 te2", agent: "qwen" });
     expect(page.rows.find((r) => r.id === "running-1")!.score).toEqual({ ftrl: null, strict: null });
   });
 
@@ -106,6 +107,7 @@ describe("GET /api/episodes", () => {
     expect(await ids("min_score=1")).toEqual(["oracle-1", "oracle-2", "variant-1"]);
     expect(await ids("scenario=single-hop")).toEqual(["variant-1"]);
     expect(await ids("complexity=0&task=director-birthplace")).toEqual(["oracle-2"]);
+    expect(await ids("complexity=2")).toEqual(["variant-1"]);
     expect(await ids(`env=${EXAMPLE.id}&scenario=single-hop`)).toEqual([]);
     expect(await ids("client=nobody")).toEqual([]);
   });
@@ -129,7 +131,7 @@ describe("GET /api/episodes", () => {
       ["min_score=0.8&max_score=0.2", "above"],
       ["status=done", "status"],
       ["page=0", "page"],
-      ["complexity=13", "complexity"],
+      ["complexity=4", "complexity"],
       ["sceanrio=multi-hop", "unknown parameter"],
     ] as const) {
       const r = await get(`/api/episodes?${q}`);

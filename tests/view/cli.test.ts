@@ -10,22 +10,6 @@ import { oraclePlan, recordEpisode, ROOT, tempDir } from "./fixtures.ts";
 
 const BIN = join(ROOT, "bin/envforge.js");
 
-/**
- * The first match of `pattern` in what the child prints. Its stdout keeps being read afterwards: leaving
- * a `for await` loop would close the pipe, and the child's next line would hit a closed pipe.
- */
-function printed(child: ChildProcessWithoutNullStreams, pattern: RegExp): Promise<string> {
-  let out = "";
-  return new Promise((resolve, reject) => {
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (chunk: string) => {
-      out += chunk;
-      const m = pattern.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`exited with ${code} before printing ${pattern}: ${out}`)));
-  });
-}
 let tmp: ReturnType<typeof tempDir>;
 let child: ChildProcessWithoutNullStreams;
 let url: string;
@@ -36,7 +20,7 @@ beforeAll(async () => {
   recorder = Recorder.open(join(tmp.dir, "shared.db"));
   recordEpisode(recorder, oraclePlan("before-1"));
   child = spawn(process.execPath, [BIN, "view", "--db", join(tmp.dir, "shared.db"), "--port", "0", "--poll-ms", "50"], { cwd: tmp.dir });
-  url = await printed(child, /envforge view: (http:\/\/\S+)/);
+  url = await printed(child.stdout, /envforge view: (http:\/\/\S+)/);
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
 }, 60_000);
 
@@ -48,6 +32,27 @@ afterAll(async () => {
   recorder?.close();
   tmp?.cleanup();
 });
+
+/**
+ * The first match of `pattern` in what a child prints. Leaving a `for await` loop over its
+ * stdout would destroy the pipe, and the child's next line would then fail with EPIPE: keep
+ * reading (and discarding) instead.
+ */
+function printed(stdout: NodeJS.ReadableStream, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let found = false;
+    stdout.setEncoding("utf8");
+    stdout.on("data", (chunk: string) => {
+      out += chunk;
+      const m = found ? null : pattern.exec(out);
+      if (!m) return;
+      found = true;
+      resolve(m[1]!);
+    });
+    stdout.once("end", () => found || reject(new Error(`the child ended without printing ${pattern}: ${out}`)));
+  });
+}
 
 const get = (path: string): Promise<IncomingMessage> => new Promise((resolve, reject) => request(`${url}${path}`, resolve).on("error", reject).end());
 
@@ -99,7 +104,7 @@ describe("envforge view", () => {
   it("is mounted at / of envforge serve --http, beside the MCP endpoint", async () => {
     const serve = spawn(process.execPath, [BIN, "serve", "--http", "127.0.0.1:0", "--dir", join(ROOT, "environments/examples"), "--db", join(tmp.dir, "serve.db")], { cwd: tmp.dir });
     try {
-      const viewer = await printed(serve, /viewer: +(http:\/\/\S+)/);
+      const viewer = await printed(serve.stdout, /viewer: +(http:\/\/\S+)/);
       const page = await new Promise<IncomingMessage>((resolve, reject) => request(viewer, resolve).on("error", reject).end());
       expect(page.statusCode).toBe(200);
       expect(await text(page)).toContain("<h1>Episodes</h1>");

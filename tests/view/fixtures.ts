@@ -11,12 +11,12 @@ export const EXAMPLE_FILE = join(ROOT, "environments/examples/films-director-bir
 
 export const EXAMPLE: Environment = Environment.parse(JSON.parse(readFileSync(EXAMPLE_FILE, "utf8")));
 
-/** The example under another id, scenario and complexity, so scenario and complexity filters have something to tell apart. */
+/** The example under another id, scenario and complexity (mixed levels: the viewer shows the highest, 2), so scenario and complexity filters have something to tell apart. */
 export const VARIANT: Environment = Environment.parse({
   ...JSON.parse(readFileSync(EXAMPLE_FILE, "utf8")),
   id: "example-films-variant",
   scenario: "single-hop",
-  complexity: { functional_generalization: 1, parameter_expansion: 1, parameter_type_generalization: 0, toolset_extension: 0 },
+  complexity: { functional_generalization: 2, parameter_expansion: 1, parameter_type_generalization: 0, toolset_extension: 2 },
 });
 
 export function tempDir(): { dir: string; cleanup: () => void } {

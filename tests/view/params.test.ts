@@ -39,7 +39,7 @@ const listParams: fc.Arbitrary<ListParams> = fc.record({
       model: fc.string({ minLength: 1, maxLength: 30 }).filter((s) => s.trim() === s && s !== "" && !s.includes(",")),
       client: fc.string({ minLength: 1, maxLength: 30 }).filter((s) => s.trim() === s && s !== ""),
       scenario: fc.constantFrom(...SCENARIOS),
-      complexity: fc.integer({ min: 0, max: 12 }),
+      complexity: fc.integer({ min: 0, max: 3 }),
       status: fc.uniqueArray(fc.constantFrom(...EpisodeStatus.options), { minLength: 1 }),
       minScore: fc.double({ min: 0, max: 0.5, noNaN: true }),
       maxScore: fc.double({ min: 0.5, max: 1, noNaN: true }),
@@ -52,6 +52,7 @@ const listParams: fc.Arbitrary<ListParams> = fc.record({
   page: fc.integer({ min: 1, max: 100_000 }),
   perPage: fc.integer({ min: 1, max: 500 }),
   groupsPage: fc.integer({ min: 1, max: 1000 }),
+  includeEmpty: fc.boolean(),
 });
 
 describe("query parameters", () => {

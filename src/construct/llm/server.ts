@@ -5,7 +5,7 @@ import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError, type CallToolResult, type Tool as McpTool } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { Level, SCENARIOS, Scenario, type SandboxLimitsInput } from "../../schema/index.ts";
+import { Level, plural, SCENARIOS, Scenario, type SandboxLimitsInput } from "../../schema/index.ts";
 import { uniformComplexity } from "../plan.ts";
 import { buildToDirectoryWithLlm, stageChoiceError } from "./build.ts";
 import { ModelError } from "./model.ts";
@@ -114,11 +114,11 @@ export function createBuilderServer(o: BuilderOptions): Server {
         ...(o.limits ? { limits: o.limits } : {}),
         onProgress: (p) => {
           if (token === undefined) return;
-          void extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: p.done, total: p.total, message: `${p.requests} requests, ${p.cached} cached` } });
+          void extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: p.done, total: p.total, message: `${plural(p.requests, "request")}, ${p.cached} cached` } });
         },
       });
       const s = result.summary;
-      const text = [`built ${s.built} of ${count} environment(s) (${s.tasks} tasks) from ${s.candidates} candidates into ${o.out}`, formatLlmReport(result.llm), ...result.written.map((f) => `wrote ${f}`)].join("\n");
+      const text = [`built ${s.built} of ${plural(count, "environment")} (${plural(s.tasks, "task")}) from ${plural(s.candidates, "candidate")} into ${o.out}`, formatLlmReport(result.llm), ...result.written.map((f) => `wrote ${f}`)].join("\n");
       return { content: [{ type: "text", text }], structuredContent: { summary: s, llm: result.llm, written: result.written }, ...(s.built === 0 ? { isError: true } : {}) };
     } catch (err) {
       if (err instanceof ModelError || err instanceof McpError) return failure(`the model could not be reached: ${err.message}`);
