@@ -1,6 +1,7 @@
 // The command table and dispatcher; the only place that turns failures into exit codes.
 import type { Command } from "./command.ts";
 import { processIo, UsageError, write, type Io } from "./io.ts";
+import { StoreError } from "../store/index.ts";
 import { validateCommand } from "./validate.ts";
 import { schemaCommand } from "./schema.ts";
 import { scoreCommand } from "./score.ts";
@@ -57,7 +58,8 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
       write(io.stderr, `envforge ${name}: ${(err as Error).message}\nUsage: envforge ${command.usage}`);
       return 2;
     }
-    write(io.stderr, `envforge ${name}: ${(err as Error).stack ?? String(err)}`);
+    // A store that cannot be written is the operator's to fix: its path and reason say all there is.
+    write(io.stderr, `envforge ${name}: ${err instanceof StoreError ? err.message : ((err as Error).stack ?? String(err))}`);
     return 1;
   }
 }

@@ -51,6 +51,17 @@ function onSignal(handler: (signal: string) => void): () => void {
   return off;
 }
 
+/** Tells the operator when the store stops taking records and when it takes them again. */
+export function reportStore(recorder: Recorder, io: Io, command: string): void {
+  recorder.onStatus = (failure) =>
+    write(
+      io.stderr,
+      failure
+        ? `envforge ${command}: ${failure.message}; tool calls fail without effect and new episodes are refused until it is writable again`
+        : `envforge ${command}: the store ${recorder.file} is writable again`,
+    );
+}
+
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -97,6 +108,7 @@ async function run(argv: string[], io: Io): Promise<number> {
 
   const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
   const recorder = Recorder.open(dbFile, { synchronous: sync });
+  reportStore(recorder, io, "serve");
   const interrupted = recorder.recoverInterrupted();
   if (interrupted > 0) write(io.stderr, `envforge serve: marked ${interrupted} episodes of stopped servers as interrupted in ${dbFile}`);
   const common = {

@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Recorder } from "../store/index.ts";
-import { now } from "../store/index.ts";
+import { now, StoreError } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
 import { EpisodeTracker, finalAnswerFound } from "../score/index.ts";
 import type { Environment, EpisodeScore, EpisodeScores, EpisodeStatus, Task, Tool, TransportKind } from "../schema/index.ts";
@@ -89,6 +89,8 @@ export class EpisodeSession {
   /** Calls run one at a time in arrival order, so seq order is execution order and state changes never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
   private finalScore: EpisodeScores | null = null;
+  /** The last call until its record is committed: the commit, and how to take the call back if it fails. */
+  private uncommitted: { committed: Promise<void>; undo: () => Promise<void> } | null = null;
 
   constructor(options: EpisodeOptions) {
     this.options = options;
@@ -133,9 +135,30 @@ export class EpisodeSession {
 
   /** Runs a tools/call: an environment tool in the sandbox, or submit_answer. Failures are isError results. */
   callTool(name: string, args: Record<string, unknown>, ctx: CallContext = {}): Promise<CallToolResult> {
-    const run = this.queue.then(() => (this.submitTool && name === SUBMIT_TOOL ? this.submit(args, ctx) : this.execute(name, args, ctx)));
-    this.queue = run.catch(() => undefined);
+    const run = this.queue
+      .then(() => (this.submitTool && name === SUBMIT_TOOL ? this.submit(args, ctx) : this.execute(name, args, ctx)))
+      .catch((err: unknown) => {
+        // A JSON-RPC internal error that tells the client the call did not take effect, without the server's paths.
+        throw err instanceof StoreError ? Object.assign(new Error(err.publicMessage), { code: -32603 }) : err;
+      });
+    // The next call (or the ending) waits for this one's record: a call that could not be stored is taken back first.
+    this.queue = run.then(
+      () => this.settle(),
+      () => undefined,
+    );
     return run;
+  }
+
+  /** Waits for the last call's commit; when it failed, the call takes no effect (state, counts and sub-answers as before it). */
+  private async settle(): Promise<void> {
+    const last = this.uncommitted;
+    this.uncommitted = null;
+    if (!last) return;
+    try {
+      await last.committed;
+    } catch {
+      await last.undo();
+    }
   }
 
   progress(): EpisodeProgress {
@@ -162,13 +185,30 @@ export class EpisodeSession {
   }
 
   private finish(status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): void {
+    const score = this.scores(answer);
+    try {
+      if (this.begun) this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score });
+    } catch (err) {
+      // Not stored, not ended: a submit can be retried; a server stopping leaves the row for the next start to mark interrupted.
+      if (status === "submitted" || status === "limit_exceeded") throw err;
+    }
     this.currentStatus = status;
-    this.finalScore = this.scores(answer);
-    if (this.begun) this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score: this.finalScore });
+    this.finalScore = score;
     const sandbox = this.sandbox;
     this.sandbox = null;
     sandbox?.then((s) => s.close(), () => undefined);
     this.options.onEnd?.(status);
+  }
+
+  /** Ends the episode from inside a call; when the end cannot be stored the episode stays open and the call fails. */
+  private endNow(status: "submitted" | "limit_exceeded", answer: string | null, meta: unknown): void {
+    this.ending = Promise.resolve();
+    try {
+      this.finish(status, answer, meta);
+    } catch (err) {
+      this.ending = null;
+      throw err;
+    }
   }
 
   private scores(answer: string | null): EpisodeScores {
@@ -186,9 +226,10 @@ export class EpisodeSession {
 
   private async execute(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     if (this.ending) return this.endedResult();
+    const failure = this.options.recorder.failure;
+    if (failure) throw failure;
     if (this.ftrl.calls >= this.maxCalls) {
-      this.ending = Promise.resolve();
-      this.finish("limit_exceeded", null, undefined);
+      this.endNow("limit_exceeded", null, undefined);
       return textResult(`call limit reached: an episode allows at most ${this.maxCalls} tool calls, so this one has ended (limit_exceeded)`, true);
     }
     this.sandbox ??= this.options.compiled().then((c) => c.openEpisode(this.options.seed !== undefined ? { seed: this.options.seed } : {}));
@@ -206,7 +247,7 @@ export class EpisodeSession {
     const solvedFtrl = this.ftrl.record(executed);
     const solvedStrict = this.strict.record(executed);
     this.seq++;
-    this.options.recorder.recordCall({
+    const committed = this.options.recorder.recordCall({
       episodeId: this.id,
       seq: this.seq,
       requestId: ctx.requestId === undefined || ctx.requestId === null ? null : String(ctx.requestId),
@@ -221,6 +262,15 @@ export class EpisodeSession {
       latencyMs: now() - startedAt,
       assistantMeta: ctx.meta,
     });
+    this.uncommitted = {
+      committed,
+      undo: () => {
+        this.ftrl.undoLast();
+        this.strict.undoLast();
+        this.seq--;
+        return sandbox.undo();
+      },
+    };
     if (!result.ok) return textResult(output, true);
     const tool = this.tools.get(name);
     if (tool?.output_schema && isPlainObject(result.value)) return { ...textResult(output), structuredContent: result.value };
@@ -233,8 +283,7 @@ export class EpisodeSession {
     if (typeof answer !== "string") {
       return textResult(formatCallError(SUBMIT_TOOL, `"answer" must be a string, got ${answer === undefined ? "nothing" : JSON.stringify(answer)}`), true);
     }
-    this.ending = Promise.resolve();
-    this.finish("submitted", answer, ctx.meta);
+    this.endNow("submitted", answer, ctx.meta);
     return textResult(JSON.stringify({ status: "submitted", answer, score: this.finalScore }));
   }
 }

@@ -10,6 +10,7 @@ import { openSession, type Session } from "./session.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 
 export const MCP_PATH = "/mcp";
+export const READY_PATH = "/readyz";
 export const DEFAULTS = {
   host: "127.0.0.1",
   maxBodyBytes: 1024 * 1024,
@@ -284,7 +285,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       created = await createSession(url, req);
     } catch (err) {
       if (!(err instanceof LookupError)) throw err;
-      return refuse(res, null, text, first, { status: err.status, code: -32602, message: err.message });
+      return refuse(res, null, text, first, { status: err.status, code: err.status === 503 ? -32000 : -32602, message: err.message });
     }
     return forward(created, req, res, value);
   }
@@ -342,6 +343,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
   }
 
+  /** Readiness for load balancers and operators: 503 while the store cannot take records (no token needed, no paths shown). */
+  function ready(res: ServerResponse): void {
+    const failure = recorder.failure;
+    if (failure) sendJson(res, 503, { ready: false, store: "unwritable", reason: failure.reason, sessions: sessions.size }, { "retry-after": "1" });
+    else sendJson(res, 200, { ready: true, store: "writable", sessions: sessions.size });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const refused = checkHostAndOrigin(req);
     if (refused) {
@@ -349,6 +357,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return reject(res, refused);
     }
     const url = new URL(req.url ?? "/", origin);
+    if (url.pathname === READY_PATH) return ready(res);
     if (url.pathname === MCP_PATH) {
       const unauthorized = checkToken(req);
       if (unauthorized) return reject(res, unauthorized);

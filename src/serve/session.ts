@@ -56,6 +56,9 @@ const defaultHint = (envId: string, taskId: string): string => `envforge serve -
  */
 export function openSession(options: SessionOptions): Session {
   const { registry, recorder } = options;
+  if (recorder.failure) {
+    throw new LookupError(`Service Unavailable: the store failed (${recorder.failure.reason}); new episodes are refused until it is writable again`, 503);
+  }
   const requested = options.episodeId ?? null;
   if (requested !== null) {
     if (!EPISODE_ID.test(requested)) throw new LookupError(`invalid episode id ${JSON.stringify(requested)}: use 1-128 of [A-Za-z0-9_.:-]`, 400);
