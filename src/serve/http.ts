@@ -165,6 +165,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   let allowedHosts = new Set<string>();
   let allowedOrigins = new Set<string>();
   let origin = "";
+  /** Set by close(): no new session starts, so none is left running. */
+  let closing = false;
 
   const hostAllowed = (host: string | undefined): boolean => {
     if (!host) return false;
@@ -233,6 +235,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId, enableJsonResponse: true });
     await session.connect(transport);
+    if (closing) {
+      void session.close("closed");
+      throw new LookupError("Service Unavailable: the server is shutting down", 503);
+    }
     const live: LiveSession = { session, transport, lastActive: performance.now(), inflight: 0 };
     sessions.set(sessionId, live);
     return live;
@@ -276,6 +282,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const first = messages[0]!;
     if (messages.length !== 1 || !("method" in first) || first.method !== "initialize" || !("id" in first)) {
       return refuse(res, null, text, first, { status: 400, code: -32000, message: "Bad Request: Mcp-Session-Id header is required; start a session with a single initialize request" });
+    }
+    if (closing) {
+      return refuse(res, null, text, first, { status: 503, code: -32000, message: "Service Unavailable: the server is shutting down", headers: { connection: "close" } });
     }
     if (sessions.size >= maxSessions) {
       return refuse(res, null, text, first, { status: 503, code: -32000, message: `Service Unavailable: ${maxSessions} sessions are open, the most this server allows; end one (HTTP DELETE) or retry later`, headers: { "retry-after": "5" } });
@@ -415,8 +424,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     port,
     sessionCount: () => sessions.size,
     async close() {
+      closing = true;
       clearInterval(reaper);
-      await Promise.all([...sessions.values()].map((live) => live.session.close("closed")));
+      // A session whose initialize was under way when closing began joins the map later; it is closed too.
+      while (sessions.size > 0) await Promise.all([...sessions.values()].map((live) => live.session.close("closed")));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

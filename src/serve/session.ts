@@ -92,7 +92,7 @@ export function openSession(options: SessionOptions): Session {
     begin = () => recorder.beginEpisode({ id, kind: "catalog", transport: options.transport, sessionId: options.sessionId ?? null });
   }
   let begun = false;
-  let closed = false;
+  let closing: Promise<void> | null = null;
   const session: Session = {
     id,
     kind: episode ? "episode" : "catalog",
@@ -110,13 +110,21 @@ export function openSession(options: SessionOptions): Session {
       });
       return server.connect(recording);
     },
-    async close(status = "closed") {
-      if (closed) return;
-      closed = true;
-      if (episode) await episode.end(status);
-      else if (begun) recorder.endEpisode(id, { status });
-      await server.close();
-      options.onClose?.();
+    close(status = "closed") {
+      // Every caller waits for the same close, so a server shutting down knows when it is done.
+      closing ??= (async () => {
+        if (episode) await episode.end(status);
+        else if (begun) {
+          try {
+            recorder.endEpisode(id, { status });
+          } catch {
+            // The store failed: the catalog's row stays running and the next start marks it interrupted.
+          }
+        }
+        await server.close();
+        options.onClose?.();
+      })();
+      return closing;
     },
   };
   // However the connection ends (client closes, stdin EOF, transport error), the episode ends with it.
