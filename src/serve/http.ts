@@ -16,6 +16,9 @@ export const DEFAULTS = {
   maxBodyBytes: 1024 * 1024,
   maxSessions: 1000,
   idleTimeoutMs: 10 * 60_000,
+  /** A client gets this long to send a request's headers, and then its whole body (a lying Content-Length holds nothing longer). */
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
 } as const;
 
 /** An error a route handler throws to answer with an HTTP status and a JSON body `{error}`. */
@@ -73,6 +76,9 @@ export interface HttpServerOptions {
   maxBodyBytes?: number;
   maxSessions?: number;
   idleTimeoutMs?: number;
+  /** Time to receive a request's headers, and the whole request; 408 and the connection closed past either. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
   maxCallsPerEpisode?: number;
   submitTool?: boolean;
   routes?: readonly Route[];
@@ -383,7 +389,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     sendJson(res, 404, { error: `nothing at ${url.pathname}; the MCP endpoint is ${MCP_PATH}` });
   }
 
-  const server = createServer((req, res) => {
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs, requestTimeout);
+  // Node checks both timeouts every connectionsCheckingInterval (30 s by default): often enough to honour short ones.
+  const timeouts = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, headersTimeout / 2)) };
+  const server = createServer(timeouts, (req, res) => {
     handle(req, res).catch((err: Error) => {
       log(`envforge serve: ${req.method} ${req.url} failed: ${err.stack ?? String(err)}`);
       if (!res.headersSent) sendJson(res, 500, rpcError(null, -32603, `Internal error: ${err.message}`));

@@ -43,7 +43,8 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
     plain(res, 404, `nothing at ${url.pathname}\n`);
   }
 
-  const server = createServer((req, res) => {
+  // A client gets 10 s for its headers and 30 s for a whole request, then 408: a lying Content-Length holds nothing longer.
+  const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
     handle(req, res).catch((err: Error) => {
       log(`envforge view: ${req.method} ${req.url} failed: ${err.stack ?? String(err)}`);
       if (!res.headersSent) plain(res, 500, `internal error: ${err.message}\n`);
