@@ -9,6 +9,7 @@ import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStd
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
+import { checkExposure } from "./exposure.ts";
 
 /** The environments shipped with the package, found from this file so the command works from any directory. */
 export const PACKAGE_ENVIRONMENTS = fileURLToPath(new URL("../../environments/", import.meta.url));
@@ -82,6 +83,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       "idle-timeout": { type: "string" },
       seed: { type: "string" },
       "no-submit-tool": { type: "boolean" },
+      insecure: { type: "boolean" },
     },
   });
   const sync = values.sync ?? "normal";
@@ -93,6 +95,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     throw new UsageError("--token, --allowed-host, --max-sessions and --idle-timeout apply to --http only");
   }
   const idleSeconds = positiveInt("idle-timeout", values["idle-timeout"]);
+  const token = values.token ?? (io.env.ENVFORGE_TOKEN || undefined);
+  if (listen) checkExposure("serve", listen.host, token !== undefined, values.insecure === true, io);
 
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
   const { registry, problems } = await EnvironmentRegistry.load([dir]);
@@ -142,7 +146,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...common,
       host: listen.host,
       port: listen.port,
-      ...(values.token || io.env.ENVFORGE_TOKEN ? { token: values.token ?? io.env.ENVFORGE_TOKEN! } : {}),
+      ...(token !== undefined ? { token } : {}),
       ...(values["allowed-host"] ? { allowedHosts: values["allowed-host"] } : {}),
       ...(values["allowed-origin"] ? { allowedOrigins: values["allowed-origin"] } : {}),
       ...(values["max-sessions"] !== undefined ? { maxSessions: positiveInt("max-sessions", values["max-sessions"])! } : {}),
@@ -171,6 +175,6 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "Serve environments over MCP (stdio, or Streamable HTTP with --http), recording every message",
   usage:
-    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
+    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
   run,
 };
