@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { Recorder, Records } from "../store/index.ts";
-import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStdio, startHttpServer } from "../serve/index.ts";
+import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStdio, startHttpServer, SUBMIT_TOOL, submitClash } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
@@ -102,11 +102,15 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { registry, problems } = await EnvironmentRegistry.load([dir]);
   for (const p of problems) write(io.stderr, `envforge serve: skipping ${formatProblem(p)}`);
   if (registry.size === 0) throw new UsageError(`no valid environments in ${dir}`);
+  if (!values["no-submit-tool"]) {
+    for (const { env } of registry.list()) if (env.tools.some((t) => t.name === SUBMIT_TOOL)) write(io.stderr, `envforge serve: ${submitClash(env.id)}; its episodes are refused`);
+  }
   if (values.env) {
     try {
-      registry.resolve(values.env, values.task);
+      const { entry } = registry.resolve(values.env, values.task);
+      if (!values["no-submit-tool"] && entry.env.tools.some((t) => t.name === SUBMIT_TOOL)) throw new UsageError(submitClash(entry.env.id));
     } catch (err) {
-      throw err instanceof LookupError ? new UsageError(err.message) : err;
+      throw err instanceof LookupError ? new UsageError(`${err.message.replace(/; connect without.*$/, "")} in ${values.dir ?? "the package's environments"}`) : err;
     }
   }
 

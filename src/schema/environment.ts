@@ -130,7 +130,7 @@ function crossCheck(env: z.infer<typeof EnvironmentShape>, ctx: z.RefinementCtx)
     }
   });
   for (const name of toolNames) {
-    if (!(name in env.implementation.tools)) add(["implementation", "tools"], `tool "${name}" has no implementation`);
+    if (!Object.hasOwn(env.implementation.tools, name)) add(["implementation", "tools"], `tool "${name}" has no implementation`);
   }
   for (const name of Object.keys(env.implementation.tools)) {
     if (!toolNames.has(name)) add(["implementation", "tools", name], `implementation of unknown tool "${name}"`);
@@ -157,7 +157,7 @@ function crossCheck(env: z.infer<typeof EnvironmentShape>, ctx: z.RefinementCtx)
     // The gold plan must solve exactly the unsolved_set, or replay could never reach precision 1 and rate 1.
     const tools = new Set([...Object.keys(task.unsolved_set), ...yielded.keys()]);
     for (const tool of tools) {
-      const want = [...(task.unsolved_set[tool] ?? [])].sort();
+      const want = [...(Object.hasOwn(task.unsolved_set, tool) ? task.unsolved_set[tool]! : [])].sort();
       const got = [...(yielded.get(tool) ?? [])].sort();
       if (JSON.stringify(want) !== JSON.stringify(got)) {
         add(["tasks", ti, "unsolved_set", tool], `gold plan yields ${JSON.stringify(got)} for "${tool}" but unsolved_set expects ${JSON.stringify(want)}`);

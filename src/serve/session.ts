@@ -5,7 +5,7 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { RecordingTransport, type Recorder } from "../store/index.ts";
 import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
-import { EpisodeSession } from "./episode.ts";
+import { EpisodeSession, SUBMIT_TOOL } from "./episode.ts";
 import { createCatalogServer, createEpisodeServer, type CatalogOptions } from "./mcp.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 
@@ -47,6 +47,10 @@ export interface Session {
   close(status?: Exclude<EpisodeStatus, "running">): Promise<void>;
 }
 
+/** Why an environment with its own `submit_answer` tool is not served beside the server's. */
+export const submitClash = (envId: string): string =>
+  `environment "${envId}" cannot be served with the submit tool: it has its own tool named ${SUBMIT_TOOL}; rename that tool, or serve it with --no-submit-tool`;
+
 const defaultHint = (envId: string, taskId: string): string => `envforge serve --env ${envId} --task ${taskId}`;
 
 /**
@@ -70,6 +74,7 @@ export function openSession(options: SessionOptions): Session {
   let begin: () => void;
   if (options.envId) {
     const { entry, task } = registry.resolve(options.envId, options.taskId);
+    if ((options.submitTool ?? true) && entry.env.tools.some((t) => t.name === SUBMIT_TOOL)) throw new LookupError(submitClash(entry.env.id), 409);
     episode = new EpisodeSession({
       env: entry.env,
       task,

@@ -66,6 +66,15 @@ export const now = (): number => performance.timeOrigin + performance.now();
 
 const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Text as SQLite can keep it exactly. UTF-8 has no lone surrogates (a tool may return
+ * U+D800, and the agent sees it, escaped, in JSON), so such text is stored as a UTF-16 blob
+ * instead of being turned into U+FFFD; the reader decodes it back.
+ */
+export const exactText = (s: string): string | Buffer => (LONE_SURROGATE.test(s) ? Buffer.from(s, "utf16le") : s);
+
 /** This process, as written in `episodes.owner`: host, pid, and when it started (pids get reused). */
 const OWNER = `${hostname()}:${process.pid}:${Math.round(performance.timeOrigin)}`;
 
@@ -308,7 +317,7 @@ export class Recorder {
    */
   queueMessage(m: MessageRecord): Promise<void> {
     const ts = m.ts ?? now();
-    return this.enqueue(() => this.stmt.message.run(m.episodeId, ts, m.direction, m.type, m.method ?? null, m.requestId ?? null, m.latencyMs ?? null, m.body));
+    return this.enqueue(() => this.stmt.message.run(m.episodeId, ts, m.direction, m.type, m.method ?? null, m.requestId ?? null, m.latencyMs ?? null, exactText(m.body)));
   }
 
   /**
@@ -323,7 +332,7 @@ export class Recorder {
         c.requestId,
         c.tool,
         JSON.stringify(c.arguments),
-        c.output,
+        exactText(c.output),
         c.isError ? 1 : 0,
         c.errorKind,
         c.solvedFtrl,
@@ -344,7 +353,7 @@ export class Recorder {
         id,
         status: end.status,
         ended_at: now(),
-        final_answer: end.finalAnswer ?? null,
+        final_answer: end.finalAnswer == null ? null : exactText(end.finalAnswer),
         final_meta: json(end.finalMeta),
         score: json(end.score),
       }),
