@@ -158,7 +158,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(idleSeconds !== undefined ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
       log: (line) => write(io.stderr, line),
       // The web viewer (src/view) answers at / and below, after any other route.
-      routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }))],
+      routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }), token !== undefined ? { token } : {})],
     });
     const example = registry.list()[0]!.env;
     write(io.stdout, `envforge serve: listening on ${server.url}`);
