@@ -19,16 +19,15 @@ beforeAll(async () => {
   recorder = Recorder.open(join(tmp.dir, "shared.db"));
   recordEpisode(recorder, oraclePlan("before-1"));
   child = spawn(process.execPath, [BIN, "view", "--db", join(tmp.dir, "shared.db"), "--port", "0", "--poll-ms", "50"], { cwd: tmp.dir });
+  // A listener, not a for-await loop: leaving the loop would close the pipe under the lines the child still prints.
   let out = "";
-  child.stdout.setEncoding("utf8");
-  for await (const chunk of child.stdout) {
-    out += chunk as string;
-    const m = /envforge view: (http:\/\/\S+)/.exec(out);
-    if (m) {
-      url = m[1]!;
-      break;
-    }
-  }
+  url = await new Promise<string>((resolve) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /envforge view: (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+  });
   expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
 }, 60_000);
 
