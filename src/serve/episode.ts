@@ -5,7 +5,7 @@ import type { Recorder } from "../store/index.ts";
 import { now, StoreError } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
 import { EpisodeTracker, finalAnswerFound } from "../score/index.ts";
-import type { Environment, EpisodeScore, EpisodeScores, EpisodeStatus, Task, Tool, TransportKind } from "../schema/index.ts";
+import { RAW_ARGUMENTS_KEY, type CallResult, type Environment, type EpisodeScore, type EpisodeScores, type EpisodeStatus, type Task, type Tool, type TransportKind } from "../schema/index.ts";
 
 export const SUBMIT_TOOL = "submit_answer";
 export const DEFAULT_MAX_CALLS = 100;
@@ -68,6 +68,12 @@ export interface CallContext {
 }
 
 const textResult = (text: string, isError = false): CallToolResult => ({ content: [{ type: "text", text }], ...(isError ? { isError: true } : {}) });
+
+/** The model's arguments text when it was not a JSON object (see RAW_ARGUMENTS_KEY), else null. */
+function rawArguments(meta: unknown): string | null {
+  const raw = isPlainObject(meta) ? meta[RAW_ARGUMENTS_KEY] : undefined;
+  return typeof raw === "string" ? raw : null;
+}
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -241,7 +247,9 @@ export class EpisodeSession {
       this.sandbox = null;
       return textResult(formatCallError(name, `the environment could not be started: ${(err as Error).message}`), true);
     }
-    const result = await sandbox.call(name, args);
+    const raw = rawArguments(ctx.meta);
+    const result: CallResult =
+      raw === null ? await sandbox.call(name, args) : { ok: false, kind: "invalid_arguments", error: `the arguments are not a JSON object: ${raw}`, ms: 0 };
     const output = result.ok ? result.text : formatCallError(name, result.error);
     const executed = { name, arguments: args, output, is_error: !result.ok };
     const solvedFtrl = this.ftrl.record(executed);
