@@ -52,6 +52,7 @@ function policyOf(values: Values, io: Io): PolicyFactory {
       ...(retries !== undefined ? { retries } : {}),
     },
     values.raw ? "raw" : "native",
+    (line) => write(io.stderr, `envforge run: warning: ${line}`),
   );
 }
 
