@@ -1,10 +1,9 @@
 // A bind beyond loopback: refused without a token, allowed with one (which is then required) or with --insecure (which warns).
-import { spawn } from "node:child_process";
 import { afterAll, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { isLoopback } from "../../src/cli/exposure.ts";
 import { memoryIo } from "../helpers/io.ts";
-import { BIN, ROOT, tempDir, type TempDir } from "./fixtures.ts";
+import { spawnServe, tempDir, type TempDir } from "./fixtures.ts";
 
 const tmp: TempDir = tempDir("envforge-bind-");
 afterAll(() => tmp.cleanup());
@@ -23,20 +22,10 @@ it("refuses --http 0.0.0.0 without a token, naming the ways out", async () => {
   }
 });
 
-/** Starts serve with `args`, resolves with its URL and stderr once it listens; the caller stops it. */
-function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string; stderr: () => string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, "serve", "--dir", tmp.envDir, "--db", tmp.db, ...args], { cwd: ROOT, env: { ...process.env, ENVFORGE_TOKEN: "", ...env } });
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve({ url: m[1]!, stderr: () => err, stop: () => new Promise((r) => (child.once("exit", () => r()), child.kill("SIGTERM"))) });
-    });
-    child.once("exit", (code) => reject(new Error(`exited with ${code}: ${err}`)));
-  });
+/** Starts serve with `args`; `stop` sends SIGTERM and waits for the exit. */
+async function start(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const server = await spawnServe(["--dir", tmp.envDir, "--db", tmp.db, ...args], { env: { ENVFORGE_TOKEN: "", ...env } });
+  return { ...server, stop: () => new Promise<void>((r) => (server.child.once("exit", () => r()), server.child.kill("SIGTERM"))) };
 }
 
 it("listens on 0.0.0.0 with a token, and then asks every request for it", async () => {

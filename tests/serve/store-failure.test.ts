@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { afterEach, expect, it } from "vitest";
 import { Recorder, Records } from "../../src/store/index.ts";
 import { EnvironmentRegistry, startHttpServer, type HttpServer } from "../../src/serve/index.ts";
-import { BIN, COUNTER, ROOT, spawnHttpServer, tempDir, type TempDir } from "./fixtures.ts";
+import { BIN, COUNTER, ROOT, spawnHttpServer, spawnServe, tempDir, type TempDir } from "./fixtures.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -148,19 +148,8 @@ it("refuses to start on a store it cannot write, naming the file and the reason"
 it("on a full disk (a file-size limit on the server process), answers the call that no longer fits with an error and records every call it answered", async () => {
   const tmp = temp();
   // RLIMIT_FSIZE: writes past 4 MiB fail with EFBIG, as on a full disk; Node ignores the SIGXFSZ that comes with them.
-  const child = spawn("sh", ["-c", `ulimit -f ${(4 * 1024 * 1024) / 512} 2>/dev/null || exit 3; exec "$0" "$@"`, process.execPath, BIN, "serve", "--http", "127.0.0.1:0", "--dir", tmp.envDir, "--db", tmp.db], { cwd: ROOT });
+  const { child, url, stderr: serverStderr } = await spawnServe(["--http", "127.0.0.1:0", "--dir", tmp.envDir, "--db", tmp.db], { shell: `ulimit -f ${(4 * 1024 * 1024) / 512}` });
   cleanups.push(() => void child.kill("SIGKILL"));
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once("exit", (code) => reject(new Error(`exited with ${code}: ${stderr}`)));
-  });
   const client = await connect(`${url}?env=test-counter&task=code-alpha&episode=full-1`);
   const big = "x".repeat(200_000);
   let answered = 0;
@@ -174,7 +163,7 @@ it("on a full disk (a file-size limit on the server process), answers the call t
     }
   }
   expect(failure?.message).toMatch(/the store failed \(.*\), so this request did not take effect/);
-  expect(stderr).toContain(`cannot write to ${tmp.db}`);
+  expect(serverStderr()).toContain(`cannot write to ${tmp.db}`);
   expect((await readyz(new URL(url).origin)).status).toBe(503);
   child.kill("SIGKILL");
   await new Promise((r) => child.once("exit", r));
