@@ -91,16 +91,13 @@ describe("envforge view", () => {
     const serve = spawn(process.execPath, [BIN, "serve", "--http", "127.0.0.1:0", "--dir", join(ROOT, "environments/examples"), "--db", join(tmp.dir, "serve.db")], { cwd: tmp.dir });
     try {
       let out = "";
-      serve.stdout.setEncoding("utf8");
-      let viewer = "";
-      for await (const chunk of serve.stdout) {
-        out += chunk as string;
-        const m = /viewer: +(http:\/\/\S+)/.exec(out);
-        if (m) {
-          viewer = m[1]!;
-          break;
-        }
-      }
+      const viewer = await new Promise<string>((resolve) => {
+        serve.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          const m = /viewer: +(http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+      });
       const page = await new Promise<IncomingMessage>((resolve, reject) => request(viewer, resolve).on("error", reject).end());
       expect(page.statusCode).toBe(200);
       expect(await text(page)).toContain("<h1>Episodes</h1>");
