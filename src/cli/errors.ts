@@ -1,5 +1,5 @@
 // One line for an error a user can meet (a taken port, a path through a file): what failed and what to do; a stack only for a bug.
-import { DatabaseOpenError } from "../store/index.ts";
+import { DatabaseOpenError, StoreError } from "../store/index.ts";
 
 type SystemError = NodeJS.ErrnoException & { address?: string; port?: number; dest?: string };
 
@@ -38,6 +38,8 @@ const BUG = [TypeError, ReferenceError, RangeError];
 export function errorLine(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   if (err instanceof DatabaseOpenError) return `${err.message}; give --db another file`;
+  // A store that cannot be written is the operator's to fix: its path and reason say all there is.
+  if (err instanceof StoreError) return err.message;
   const system = typeof (err as SystemError).syscall === "string" ? systemLine(err as SystemError) : undefined;
   if (system !== undefined) return system;
   if (BUG.some((kind) => err instanceof kind)) return err.stack ?? err.message;

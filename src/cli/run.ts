@@ -53,6 +53,7 @@ function policyOf(values: Values, io: Io): PolicyFactory {
       ...(retries !== undefined ? { retries } : {}),
     },
     values.raw ? "raw" : "native",
+    (line) => write(io.stderr, `envforge run: warning: ${line}`),
   );
 }
 
@@ -122,10 +123,16 @@ async function run(argv: string[], io: Io): Promise<number> {
       bar.update(done, { failed });
     }
   };
-  // Ctrl-C stops starting rollouts and cuts off the running ones; they are retried when the run is resumed.
+  // Ctrl-C, or SIGTERM from a timeout or a CI runner, stops starting rollouts and cuts off the running ones:
+  // they end as closed (not left running) and are retried when the run is resumed.
   const stop = new AbortController();
-  const onInterrupt = (): void => stop.abort(new Error("interrupted"));
-  process.once("SIGINT", onInterrupt);
+  const onInterrupt = (signal: NodeJS.Signals): void => {
+    process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onInterrupt);
+    stop.abort(new Error(`interrupted by ${signal}`));
+  };
+  process.on("SIGINT", onInterrupt);
+  process.on("SIGTERM", onInterrupt);
   try {
     const summary = await runRollouts({
       environments,
@@ -154,6 +161,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     return summary.failed > 0 ? 1 : 0;
   } finally {
     process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onInterrupt);
     bar?.stop();
     recorder?.close();
   }

@@ -5,10 +5,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { Recorder, Records } from "../store/index.ts";
-import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, startHttpServer } from "../serve/index.ts";
+import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, startHttpServer, SUBMIT_TOOL, submitClash } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
+import { checkExposure } from "./exposure.ts";
 import { plural } from "../schema/index.ts";
 
 /** The environments shipped with the package, found from this file so the command works from any directory. */
@@ -44,7 +45,7 @@ function positiveInt(name: string, value: string | undefined): number | undefine
 export function episodeFromFlags(registry: EnvironmentRegistry, envId: string, taskId: string | undefined, dirFlag: string | undefined): ReturnType<EnvironmentRegistry["resolve"]> {
   const entry = registry.get(envId);
   const list = `npx envforge list${dirFlag === undefined ? "" : ` --dir ${dirFlag}`}`;
-  if (!entry) throw new UsageError(`unknown environment "${envId}" (--env): not among the ${registry.size} in ${registry.source}; \`${list}\` shows their ids`);
+  if (!entry) throw new UsageError(`unknown environment "${envId}" (--env): not among the ${registry.size} in ${dirFlag ?? "the package's environments"}; \`${list}\` shows their ids`);
   const tasks = entry.env.tasks;
   const ids = tasks.map((t) => t.id).join(", ");
   if (taskId === undefined && tasks.length === 1) return { entry, task: tasks[0]! };
@@ -69,6 +70,17 @@ function onSignal(handler: (signal: string) => void): () => void {
   return off;
 }
 
+/** Tells the operator when the store stops taking records and when it takes them again. */
+export function reportStore(recorder: Recorder, io: Io, command: string): void {
+  recorder.onStatus = (failure) =>
+    write(
+      io.stderr,
+      failure
+        ? `envforge ${command}: ${failure.message}; tool calls fail without effect and new episodes are refused until it is writable again`
+        : `envforge ${command}: the store ${recorder.file} is writable again`,
+    );
+}
+
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -89,6 +101,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       "idle-timeout": { type: "string" },
       seed: { type: "string" },
       "no-submit-tool": { type: "boolean" },
+      insecure: { type: "boolean" },
     },
   });
   const sync = values.sync ?? "normal";
@@ -100,16 +113,23 @@ async function run(argv: string[], io: Io): Promise<number> {
     throw new UsageError("--token, --allowed-host, --max-sessions and --idle-timeout apply to --http only");
   }
   const idleSeconds = positiveInt("idle-timeout", values["idle-timeout"]);
+  const token = values.token ?? (io.env.ENVFORGE_TOKEN || undefined);
+  if (listen) checkExposure("serve", listen.host, token !== undefined, values.insecure === true, io);
 
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
   const { registry, problems } = await EnvironmentRegistry.load([dir]);
   for (const p of problems) write(io.stderr, `envforge serve: skipping ${formatProblem(p)}`);
   if (registry.size === 0) throw new UsageError(`no valid environments in ${dir}`);
+  if (!values["no-submit-tool"]) {
+    for (const { env } of registry.list()) if (env.tools.some((t) => t.name === SUBMIT_TOOL)) write(io.stderr, `envforge serve: ${submitClash(env.id)}; its episodes are refused`);
+  }
   const episode = !listen && values.env ? episodeFromFlags(registry, values.env, values.task, values.dir) : null;
   if (!listen && !values.env && (values.task || values.episode)) throw new UsageError("--task and --episode need --env ID: the environment of the episode");
+  if (episode && !values["no-submit-tool"] && episode.entry.env.tools.some((t) => t.name === SUBMIT_TOOL)) throw new UsageError(submitClash(episode.entry.env.id));
 
   const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
   const recorder = Recorder.open(dbFile, { synchronous: sync });
+  reportStore(recorder, io, "serve");
   const interrupted = recorder.recoverInterrupted();
   if (interrupted > 0) write(io.stderr, `envforge serve: marked ${plural(interrupted, "episode")} of stopped servers as interrupted in ${dbFile}`);
   const common = {
@@ -146,7 +166,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...common,
       host: listen.host,
       port: listen.port,
-      ...(values.token || io.env.ENVFORGE_TOKEN ? { token: values.token ?? io.env.ENVFORGE_TOKEN! } : {}),
+      ...(token !== undefined ? { token } : {}),
       ...(values["allowed-host"] ? { allowedHosts: values["allowed-host"] } : {}),
       ...(values["allowed-origin"] ? { allowedOrigins: values["allowed-origin"] } : {}),
       ...(values["max-sessions"] !== undefined ? { maxSessions: positiveInt("max-sessions", values["max-sessions"])! } : {}),
@@ -154,7 +174,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(idleSeconds !== undefined ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
       log: (line) => write(io.stderr, line),
       // The web viewer (src/view) answers at / and below, after any other route.
-      routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }))],
+      routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }), token !== undefined ? { token } : {})],
     });
     const example = registry.list()[0]!.env;
     write(io.stdout, `envforge serve: listening on ${server.url}`);
@@ -173,6 +193,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 export const serveCommand: Command = {
   usage:
-    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
+    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
   run,
 };

@@ -7,6 +7,7 @@ import { openDb, Records } from "../store/index.ts";
 import { startViewServer, Viewer } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
+import { checkExposure } from "./exposure.ts";
 import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
 import { plural } from "../schema/index.ts";
 
@@ -29,8 +30,12 @@ async function run(argv: string[], io: Io): Promise<number> {
       host: { type: "string" },
       "allowed-host": { type: "string", multiple: true },
       "poll-ms": { type: "string" },
+      token: { type: "string" },
+      insecure: { type: "boolean" },
     },
   });
+  const token = values.token ?? (io.env.ENVFORGE_TOKEN || undefined);
+  checkExposure("view", values.host ?? "127.0.0.1", token !== undefined, values.insecure === true, io);
   const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
   if (!existsSync(dbFile)) throw new UsageError(`no database at ${dbFile}; record one with envforge serve or envforge run (--db FILE)`);
   const pollMs = values["poll-ms"] === undefined ? undefined : Number(values["poll-ms"]);
@@ -49,6 +54,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       port: port(values.port),
       ...(values.host ? { host: values.host } : {}),
       ...(values["allowed-host"] ? { allowedHosts: values["allowed-host"] } : {}),
+      ...(token !== undefined ? { token } : {}),
       log: (line) => write(io.stderr, line),
     });
     write(io.stdout, `envforge view: ${server.url}`);
@@ -72,6 +78,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 }
 
 export const viewCommand: Command = {
-  usage: "view [--db FILE] [--dir DIR] [--port P] [--host H] [--allowed-host NAME]... [--poll-ms MS]",
+  usage: "view [--db FILE] [--dir DIR] [--port P] [--host H] [--allowed-host NAME]... [--poll-ms MS] [--token T] [--insecure]",
   run,
 };

@@ -185,7 +185,7 @@ async function replayTask(episode: Episode, env: Environment, task: Task, ti: nu
       outputs.set(step.id, text);
       goldOutputs.set(`${ti}\u0001${step.id}`, text);
       if (!r.ok) issue(issues, CRASHES.has(r.kind) ? "runtime" : "replay", `${at}.gold_plan[${si}]`, `gold step ${step.id} (${step.tool}) failed with ${r.kind.replaceAll("_", " ")}: ${r.error}`);
-      const pending = trackers[0]!.pending()[step.tool] ?? [];
+      const pending = ownList(trackers[0]!.pending(), step.tool);
       const others = [...pending];
       const own = others.indexOf(step.yields);
       if (own >= 0) others.splice(own, 1);
@@ -246,7 +246,7 @@ async function probeAll(episode: Episode, env: Environment, issues: GateIssue[],
   }
   env.tasks.forEach((task, ti) => {
     for (const p of probes) {
-      for (const golden of task.unsolved_set[p.tool] ?? []) {
+      for (const golden of ownList(task.unsolved_set, p.tool)) {
         if (!verify(p.text, golden) || echoed(p.tool, p.args, golden)) continue;
         const yielders = task.gold_plan.filter((s) => s.tool === p.tool && s.yields === golden);
         if (yielders.some((s) => namesSameRows(p.args, s.arguments as Json, keys))) continue;
@@ -258,6 +258,9 @@ async function probeAll(episode: Episode, env: Environment, issues: GateIssue[],
   });
   return probes.length + examples.length;
 }
+
+/** A tool's list in a record keyed by tool name; own keys only, since a tool may be named `constructor`. */
+const ownList = (record: Record<string, string[]>, tool: string): string[] => (Object.hasOwn(record, tool) ? record[tool]! : []);
 
 /** Runs the dynamic gate on an environment already known to parse; `limits` override the gate's sandbox limits. */
 export async function gate(env: Environment, limits: SandboxLimitsInput = {}): Promise<ValidationReport> {

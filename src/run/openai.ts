@@ -62,25 +62,53 @@ function retryAfter(header: string | null): number | null {
   return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds * 1000, 30_000) : null;
 }
 
+/** Waits `ms`, or rejects when `signal` aborts; the listener it adds is removed either way (a run-wide signal sees many retries). */
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => (clearTimeout(t), reject(signal.reason)), { once: true });
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 
 async function attempt(url: string, endpoint: ChatEndpoint, body: string, signal?: AbortSignal): Promise<Omit<Completion, "attempts">> {
-  const timeout = AbortSignal.timeout(endpoint.timeoutMs ?? 120_000);
+  const timeoutMs = endpoint.timeoutMs ?? 120_000;
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
   if (endpoint.apiKey) headers.authorization = `Bearer ${endpoint.apiKey}`;
-  let res: Response;
+  // One controller per attempt, tied to the run's signal by a listener removed when the attempt ends
+  // (AbortSignal.any would leave one on the run-wide signal per attempt).
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => ((timedOut = true), controller.abort(new Error(`no answer within ${timeoutMs} ms`))), timeoutMs);
+  const onAbort = (): void => controller.abort(signal!.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
   try {
-    res = await fetch(url, { method: "POST", headers, body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+    let res: Response;
+    try {
+      res = await fetch(url, { method: "POST", headers, body, signal: controller.signal });
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const e = err as Error;
+      throw new Retryable(timedOut ? `no answer within ${timeoutMs} ms` : `request failed: ${e.message}${e.cause ? ` (${String((e.cause as Error).message ?? e.cause)})` : ""}`, null);
+    }
+    return await readCompletion(res);
   } catch (err) {
-    if (signal?.aborted) throw err;
-    const e = err as Error;
-    throw new Retryable(timeout.aborted ? `no answer within ${endpoint.timeoutMs ?? 120_000} ms` : `request failed: ${e.message}${e.cause ? ` (${String((e.cause as Error).message ?? e.cause)})` : ""}`, null);
+    if (timedOut && !(err instanceof Retryable) && !(err instanceof ModelEndpointError)) throw new Retryable(`no answer within ${timeoutMs} ms`, null);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
   }
+}
+
+async function readCompletion(res: Response): Promise<Omit<Completion, "attempts">> {
   const text = await res.text().catch((err: Error) => {
     throw new Retryable(`reading the response failed: ${err.message}`, res.status);
   });

@@ -176,6 +176,8 @@ export class LlmPolicy implements Policy {
   constructor(
     private readonly endpoint: ChatEndpoint,
     private readonly mode: LlmMode = "native",
+    /** Called when a native-mode reply carries tool-call markup in its text and no structured calls. */
+    private readonly warn?: () => void,
   ) {}
 
   async next({ tools, messages, turn, signal }: TurnRequest): Promise<AssistantTurn> {
@@ -189,6 +191,7 @@ export class LlmPolicy implements Policy {
       return { message: assistant(parsed.content, calls), raw, completion };
     }
     const { message, ...completion } = await chatCompletion(this.endpoint, messages, tools, signal);
+    if ((message.tool_calls ?? []).length === 0 && typeof message.content === "string" && message.content.includes("<tool_call>")) this.warn?.();
     const calls = (message.tool_calls ?? []).map(
       (tc, i): ChatToolCall => ({
         id: typeof tc.id === "string" && tc.id !== "" ? tc.id : `call_${turn}_${i}`,
@@ -210,7 +213,20 @@ export const randomFactory = (seed: string | number = 0): PolicyFactory => ({
   create: ({ episodeId }) => new RandomPolicy(seed, episodeId),
 });
 
-export const llmFactory = (endpoint: ChatEndpoint, mode: LlmMode = "native"): PolicyFactory => ({
-  label: endpoint.model,
-  create: () => new LlmPolicy(endpoint, mode),
-});
+/**
+ * `warn` hears, once per run, that the endpoint answers with `<tool_call>` markup in the text
+ * and no structured calls: it does not parse tool calls, so every episode would make none
+ * and score precision 1 while looking fine.
+ */
+export function llmFactory(endpoint: ChatEndpoint, mode: LlmMode = "native", warn?: (line: string) => void): PolicyFactory {
+  let warned = false;
+  const markup = (): void => {
+    if (warned || !warn) return;
+    warned = true;
+    warn(
+      `${endpoint.baseUrl} answered with <tool_call> markup in the message text and no structured tool_calls: the server is not parsing tool calls ` +
+        "(vLLM: --enable-auto-tool-choice --tool-call-parser hermes), so those turns count as final answers; fix the server or run with --raw",
+    );
+  };
+  return { label: endpoint.model, create: () => new LlmPolicy(endpoint, mode, markup) };
+}

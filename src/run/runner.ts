@@ -4,11 +4,11 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { Records, type Recorder } from "../store/index.ts";
-import { formatCallError } from "../runtime/index.ts";
 import { parseOpenAIMessage } from "../score/index.ts";
 import { EnvironmentRegistry, openInProcessEpisode, SUBMIT_TOOL } from "../serve/index.ts";
 import {
   ASSISTANT_META_KEY,
+  RAW_ARGUMENTS_KEY,
   RUN_META_KEY,
   type AssistantTurnMeta,
   type ChatMessage,
@@ -236,26 +236,18 @@ async function playEpisode(
     const message = next.message;
     const meta: AssistantTurnMeta = { turn, message, ...(next.raw !== undefined ? { raw: next.raw } : {}) };
     const toolCalls = message.tool_calls ?? [];
-    const args = toolCalls.map(wellFormed);
-    if (args.every((a) => a === null)) {
-      // No call the server could take: the episode ends here and this text is the final answer.
+    if (toolCalls.length === 0) {
+      // No tool call: the episode ends here and this text is the final answer.
       const final = next.raw !== undefined ? (message.content ?? "") : parseOpenAIMessage(message).content;
       return submit(final, "answer", meta);
     }
-    const local: Record<string, string> = {};
-    toolCalls.forEach((tc, i) => {
-      if (args[i] === null) local[tc.id] = formatCallError(tc.function.name, `the arguments are not a JSON object: ${tc.function.arguments}`);
-    });
-    if (Object.keys(local).length > 0) meta.local_results = local;
     messages.push(message);
-    for (let i = 0; i < toolCalls.length; i++) {
-      const tc = toolCalls[i]!;
-      const a = args[i];
-      if (a === null || a === undefined) {
-        messages.push({ role: "tool", tool_call_id: tc.id, content: local[tc.id]! });
-        continue;
-      }
-      const result = await client.callTool({ name: tc.function.name, arguments: a, _meta: { [ASSISTANT_META_KEY]: { ...meta, tool_call_id: tc.id } } });
+    for (const tc of toolCalls) {
+      // A call whose arguments are not a JSON object still counts as a call (the reference's rule): the server
+      // answers it with an invalid-arguments error, and an empty name with an unknown-tool one, both for the model to correct.
+      const args = tc.function.name === "" ? {} : wellFormed(tc);
+      const _meta = { [ASSISTANT_META_KEY]: { ...meta, tool_call_id: tc.id }, ...(args === null ? { [RAW_ARGUMENTS_KEY]: tc.function.arguments } : {}) };
+      const result = await client.callTool({ name: tc.function.name, arguments: args ?? {}, _meta });
       progress.calls++;
       messages.push({ role: "tool", tool_call_id: tc.id, content: textOf(result) });
     }

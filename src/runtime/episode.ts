@@ -9,6 +9,11 @@ import { pythonTextOfJson } from "./text.ts";
 export interface Episode {
   /** Validates the arguments, runs the tool in this episode's sandbox, and never rejects for anything the tool does. */
   call(name: string, args: unknown): Promise<CallResult>;
+  /**
+   * Takes back the last call, as a limit does (its record could not be stored, so it must
+   * not take effect): the next call sees the state from before it. Only the last call can be.
+   */
+  undo(): Promise<void>;
   /** A deep copy of this episode's state as of the last finished call. */
   snapshot(): unknown;
   close(): void;
@@ -59,6 +64,8 @@ export class SandboxEpisode implements Episode {
   private tail: Promise<unknown> = Promise.resolve();
   private isClosed = false;
   private calls = 0;
+  /** The checkpoint and log from before the last call that changed them, for `undo`. */
+  private undoPoint: { checkpointJson: string; log: { index: number; args: string }[]; length: number; loggedMs: number } | undefined;
 
   constructor(
     private readonly parts: EpisodeParts,
@@ -86,6 +93,19 @@ export class SandboxEpisode implements Episode {
     const result = this.tail.then(go, go);
     this.tail = result;
     return result;
+  }
+
+  undo(): Promise<void> {
+    const point = this.undoPoint;
+    this.undoPoint = undefined;
+    if (!point || this.isClosed) return Promise.resolve();
+    this.checkpointJson = point.checkpointJson;
+    this.log = point.log.slice(0, point.length);
+    this.loggedMs = point.loggedMs;
+    // A sandbox rebuilt from the earlier checkpoint and log is the state before the call.
+    const rebuilt = this.tail.then(() => this.restore()).then(() => undefined);
+    this.tail = rebuilt;
+    return rebuilt;
   }
 
   snapshot(): unknown {
@@ -116,6 +136,7 @@ export class SandboxEpisode implements Episode {
   /** Synchronous unless the sandbox must be rebuilt first, so a call costs no extra promise. */
   private run(name: string, args: unknown): CallResult | Promise<CallResult> {
     const started = performance.now();
+    this.undoPoint = undefined;
     if (this.isClosed) return closedResult(0);
     const tool = this.parts.tools.get(name);
     if (!tool) return failed(started, "unknown_tool", `unknown tool "${name}"; available tools: ${[...this.parts.tools.keys()].join(", ")}`);
@@ -166,6 +187,7 @@ export class SandboxEpisode implements Episode {
 
   /** Logs a finished call for replay, and checkpoints when the log has grown enough to be worth it. */
   private record(sandbox: Sandbox, index: number, args: string, ms: number): void {
+    this.undoPoint = { checkpointJson: this.checkpointJson, log: this.log, length: this.log.length, loggedMs: this.loggedMs };
     this.log.push({ index, args });
     this.loggedMs += ms;
     const due =

@@ -44,7 +44,8 @@ export async function compileEnvironment(env: Environment, limitsInput: SandboxL
   const tools = new Map<string, { index: number; validate: ValidateFunction }>();
   const program: Program = { prelude: env.implementation.prelude ?? "", tools: [] };
   for (const tool of env.tools) {
-    const source = env.implementation.tools[tool.name];
+    // Own properties only: a tool may be named `constructor` or `toString`.
+    const source = Object.hasOwn(env.implementation.tools, tool.name) ? env.implementation.tools[tool.name] : undefined;
     if (source === undefined) {
       problems.push(`tool "${tool.name}": no implementation`);
       continue;

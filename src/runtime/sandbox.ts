@@ -195,6 +195,8 @@ export class Sandbox {
         if (drained) return drained;
         if (raw === "p") raw = this.text(this.settleFn) ?? "p";
       }
+      // Async code can catch the deadline's interrupt as a rejection; past the deadline is a timeout all the same.
+      if (this.clock.interrupted) return { type: "limit", kind: "timeout", detail: "the deadline passed while promise jobs ran" };
       return decode(raw);
     } catch (err) {
       return this.crash(err);

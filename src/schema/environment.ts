@@ -175,7 +175,7 @@ export function crossFieldIssues(value: unknown): CrossIssue[] {
   });
   const impl = env.implementation?.tools;
   if (impl) {
-    for (const name of toolNames) if (!(name in impl)) add(["implementation", "tools"], `tool "${name}" has no implementation`);
+    for (const name of toolNames) if (!Object.hasOwn(impl, name)) add(["implementation", "tools"], `tool "${name}" has no implementation`);
     if (allTools) for (const name of Object.keys(impl)) if (!toolNames.has(name)) add(["implementation", "tools", name], `implementation of unknown tool "${name}"`);
   }
   const taskIds = new Set<string>();
@@ -201,7 +201,7 @@ export function crossFieldIssues(value: unknown): CrossIssue[] {
     if (task.gold_plan.some((step) => step === null)) return;
     const tools = new Set([...Object.keys(task.unsolved_set), ...yielded.keys()]);
     for (const tool of tools) {
-      const want = [...(task.unsolved_set[tool] ?? [])].sort();
+      const want = [...(Object.hasOwn(task.unsolved_set, tool) ? task.unsolved_set[tool]! : [])].sort();
       const got = [...(yielded.get(tool) ?? [])].sort();
       if (JSON.stringify(want) !== JSON.stringify(got)) {
         add(["tasks", ti, "unsolved_set", tool], `gold plan yields ${JSON.stringify(got)} for "${tool}" but unsolved_set expects ${JSON.stringify(want)}`);

@@ -32,6 +32,13 @@ export const ChatTool = z.strictObject({
 });
 export type ChatTool = z.infer<typeof ChatTool>;
 
+/**
+ * The `_meta` key of a `tools/call` whose model-written arguments were not a JSON object: it
+ * holds their text, and the server answers with an invalid-arguments error it counts as a
+ * call (as the reference's evaluation loop does), so the model can correct itself.
+ */
+export const RAW_ARGUMENTS_KEY = "envforge/raw_arguments";
+
 /** The `_meta` key under which each `tools/call` request carries the assistant turn that made it. */
 export const ASSISTANT_META_KEY = "envforge/assistant";
 

@@ -54,6 +54,8 @@ export class EpisodeTracker {
   readonly #needed: number;
   #solved = 0;
   #calls = 0;
+  /** What the last `record` changed, so `undoLast` can put it back. */
+  #last: { name: string; index: number; entry: Pending } | null = null;
 
   constructor(unsolvedSet: UnsolvedSet, mode: RewardMode = "ftrl") {
     this.mode = mode;
@@ -73,6 +75,7 @@ export class EpisodeTracker {
    */
   record(call: RecordedCall): string | null {
     this.#calls++;
+    this.#last = null;
     const list = this.#pending.get(call.name);
     if (list === undefined || list.length === 0) return null;
     const strict = this.mode === "strict";
@@ -85,9 +88,21 @@ export class EpisodeTracker {
       if (strict && echoedByArguments(entry.pieces, (echo ??= argumentEchoTexts(call.arguments)))) continue;
       list.splice(i, 1);
       this.#solved++;
+      this.#last = { name: call.name, index: i, entry };
       return entry.golden;
     }
     return null;
+  }
+
+  /** Takes back the last recorded call (one whose record could not be stored): as if it had never been made. */
+  undoLast(): void {
+    if (this.#calls === 0) return;
+    this.#calls--;
+    const last = this.#last;
+    this.#last = null;
+    if (!last) return;
+    this.#pending.get(last.name)!.splice(last.index, 0, last.entry);
+    this.#solved--;
   }
 
   /** n: sub-answers at the start. */

@@ -2,10 +2,10 @@
 import { randomUUID } from "node:crypto";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Recorder } from "../store/index.ts";
-import { now } from "../store/index.ts";
+import { now, StoreError } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
 import { EpisodeTracker, finalAnswerFound } from "../score/index.ts";
-import type { Environment, EpisodeScore, EpisodeScores, EpisodeStatus, Task, Tool, TransportKind } from "../schema/index.ts";
+import { RAW_ARGUMENTS_KEY, type CallResult, type Environment, type EpisodeScore, type EpisodeScores, type EpisodeStatus, type Task, type Tool, type TransportKind } from "../schema/index.ts";
 
 export const SUBMIT_TOOL = "submit_answer";
 export const DEFAULT_MAX_CALLS = 100;
@@ -69,6 +69,12 @@ export interface CallContext {
 
 const textResult = (text: string, isError = false): CallToolResult => ({ content: [{ type: "text", text }], ...(isError ? { isError: true } : {}) });
 
+/** The model's arguments text when it was not a JSON object (see RAW_ARGUMENTS_KEY), else null. */
+function rawArguments(meta: unknown): string | null {
+  const raw = isPlainObject(meta) ? meta[RAW_ARGUMENTS_KEY] : undefined;
+  return typeof raw === "string" ? raw : null;
+}
+
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export class EpisodeSession {
@@ -89,6 +95,8 @@ export class EpisodeSession {
   /** Calls run one at a time in arrival order, so seq order is execution order and state changes never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
   private finalScore: EpisodeScores | null = null;
+  /** The last call until its record is committed: the commit, and how to take the call back if it fails. */
+  private uncommitted: { committed: Promise<void>; undo: () => Promise<void> } | null = null;
 
   constructor(options: EpisodeOptions) {
     this.options = options;
@@ -133,9 +141,30 @@ export class EpisodeSession {
 
   /** Runs a tools/call: an environment tool in the sandbox, or submit_answer. Failures are isError results. */
   callTool(name: string, args: Record<string, unknown>, ctx: CallContext = {}): Promise<CallToolResult> {
-    const run = this.queue.then(() => (this.submitTool && name === SUBMIT_TOOL ? this.submit(args, ctx) : this.execute(name, args, ctx)));
-    this.queue = run.catch(() => undefined);
+    const run = this.queue
+      .then(() => (this.submitTool && name === SUBMIT_TOOL ? this.submit(args, ctx) : this.execute(name, args, ctx)))
+      .catch((err: unknown) => {
+        // A JSON-RPC internal error that tells the client the call did not take effect, without the server's paths.
+        throw err instanceof StoreError ? Object.assign(new Error(err.publicMessage), { code: -32603 }) : err;
+      });
+    // The next call (or the ending) waits for this one's record: a call that could not be stored is taken back first.
+    this.queue = run.then(
+      () => this.settle(),
+      () => undefined,
+    );
     return run;
+  }
+
+  /** Waits for the last call's commit; when it failed, the call takes no effect (state, counts and sub-answers as before it). */
+  private async settle(): Promise<void> {
+    const last = this.uncommitted;
+    this.uncommitted = null;
+    if (!last) return;
+    try {
+      await last.committed;
+    } catch {
+      await last.undo();
+    }
   }
 
   progress(): EpisodeProgress {
@@ -162,13 +191,30 @@ export class EpisodeSession {
   }
 
   private finish(status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): void {
+    const score = this.scores(answer);
+    try {
+      if (this.begun) this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score });
+    } catch (err) {
+      // Not stored, not ended: a submit can be retried; a server stopping leaves the row for the next start to mark interrupted.
+      if (status === "submitted" || status === "limit_exceeded") throw err;
+    }
     this.currentStatus = status;
-    this.finalScore = this.scores(answer);
-    if (this.begun) this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score: this.finalScore });
+    this.finalScore = score;
     const sandbox = this.sandbox;
     this.sandbox = null;
     sandbox?.then((s) => s.close(), () => undefined);
     this.options.onEnd?.(status);
+  }
+
+  /** Ends the episode from inside a call; when the end cannot be stored the episode stays open and the call fails. */
+  private endNow(status: "submitted" | "limit_exceeded", answer: string | null, meta: unknown): void {
+    this.ending = Promise.resolve();
+    try {
+      this.finish(status, answer, meta);
+    } catch (err) {
+      this.ending = null;
+      throw err;
+    }
   }
 
   private scores(answer: string | null): EpisodeScores {
@@ -186,9 +232,10 @@ export class EpisodeSession {
 
   private async execute(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     if (this.ending) return this.endedResult();
+    const failure = this.options.recorder.failure;
+    if (failure) throw failure;
     if (this.ftrl.calls >= this.maxCalls) {
-      this.ending = Promise.resolve();
-      this.finish("limit_exceeded", null, undefined);
+      this.endNow("limit_exceeded", null, undefined);
       return textResult(`call limit reached: an episode allows at most ${this.maxCalls} tool calls, so this one has ended (limit_exceeded)`, true);
     }
     this.sandbox ??= this.options.compiled().then((c) => c.openEpisode(this.options.seed !== undefined ? { seed: this.options.seed } : {}));
@@ -200,13 +247,15 @@ export class EpisodeSession {
       this.sandbox = null;
       return textResult(formatCallError(name, `the environment could not be started: ${(err as Error).message}`), true);
     }
-    const result = await sandbox.call(name, args);
+    const raw = rawArguments(ctx.meta);
+    const result: CallResult =
+      raw === null ? await sandbox.call(name, args) : { ok: false, kind: "invalid_arguments", error: `the arguments are not a JSON object: ${raw}`, ms: 0 };
     const output = result.ok ? result.text : formatCallError(name, result.error);
     const executed = { name, arguments: args, output, is_error: !result.ok };
     const solvedFtrl = this.ftrl.record(executed);
     const solvedStrict = this.strict.record(executed);
     this.seq++;
-    this.options.recorder.recordCall({
+    const committed = this.options.recorder.recordCall({
       episodeId: this.id,
       seq: this.seq,
       requestId: ctx.requestId === undefined || ctx.requestId === null ? null : String(ctx.requestId),
@@ -221,6 +270,15 @@ export class EpisodeSession {
       latencyMs: now() - startedAt,
       assistantMeta: ctx.meta,
     });
+    this.uncommitted = {
+      committed,
+      undo: () => {
+        this.ftrl.undoLast();
+        this.strict.undoLast();
+        this.seq--;
+        return sandbox.undo();
+      },
+    };
     if (!result.ok) return textResult(output, true);
     const tool = this.tools.get(name);
     if (tool?.output_schema && isPlainObject(result.value)) return { ...textResult(output), structuredContent: result.value };
@@ -233,8 +291,7 @@ export class EpisodeSession {
     if (typeof answer !== "string") {
       return textResult(formatCallError(SUBMIT_TOOL, `"answer" must be a string, got ${answer === undefined ? "nothing" : JSON.stringify(answer)}`), true);
     }
-    this.ending = Promise.resolve();
-    this.finish("submitted", answer, ctx.meta);
+    this.endNow("submitted", answer, ctx.meta);
     return textResult(JSON.stringify({ status: "submitted", answer, score: this.finalScore }));
   }
 }

@@ -11,11 +11,15 @@ import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 import { plural } from "../schema/index.ts";
 
 export const MCP_PATH = "/mcp";
+export const READY_PATH = "/readyz";
 export const DEFAULTS = {
   host: "127.0.0.1",
   maxBodyBytes: 1024 * 1024,
   maxSessions: 1000,
   idleTimeoutMs: 10 * 60_000,
+  /** A client gets this long to send a request's headers, and then its whole body (a lying Content-Length holds nothing longer). */
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
 } as const;
 
 /** An error a route handler throws to answer with an HTTP status and a JSON body `{error}`. */
@@ -73,6 +77,9 @@ export interface HttpServerOptions {
   maxBodyBytes?: number;
   maxSessions?: number;
   idleTimeoutMs?: number;
+  /** Time to receive a request's headers, and the whole request; 408 and the connection closed past either. */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
   maxCallsPerEpisode?: number;
   submitTool?: boolean;
   routes?: readonly Route[];
@@ -165,6 +172,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   let allowedHosts = new Set<string>();
   let allowedOrigins = new Set<string>();
   let origin = "";
+  /** Set by close(): no new session starts, so none is left running. */
+  let closing = false;
 
   const hostAllowed = (host: string | undefined): boolean => {
     if (!host) return false;
@@ -233,6 +242,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId, enableJsonResponse: true });
     await session.connect(transport);
+    if (closing) {
+      void session.close("closed");
+      throw new LookupError("Service Unavailable: the server is shutting down", 503);
+    }
     const live: LiveSession = { session, transport, lastActive: performance.now(), inflight: 0 };
     sessions.set(sessionId, live);
     return live;
@@ -277,6 +290,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (messages.length !== 1 || !("method" in first) || first.method !== "initialize" || !("id" in first)) {
       return refuse(res, null, text, first, { status: 400, code: -32000, message: "Bad Request: Mcp-Session-Id header is required; start a session with a single initialize request" });
     }
+    if (closing) {
+      return refuse(res, null, text, first, { status: 503, code: -32000, message: "Service Unavailable: the server is shutting down", headers: { connection: "close" } });
+    }
     if (sessions.size >= maxSessions) {
       return refuse(res, null, text, first, { status: 503, code: -32000, message: `Service Unavailable: ${plural(maxSessions, "session")} ${maxSessions === 1 ? "is" : "are"} open, the most this server allows; end one (HTTP DELETE) or retry later`, headers: { "retry-after": "5" } });
     }
@@ -285,7 +301,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       created = await createSession(url, req);
     } catch (err) {
       if (!(err instanceof LookupError)) throw err;
-      return refuse(res, null, text, first, { status: err.status, code: -32602, message: err.message });
+      return refuse(res, null, text, first, { status: err.status, code: err.status === 503 ? -32000 : -32602, message: err.message });
     }
     return forward(created, req, res, value);
   }
@@ -343,6 +359,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
   }
 
+  /** Readiness for load balancers and operators: 503 while the store cannot take records (no token needed, no paths shown). */
+  function ready(res: ServerResponse): void {
+    const failure = recorder.failure;
+    if (failure) sendJson(res, 503, { ready: false, store: "unwritable", reason: failure.reason, sessions: sessions.size }, { "retry-after": "1" });
+    else sendJson(res, 200, { ready: true, store: "writable", sessions: sessions.size });
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const refused = checkHostAndOrigin(req);
     if (refused) {
@@ -350,6 +373,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return reject(res, refused);
     }
     const url = new URL(req.url ?? "/", origin);
+    if (url.pathname === READY_PATH) return ready(res);
     if (url.pathname === MCP_PATH) {
       const unauthorized = checkToken(req);
       if (unauthorized) return reject(res, unauthorized);
@@ -366,7 +390,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     sendJson(res, 404, { error: `nothing at ${url.pathname}; the MCP endpoint is ${MCP_PATH}` });
   }
 
-  const server = createServer((req, res) => {
+  const requestTimeout = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs, requestTimeout);
+  // Node checks both timeouts every connectionsCheckingInterval (30 s by default): often enough to honour short ones.
+  const timeouts = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, headersTimeout / 2)) };
+  const server = createServer(timeouts, (req, res) => {
     handle(req, res).catch((err: Error) => {
       log(`envforge serve: ${req.method} ${req.url} failed: ${err.stack ?? String(err)}`);
       if (!res.headersSent) sendJson(res, 500, rpcError(null, -32603, `Internal error: ${err.message}`));
@@ -407,8 +435,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     port,
     sessionCount: () => sessions.size,
     async close() {
+      closing = true;
       clearInterval(reaper);
-      await Promise.all([...sessions.values()].map((live) => live.session.close("closed")));
+      // A session whose initialize was under way when closing began joins the map later; it is closed too.
+      while (sessions.size > 0) await Promise.all([...sessions.values()].map((live) => live.session.close("closed")));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -10,7 +10,7 @@ export {
 } from "./episode.ts";
 export { createEpisodeServer, createCatalogServer, mcpTool, TASK_URI, EPISODE_URI, CATALOG_URI, SERVER_NAME, SERVER_VERSION, type CatalogOptions } from "./mcp.ts";
 export { EnvironmentRegistry, LookupError, type RegisteredEnvironment } from "./registry.ts";
-export { openSession, openInProcessEpisode, EPISODE_ID, type Session, type SessionOptions, type InProcessEpisode } from "./session.ts";
+export { openSession, openInProcessEpisode, submitClash, EPISODE_ID, type Session, type SessionOptions, type InProcessEpisode } from "./session.ts";
 export { serveStdio, StdioLineTransport, parseLine, type StdioServeOptions, type StdioServing } from "./stdio.ts";
 export {
   startHttpServer,

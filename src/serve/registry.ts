@@ -29,8 +29,6 @@ export class EnvironmentRegistry {
     environments: readonly { env: Environment; file?: string | null }[],
     /** Sandbox limits every compiled environment gets. */
     readonly limits: SandboxLimitsInput = {},
-    /** Where the environments came from, for error messages. */
-    readonly source = "the given environments",
   ) {
     for (const { env, file } of environments) {
       if (this.byId.has(env.id)) throw new Error(`environment id "${env.id}" is given twice`);
@@ -41,7 +39,7 @@ export class EnvironmentRegistry {
   /** Loads every environment below the folders or files; files with problems are reported and skipped. */
   static async load(paths: readonly string[], limits: SandboxLimitsInput = {}): Promise<{ registry: EnvironmentRegistry; problems: Problem[] }> {
     const report = await loadEnvironments(paths);
-    return { registry: new EnvironmentRegistry(report.environments, limits, paths.join(", ")), problems: report.problems };
+    return { registry: new EnvironmentRegistry(report.environments, limits), problems: report.problems };
   }
 
   get size(): number {
@@ -60,7 +58,8 @@ export class EnvironmentRegistry {
   resolve(envId: string, taskId: string | null | undefined): { entry: RegisteredEnvironment; task: Task } {
     const entry = this.byId.get(envId);
     if (!entry) {
-      throw new LookupError(`unknown environment "${envId}": ${plural(this.size, "environment")} ${this.size === 1 ? "is" : "are"} served from ${this.source}; connect without ?env= for the catalog`, 404);
+      // Clients see this: it names no folder of the server's (they choose from the catalog, not the disk).
+      throw new LookupError(`unknown environment "${envId}": this server has ${plural(this.size, "environment")}; connect without ?env= for the catalog`, 404);
     }
     const tasks = entry.env.tasks;
     if (taskId === null || taskId === undefined || taskId === "") {

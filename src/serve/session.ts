@@ -5,7 +5,7 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { RecordingTransport, type Recorder } from "../store/index.ts";
 import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
-import { EpisodeSession } from "./episode.ts";
+import { EpisodeSession, SUBMIT_TOOL } from "./episode.ts";
 import { createCatalogServer, createEpisodeServer, type CatalogOptions } from "./mcp.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 
@@ -47,6 +47,10 @@ export interface Session {
   close(status?: Exclude<EpisodeStatus, "running">): Promise<void>;
 }
 
+/** Why an environment with its own `submit_answer` tool is not served beside the server's. */
+export const submitClash = (envId: string): string =>
+  `environment "${envId}" cannot be served with the submit tool: it has its own tool named ${SUBMIT_TOOL}; rename that tool, or serve it with --no-submit-tool`;
+
 const defaultHint = (envId: string, taskId: string): string => `envforge serve --env ${envId} --task ${taskId}`;
 
 /**
@@ -56,6 +60,9 @@ const defaultHint = (envId: string, taskId: string): string => `envforge serve -
  */
 export function openSession(options: SessionOptions): Session {
   const { registry, recorder } = options;
+  if (recorder.failure) {
+    throw new LookupError(`Service Unavailable: the store failed (${recorder.failure.reason}); new episodes are refused until it is writable again`, 503);
+  }
   const requested = options.episodeId ?? null;
   if (requested !== null) {
     if (!EPISODE_ID.test(requested)) throw new LookupError(`invalid episode id ${JSON.stringify(requested)}: use 1-128 of [A-Za-z0-9_.:-]`, 400);
@@ -67,6 +74,7 @@ export function openSession(options: SessionOptions): Session {
   let begin: () => void;
   if (options.envId) {
     const { entry, task } = registry.resolve(options.envId, options.taskId);
+    if ((options.submitTool ?? true) && entry.env.tools.some((t) => t.name === SUBMIT_TOOL)) throw new LookupError(submitClash(entry.env.id), 409);
     episode = new EpisodeSession({
       env: entry.env,
       task,
@@ -89,7 +97,7 @@ export function openSession(options: SessionOptions): Session {
     begin = () => recorder.beginEpisode({ id, kind: "catalog", transport: options.transport, sessionId: options.sessionId ?? null });
   }
   let begun = false;
-  let closed = false;
+  let closing: Promise<void> | null = null;
   const session: Session = {
     id,
     kind: episode ? "episode" : "catalog",
@@ -107,13 +115,21 @@ export function openSession(options: SessionOptions): Session {
       });
       return server.connect(recording);
     },
-    async close(status = "closed") {
-      if (closed) return;
-      closed = true;
-      if (episode) await episode.end(status);
-      else if (begun) recorder.endEpisode(id, { status });
-      await server.close();
-      options.onClose?.();
+    close(status = "closed") {
+      // Every caller waits for the same close, so a server shutting down knows when it is done.
+      closing ??= (async () => {
+        if (episode) await episode.end(status);
+        else if (begun) {
+          try {
+            recorder.endEpisode(id, { status });
+          } catch {
+            // The store failed: the catalog's row stays running and the next start marks it interrupted.
+          }
+        }
+        await server.close();
+        options.onClose?.();
+      })();
+      return closing;
     },
   };
   // However the connection ends (client closes, stdin EOF, transport error), the episode ends with it.

@@ -1,5 +1,6 @@
 // The store layer: the only code that touches SQLite. Writers, readers, and the recording transport wrapper.
 export { openDb, migrate, DatabaseOpenError, type Db, type OpenOptions, type Synchronous } from "./db.ts";
+export { StoreError } from "./failure.ts";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 export {
   Recorder,

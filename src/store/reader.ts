@@ -93,6 +93,8 @@ function fromRow<T>(r: Raw): T {
     const name = key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
     if (JSON_COLUMNS.has(key)) out[name] = typeof value === "string" ? JSON.parse(value) : null;
     else if (key === "is_error") out[name] = value === 1;
+    // Text with lone surrogates is kept as a UTF-16 blob (see `exactText` in the recorder).
+    else if (value instanceof Uint8Array) out[name] = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("utf16le");
     else out[name] = value;
   }
   return out as T;

@@ -2,6 +2,7 @@
 import { hostname } from "node:os";
 import type { EpisodeKind, EpisodeScores, EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { openDb, type Db, type OpenOptions } from "./db.ts";
+import { checkSameFile, fileIdentity, probeWrite, reasonOf, StoreError, type FileIdentity } from "./failure.ts";
 
 export type Direction = "in" | "out";
 export type MessageType = "request" | "notification" | "response" | "error" | "invalid";
@@ -65,6 +66,15 @@ export const now = (): number => performance.timeOrigin + performance.now();
 
 const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Text as SQLite can keep it exactly. UTF-8 has no lone surrogates (a tool may return
+ * U+D800, and the agent sees it, escaped, in JSON), so such text is stored as a UTF-16 blob
+ * instead of being turned into U+FFFD; the reader decodes it back.
+ */
+export const exactText = (s: string): string | Buffer => (LONE_SURROGATE.test(s) ? Buffer.from(s, "utf16le") : s);
+
 /** This process, as written in `episodes.owner`: host, pid, and when it started (pids get reused). */
 const OWNER = `${hostname()}:${process.pid}:${Math.round(performance.timeOrigin)}`;
 
@@ -77,6 +87,18 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** A group of queued writes that commit together, and the promise their waiters share. */
+interface Batch {
+  writes: (() => void)[];
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** How often a failed store is tried again. */
+const PROBE_EVERY_MS = 500;
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
 /**
  * Writes records with group commit. Incoming messages and tool calls are queued, and the
  * queue is committed in one transaction at the end of the current event-loop turn, or
@@ -85,20 +107,34 @@ function processAlive(pid: number): boolean {
  * produced in one turn share a commit (the commit, not the rows, is what recording costs).
  * Either way a response is in the database, with the request and call behind it, before it
  * is sent. Every other write commits at once, after the queue.
+ *
+ * When a write fails (a lock held too long by another process, a read-only or full disk,
+ * the file deleted), every write fails fast with the same `StoreError` until a probe every
+ * half second finds the file writable again; `failure` says which state it is in and
+ * `onStatus` reports each change.
  */
 export class Recorder {
   readonly db: Db;
   readonly owner = OWNER;
+  /** The database file, or "" for an in-memory one. */
+  readonly file: string;
   /** Reports a failed commit of queued records that no caller was waiting for. */
   onError: (error: Error) => void = () => undefined;
+  /** Reports the store becoming unwritable (with the error) and writable again (null). */
+  onStatus: (failure: StoreError | null) => void = () => undefined;
   private readonly stmt;
   private readonly commit: (writes: (() => void)[]) => void;
-  private queue: (() => void)[] = [];
-  /** Settles when the queue as it stands has been committed (or has failed to be). */
-  private pending: Promise<void> | null = null;
+  private readonly identity: FileIdentity | null;
+  private readonly busyTimeoutMs: number;
+  private batch: Batch | null = null;
+  private failed: StoreError | null = null;
+  private probe: NodeJS.Timeout | null = null;
 
-  constructor(db: Db) {
+  constructor(db: Db, options: { busyTimeoutMs?: number } = {}) {
     this.db = db;
+    this.file = db.memory ? "" : db.name;
+    this.identity = this.file ? fileIdentity(this.file) : null;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     this.stmt = {
       begin: db.prepare(
         `INSERT INTO episodes (id, kind, env_id, env_sha256, task_id, transport, session_id, needed, started_at, owner, meta)
@@ -132,45 +168,115 @@ export class Recorder {
     });
   }
 
+  /**
+   * Opens a database for recording and proves it writable, or throws a StoreError naming
+   * the file and the reason (a missing folder that cannot be made, a read-only file, a file
+   * that is not a database, a lock that is never released).
+   */
   static open(file: string, options: Omit<OpenOptions, "readonly"> = {}): Recorder {
-    return new Recorder(openDb(file, options));
+    let db: Db | undefined;
+    try {
+      db = openDb(file, options);
+      const recorder = new Recorder(db, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {});
+      if (!db.memory) probeWrite(db, recorder.busyTimeoutMs);
+      return recorder;
+    } catch (err) {
+      db?.close();
+      throw err instanceof StoreError ? err : new StoreError(file, reasonOf(err));
+    }
   }
 
-  /** Commits every queued record now, in one transaction; throws (dropping them) if that fails. */
+  /** Null while records can be written; the error that stopped them otherwise. */
+  get failure(): StoreError | null {
+    return this.failed;
+  }
+
+  /** Commits every queued record now, in one transaction; throws a StoreError (dropping them) if that fails. */
   flush(): void {
-    if (this.queue.length === 0) return;
-    const writes = this.queue;
-    this.queue = [];
-    this.commit(writes);
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = null;
+    try {
+      this.write(() => this.commit(batch.writes));
+      batch.resolve();
+    } catch (err) {
+      batch.reject(err as Error);
+      throw err;
+    }
   }
 
   /** Resolves once everything queued so far is committed; rejects if that commit failed. */
   committed(): Promise<void> {
-    return this.queue.length === 0 ? Promise.resolve() : this.pending!;
+    return this.batch?.done ?? Promise.resolve();
   }
 
-  private enqueue(write: () => void): void {
-    this.queue.push(write);
-    if (this.pending) return;
-    this.pending = new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
-        this.pending = null;
-        try {
-          if (this.db.open) this.flush();
-          resolve();
-        } catch (err) {
-          this.onError(err as Error);
-          reject(err as Error);
-        }
-      });
-    });
+  /** Runs one write against a store known to be writable, turning any failure into a StoreError and the failed state. */
+  private write<T>(run: () => T): T {
+    if (this.failed) throw this.failed;
+    try {
+      if (this.identity) checkSameFile(this.file, this.identity);
+      return run();
+    } catch (err) {
+      throw this.fail(err);
+    }
+  }
+
+  private fail(err: unknown): StoreError {
+    const error = err instanceof StoreError ? err : new StoreError(this.file || ":memory:", reasonOf(err));
+    if (this.failed) return this.failed;
+    this.failed = error;
+    this.onStatus(error);
+    this.probe = setInterval(() => this.tryAgain(), PROBE_EVERY_MS);
+    this.probe.unref();
+    return error;
+  }
+
+  private tryAgain(): void {
+    if (!this.db.open) return this.stopProbe();
+    try {
+      if (this.identity) checkSameFile(this.file, this.identity);
+      probeWrite(this.db, this.busyTimeoutMs);
+    } catch {
+      return;
+    }
+    this.stopProbe();
+    this.failed = null;
+    this.onStatus(null);
+  }
+
+  private stopProbe(): void {
+    if (this.probe) clearInterval(this.probe);
+    this.probe = null;
+  }
+
+  /** Queues a write for the group commit; the promise settles with the commit that carries it. */
+  private enqueue(write: () => void): Promise<void> {
+    if (this.batch) {
+      this.batch.writes.push(write);
+      return this.batch.done;
+    }
+    let resolve!: () => void;
+    let reject!: (err: Error) => void;
+    const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
     // Failures reach waiting senders through committed(); this keeps an unawaited one quiet.
-    this.pending.catch(() => undefined);
+    done.catch(() => undefined);
+    const batch: Batch = { writes: [write], done, resolve, reject };
+    this.batch = batch;
+    setImmediate(() => {
+      if (this.batch !== batch) return;
+      if (!this.db.open) return batch.reject(new StoreError(this.file, "the database is closed"));
+      try {
+        this.flush();
+      } catch (err) {
+        this.onError(err as Error);
+      }
+    });
+    return done;
   }
 
   beginEpisode(start: EpisodeStart): void {
     this.flush();
-    this.stmt.begin.run({
+    this.write(() => this.stmt.begin.run({
       id: start.id,
       kind: start.kind ?? "episode",
       env_id: start.envId ?? null,
@@ -182,7 +288,7 @@ export class Recorder {
       started_at: now(),
       owner: this.owner,
       meta: json(start.meta),
-    });
+    }));
   }
 
   episodeExists(id: string): boolean {
@@ -192,7 +298,7 @@ export class Recorder {
 
   setClient(id: string, client: { name?: string | null; version?: string | null; protocolVersion?: string | null }): void {
     this.flush();
-    this.stmt.client.run({ id, name: client.name ?? null, version: client.version ?? null, protocol: client.protocolVersion ?? null });
+    this.write(() => this.stmt.client.run({ id, name: client.name ?? null, version: client.version ?? null, protocol: client.protocolVersion ?? null }));
   }
 
   /**
@@ -209,21 +315,24 @@ export class Recorder {
    * outgoing one must wait for `committed()` first. Responses produced in the same event-loop
    * turn then share one commit.
    */
-  queueMessage(m: MessageRecord): void {
+  queueMessage(m: MessageRecord): Promise<void> {
     const ts = m.ts ?? now();
-    this.enqueue(() => this.stmt.message.run(m.episodeId, ts, m.direction, m.type, m.method ?? null, m.requestId ?? null, m.latencyMs ?? null, m.body));
+    return this.enqueue(() => this.stmt.message.run(m.episodeId, ts, m.direction, m.type, m.method ?? null, m.requestId ?? null, m.latencyMs ?? null, exactText(m.body)));
   }
 
-  /** Queues the call and the bump of its episode's counters; they commit with the call's response. */
-  recordCall(c: CallRecord): void {
-    this.enqueue(() => {
+  /**
+   * Queues the call and the bump of its episode's counters; they commit with the call's
+   * response. The promise rejects when that commit fails: the call must then not take effect.
+   */
+  recordCall(c: CallRecord): Promise<void> {
+    return this.enqueue(() => {
       this.stmt.call.run(
         c.episodeId,
         c.seq,
         c.requestId,
         c.tool,
         JSON.stringify(c.arguments),
-        c.output,
+        exactText(c.output),
         c.isError ? 1 : 0,
         c.errorKind,
         c.solvedFtrl,
@@ -239,14 +348,16 @@ export class Recorder {
   /** Ends a running episode; returns false when it had already ended (the first ending wins). */
   endEpisode(id: string, end: EpisodeEnd): boolean {
     this.flush();
-    const result = this.stmt.end.run({
-      id,
-      status: end.status,
-      ended_at: now(),
-      final_answer: end.finalAnswer ?? null,
-      final_meta: json(end.finalMeta),
-      score: json(end.score),
-    });
+    const result = this.write(() =>
+      this.stmt.end.run({
+        id,
+        status: end.status,
+        ended_at: now(),
+        final_answer: end.finalAnswer == null ? null : exactText(end.finalAnswer),
+        final_meta: json(end.finalMeta),
+        score: json(end.score),
+      }),
+    );
     return result.changes > 0;
   }
 
@@ -264,15 +375,19 @@ export class Recorder {
       const gone =
         owner === null ||
         (ownerHost === host && (owner !== this.owner && (Number(pid) === process.pid || !processAlive(Number(pid)))));
-      if (gone) marked += this.stmt.interrupt.run(now(), owner).changes;
+      if (gone) marked += this.write(() => this.stmt.interrupt.run(now(), owner)).changes;
     }
     return marked;
   }
 
+  /** Commits what is queued (a failure is reported through `onError`, not thrown) and closes the file. */
   close(): void {
+    this.stopProbe();
     if (!this.db.open) return;
     try {
       this.flush();
+    } catch (err) {
+      this.onError(err as Error);
     } finally {
       this.db.close();
     }

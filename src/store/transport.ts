@@ -2,6 +2,7 @@
 import type { Transport, TransportSendOptions } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk/types.js";
 import { now, type Direction, type MessageType, type Recorder } from "./recorder.ts";
+import { StoreError } from "./failure.ts";
 
 export interface RecordingOptions {
   recorder: Recorder;
@@ -22,6 +23,11 @@ export function describeMessage(m: unknown): { type: MessageType; method: string
   if ("error" in o) return { type: "error", method: null, requestId: id };
   if ("result" in o) return { type: "response", method: null, requestId: id };
   return { type: "invalid", method: null, requestId: id };
+}
+
+/** What a client is told when its request or the response to it could not be recorded. */
+function unrecorded(what: "request" | "response", err: unknown): string {
+  return err instanceof StoreError ? err.publicMessage : `the server could not record this ${what}: ${(err as Error).message}`;
 }
 
 /** A malformed input line or body a transport could not turn into a message; see `RecordingTransport.recordInvalid`. */
@@ -87,7 +93,7 @@ export class RecordingTransport implements Transport {
       this.options.onRecordError?.(err as Error);
       const id = (message as { id?: unknown }).id;
       if (id === undefined) return;
-      const error = { jsonrpc: "2.0" as const, id: id as string | number, error: { code: -32603, message: `the server could not record this response: ${(err as Error).message}` } };
+      const error = { jsonrpc: "2.0" as const, id: id as string | number, error: { code: -32603, message: unrecorded("response", err) } };
       return this.inner.send(error, options);
     }
     return this.inner.send(message, options);
@@ -114,7 +120,7 @@ export class RecordingTransport implements Transport {
       const id = (message as { id?: unknown }).id;
       if ("method" in message && id !== undefined) {
         this.inner
-          .send({ jsonrpc: "2.0", id: id as string | number, error: { code: -32603, message: `the server could not record this request: ${(err as Error).message}` } })
+          .send({ jsonrpc: "2.0", id: id as string | number, error: { code: -32603, message: unrecorded("request", err) } })
           .catch((e: Error) => this.onerror?.(e));
       }
       return;

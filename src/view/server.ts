@@ -2,6 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Viewer } from "./viewer.ts";
+import { ViewerLogin } from "./login.ts";
 
 export interface ViewServerOptions {
   viewer: Viewer;
@@ -11,6 +12,8 @@ export interface ViewServerOptions {
   port?: number;
   /** More accepted Host names (any port), for a viewer reached through another name. */
   allowedHosts?: readonly string[];
+  /** Require this token: as a bearer header, or through the login form's cookie. */
+  token?: string;
   log?: (line: string) => void;
 }
 
@@ -31,6 +34,7 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
   const log = options.log ?? (() => undefined);
   let allowed = new Set<string>();
   const extra = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
+  const login = options.token ? new ViewerLogin(options.token) : null;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const hostHeader = (req.headers.host ?? "").toLowerCase();
@@ -38,12 +42,14 @@ export async function startViewServer(options: ViewServerOptions): Promise<ViewS
       return plain(res, 403, `Forbidden: Host ${JSON.stringify(req.headers.host ?? null)} is not allowed; add it with --allowed-host\n`);
     }
     const url = new URL(req.url ?? "/", `http://${hostHeader}`);
+    if (login && (await login.handle(req, res, url))) return;
     if (await options.viewer.handle(req, res, url)) return;
     if (req.method !== "GET" && req.method !== "HEAD") return plain(res, 405, "Method Not Allowed: the viewer only reads\n", { allow: "GET, HEAD" });
     plain(res, 404, `nothing at ${url.pathname}\n`);
   }
 
-  const server = createServer((req, res) => {
+  // A client gets 10 s for its headers and 30 s for a whole request, then 408: a lying Content-Length holds nothing longer.
+  const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, (req, res) => {
     handle(req, res).catch((err: Error) => {
       log(`envforge view: ${req.method} ${req.url} failed: ${err.stack ?? String(err)}`);
       if (!res.headersSent) plain(res, 500, `internal error: ${err.message}\n`);

@@ -127,7 +127,8 @@ describe("ftrl export", () => {
           expect(row.messages.filter((m) => m.role === "assistant")).toHaveLength(k);
           const state = { unsolved_set: JSON.parse(row.unsolved_set) as UnsolvedSet, solve_rate: row.solve_rate, answer: row.answer };
           if (k < final.turn) {
-            const turnCalls = calls.filter((_, i) => metas[i]!.turn === k);
+            // A call with broken arguments counts on the server but is not among the parsed calls of its turn.
+            const turnCalls = calls.filter((c, i) => metas[i]!.turn === k && c.errorKind !== "invalid_arguments");
             const meta = metas.find((m) => m.turn === k)!;
             const step = scoreStep(state, meta.raw !== undefined ? parseResponse(meta.raw) : parseOpenAIMessage(meta.message), turnCalls.map((c) => c.output));
             const q = turnCalls.filter((c) => c.solvedFtrl !== null).length;
@@ -201,21 +202,24 @@ describe("score --db", () => {
     expect(report.episodes).toEqual({ read: 6, scored: 6, excluded: {} });
     const byModel = Object.fromEntries(report.tables.model.map((r) => [r.key, r]));
     expect(byModel.oracle).toMatchObject({ episodes: 4, solve_f1: { mean: 1, half_width: 0 }, answer_accuracy: { mean: 1 } });
-    expect(byModel["native-model"]!.solve_f1).toMatchObject({ n: 1, mean: 0.8, half_width: null });
-    expect(byModel["native-model"]!.solve_precision.mean).toBeCloseTo(2 / 3, 12);
+    // Four calls (the one with broken arguments counts), two solved.
+    expect(byModel["native-model"]!.solve_f1).toMatchObject({ n: 1, half_width: null });
+    expect(byModel["native-model"]!.solve_f1.mean).toBeCloseTo(2 / 3, 12);
+    expect(byModel["native-model"]!.solve_precision.mean).toBe(0.5);
     expect(report.tables.scenario.map((r) => [r.key, r.model, r.episodes])).toEqual([["multi-hop", "native-model", 1], ["multi-hop", "oracle", 4], ["multi-hop", "raw-model", 1]]);
     expect(pooled.tables.scenario.map((r) => [r.key, r.model, r.episodes])).toEqual([["multi-hop", null, 6]]);
     expect(report.tables.complexity.map((r) => r.key)).toEqual(["level 0", "level 0", "level 0"]);
     const f1 = pooled.tables.environment[0]!.solve_f1;
     expect(f1.n).toBe(6);
-    expect(f1.mean).toBeCloseTo((4 + 0.8 + 1) / 6, 12);
+    expect(f1.mean).toBeCloseTo((4 + 2 / 3 + 1) / 6, 12);
     expect(f1.low!).toBeLessThan(f1.mean);
 
     const oracleGroup = report.groups.find((g) => g.model === "oracle" && g.task === "director-birth-year")!;
     expect(oracleGroup).toMatchObject({ n: 2, rewards: [1, 1], mean: 1, std: 0, advantages: [0, 0], successes: 2, pass_at_1: 1, pass_at_n: 1 });
     const native = report.groups.find((g) => g.model === "native-model")!;
-    expect(native).toMatchObject({ n: 1, rewards: [0.8], successes: 1, pass_at_1: 1, pass_at_n: null });
-    expect(native.advantages[0]).toBeCloseTo(0.8 / (1 + 1e-6), 12);
+    expect(native).toMatchObject({ n: 1, successes: 1, pass_at_1: 1, pass_at_n: null });
+    expect(native.rewards[0]).toBeCloseTo(2 / 3, 12);
+    expect(native.advantages[0]).toBeCloseTo(2 / 3 / (1 + 1e-6), 12);
   });
 
   it("prints the same report as JSON and as tables from the CLI", async () => {

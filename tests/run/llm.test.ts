@@ -6,7 +6,7 @@ import { parseOpenAIMessage, scoreStep } from "../../src/score/index.ts";
 import { ASSISTANT_META_KEY, RUN_META_KEY, type AssistantTurnMeta, type ChatTool } from "../../src/schema/index.ts";
 import { environmentsIn, EXAMPLES, runInMemory, tempDir } from "./helpers.ts";
 import { startFakeOpenAI, type ChatRequest, type FakeOpenAI, type ScriptedReply } from "./openai-server.ts";
-import { nativeBirthYear, Q_BIRTH_YEAR, Q_BIRTHPLACE, RAW_TURNS, rawBirthYear } from "./scripted.ts";
+import { nativeBirthYear, Q_BIRTH_YEAR, Q_BIRTHPLACE, RAW_TURNS, rawBirthYear, turnOf } from "./scripted.ts";
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -42,21 +42,22 @@ describe("llm policy, native tool calling", () => {
   it("runs parallel calls, an unknown tool and broken JSON arguments through MCP, and records every turn", async () => {
     const { summary, detail, requests } = await play(nativeBirthYear, "director-birth-year");
     const result = summary.results[0]!;
-    expect(result).toMatchObject({ status: "done", end: "answer", turns: 3, calls: 3, agent: "scripted-model", episodeId: `${ENV}:director-birth-year:scripted-model:0` });
-    expect(result.score?.ftrl).toMatchObject({ calls: 3, solved: 2, needed: 2, solve_rate: 1, solve_f1: 0.8, answer_correct: true });
-    expect(result.score?.ftrl.solve_precision).toBeCloseTo(2 / 3, 12);
+    expect(result).toMatchObject({ status: "done", end: "answer", turns: 3, calls: 4, agent: "scripted-model", episodeId: `${ENV}:director-birth-year:scripted-model:0` });
+    expect(result.score?.ftrl).toMatchObject({ calls: 4, solved: 2, needed: 2, solve_rate: 1, solve_precision: 0.5, answer_correct: true });
+    expect(result.score?.ftrl.solve_f1).toBeCloseTo(2 / 3, 12);
 
-    // What the server recorded: three calls, the unknown tool as an error, the broken call never sent.
+    // What the server recorded: four calls, the unknown tool and the broken arguments as errors that count (the reference's rule).
     expect(detail.calls.map((c) => [c.tool, c.isError, c.errorKind, c.solvedFtrl])).toEqual([
       ["get_film", false, null, "Elena Vastrova"],
       ["get_weather", true, "unknown_tool", null],
+      ["get_person", true, "invalid_arguments", null],
       ["get_person", false, null, "1961"],
     ]);
     const metas = detail.calls.map((c) => assistantMeta(c.assistantMeta));
-    expect(metas.map((m) => [m.turn, m.tool_call_id])).toEqual([[0, "call_a"], [0, "call_b"], [1, "call_d"]]);
-    expect(metas[2]!.message.content).toBe("Now the director.");
-    expect(metas[2]!.message.tool_calls?.map((tc) => tc.function.arguments)).toEqual(['{"name": "Elena', '{"name":"Elena Vastrova"}']);
-    expect(metas[2]!.local_results?.call_c).toMatch(/^an error occured when call get_person: the arguments are not a JSON object/);
+    expect(metas.map((m) => [m.turn, m.tool_call_id])).toEqual([[0, "call_a"], [0, "call_b"], [1, "call_c"], [1, "call_d"]]);
+    expect(metas[3]!.message.content).toBe("Now the director.");
+    expect(metas[3]!.message.tool_calls?.map((tc) => tc.function.arguments)).toEqual(['{"name": "Elena', '{"name":"Elena Vastrova"}']);
+    expect(detail.calls[2]!.output).toBe('an error occured when call get_person: the arguments are not a JSON object: {"name": "Elena');
     expect(detail.episode.finalAnswer).toBe("The director of Crimson Harbor was born in 1961.");
     const final = detail.episode.finalMeta as Record<string, unknown>;
     expect(assistantMeta(final)).toMatchObject({ turn: 2, message: { role: "assistant", content: "The director of Crimson Harbor was born in 1961." } });
@@ -72,15 +73,16 @@ describe("llm policy, native tool calling", () => {
     expect(second[3]!.content).toMatch(/^an error occured when call get_weather: /);
     const third = requests[2]!.messages;
     expect(third.slice(-2).map((m) => m.tool_call_id)).toEqual(["call_c", "call_d"]);
-    expect(third.at(-2)!.content).toBe(metas[2]!.local_results!.call_c);
-    expect(third.at(-1)!.content).toBe(detail.calls[2]!.output);
+    expect(third.at(-2)!.content).toBe(detail.calls[2]!.output);
+    expect(third.at(-1)!.content).toBe(detail.calls[3]!.output);
 
     // Per-step rewards recomputed from the record, in the states before each turn.
-    const outputs = (turn: number) => detail.calls.filter((_, i) => metas[i]!.turn === turn).map((c) => c.output);
+    // The broken call is not among the parsed calls of its turn, so its output is left out here.
+    const outputs = (turn: number) => detail.calls.filter((c, i) => metas[i]!.turn === turn && c.errorKind !== "invalid_arguments").map((c) => c.output);
     const s0 = { unsolved_set: { get_film: ["Elena Vastrova"], get_person: ["1961"] }, solve_rate: 0, answer: "1961" };
     expect(scoreStep(s0, parseOpenAIMessage(metas[0]!.message), outputs(0)).rewards.f1).toBeCloseTo(2 / 3, 12);
     const s1 = { unsolved_set: { get_film: [], get_person: ["1961"] }, solve_rate: 0.5, answer: "1961" };
-    expect(scoreStep(s1, parseOpenAIMessage(metas[2]!.message), outputs(1)).rewards.f1).toBe(1);
+    expect(scoreStep(s1, parseOpenAIMessage(metas[3]!.message), outputs(1)).rewards.f1).toBe(1);
     const s2 = { unsolved_set: { get_film: [], get_person: [] }, solve_rate: 1, answer: "1961" };
     expect(scoreStep(s2, parseOpenAIMessage(assistantMeta(final).message), [])).toMatchObject({ rule: "final_answer", rewards: { f1: 1 } });
   });
@@ -96,14 +98,22 @@ describe("llm policy, native tool calling", () => {
     expect(scoreStep({ unsolved_set: { get_film: ["Tomas Okonkwo-Reyes"], get_person: ["Port Calder"] }, solve_rate: 0, answer: "Port Calder" }, parseOpenAIMessage(final.message), [])).toMatchObject({ rule: "empty", rewards: { f1: -0.5 } });
   });
 
-  it("ends the episode at a turn whose only call is malformed, which earns the -0.3 rule", async () => {
-    const { summary, detail } = await play(() => ({ content: null, tool_calls: [{ id: "x", name: "get_film", arguments: "{title: Crimson" }] }), "director-birth-year");
-    expect(summary.results[0]).toMatchObject({ status: "done", end: "answer", turns: 1, calls: 0 });
-    expect(detail.calls).toHaveLength(0);
-    const final = assistantMeta(detail.episode.finalMeta);
-    expect(final.message.tool_calls?.[0]?.function.arguments).toBe("{title: Crimson");
-    expect(detail.episode.finalAnswer).toContain("<tool_call>");
-    expect(scoreStep({ unsolved_set: { get_film: ["Elena Vastrova"], get_person: ["1961"] }, solve_rate: 0, answer: "1961" }, parseOpenAIMessage(final.message), [])).toMatchObject({ rule: "malformed_call", rewards: { f1: -0.3 } });
+  it("counts a turn's only call with broken arguments or an empty name as calls the model can correct, not as its final answer", async () => {
+    const { summary, detail, requests } = await play(
+      (req) =>
+        turnOf(req) === 0
+          ? { content: null, tool_calls: [{ id: "x", name: "get_film", arguments: "{title: Crimson" }, { id: "y", name: "", arguments: {} }] }
+          : { content: "I could not find it." },
+      "director-birth-year",
+    );
+    expect(summary.results[0]).toMatchObject({ status: "done", end: "answer", turns: 2, calls: 2 });
+    expect(detail.calls.map((c) => [c.tool, c.errorKind])).toEqual([["get_film", "invalid_arguments"], ["", "unknown_tool"]]);
+    expect(detail.episode.score?.ftrl).toMatchObject({ calls: 2, solved: 0, solve_precision: 0 });
+    expect(detail.episode.finalAnswer).toBe("I could not find it.");
+    expect(requests[1]!.messages.slice(-2).map((m) => [m.tool_call_id, m.content])).toEqual([
+      ["x", "an error occured when call get_film: the arguments are not a JSON object: {title: Crimson"],
+      ["y", expect.stringMatching(/^an error occured when call : unknown tool ""/)],
+    ]);
   });
 
   it("stops at --max-turns and submits no answer", async () => {

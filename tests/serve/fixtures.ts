@@ -95,8 +95,28 @@ export function tempDir(prefix = "envforge-serve-"): TempDir {
 }
 
 /** Starts `envforge serve ...` and resolves with the MCP URL it prints (HTTP mode). */
-export async function spawnHttpServer(args: string[], cwd = ROOT): Promise<{ child: ChildProcessWithoutNullStreams; url: string; stderr: () => string }> {
-  const child = spawn(process.execPath, [BIN, "serve", "--http", "127.0.0.1:0", ...args], { cwd, stdio: ["pipe", "pipe", "pipe"] });
+export function spawnHttpServer(args: string[], cwd = ROOT): Promise<ServeChild> {
+  return spawnServe(["--http", "127.0.0.1:0", ...args], { cwd });
+}
+
+export interface ServeChild {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  stderr: () => string;
+}
+
+/**
+ * Starts `envforge serve ARGS` (which must include --http) and resolves with the URL it
+ * prints. `shell` runs first in `sh` (e.g. a `ulimit`), then execs the server; `env` is added
+ * to this process's environment.
+ */
+export async function spawnServe(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; shell?: string } = {}): Promise<ServeChild> {
+  const argv = [BIN, "serve", ...args];
+  const env = { ...process.env, ...options.env };
+  const spawnOptions = { cwd: options.cwd ?? ROOT, env, stdio: ["pipe", "pipe", "pipe"] as ["pipe", "pipe", "pipe"] };
+  const child = options.shell
+    ? spawn("sh", ["-c", `${options.shell}; exec "$0" "$@"`, process.execPath, ...argv], spawnOptions)
+    : spawn(process.execPath, argv, spawnOptions);
   let out = "";
   let err = "";
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));

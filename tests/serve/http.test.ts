@@ -109,7 +109,7 @@ describe("catalog and episodes", () => {
 
   it("explains unknown environments and tasks", async () => {
     const server = await serve();
-    await expect(connect(episodeUrl(server, "env=nope&task=x"))).rejects.toThrow(/unknown environment \\?"nope\\?": 2 environments are served/);
+    await expect(connect(episodeUrl(server, "env=nope&task=x"))).rejects.toThrow(/unknown environment \\?"nope\\?": this server has 2 environments/);
     await expect(connect(episodeUrl(server, "env=test-counter&task=nope"))).rejects.toThrow(/has no task \\?"nope\\?"; its tasks are: code-alpha, code-beta/);
     await expect(connect(episodeUrl(server, "env=test-counter"))).rejects.toThrow(/has 2 tasks; choose one with task=ID/);
     const res = await raw(episodeUrl(server, "env=nope"), { headers: JSON_HEADERS, body: INIT });

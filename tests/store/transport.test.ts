@@ -76,7 +76,7 @@ it("does not send a response it could not record, and answers with an error inst
   );
   const client = new Client({ name: "c", version: "1" });
   await client.connect(clientSide);
-  await expect(client.callTool({ name: "x", arguments: {} })).rejects.toThrow(/could not record this response/);
+  await expect(client.callTool({ name: "x", arguments: {} })).rejects.toThrow(/the store failed \(no such table: messages.*\), so this request did not take effect/);
   expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/no such table: messages/)]);
   await client.close();
   recorder.close();
