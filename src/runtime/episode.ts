@@ -9,13 +9,25 @@ import { pythonTextOfJson } from "./text.ts";
 export interface Episode {
   /** Validates the arguments, runs the tool in this episode's sandbox, and never rejects for anything the tool does. */
   call(name: string, args: unknown): Promise<CallResult>;
-  /** A deep copy of this episode's state as of the last finished call. */
-  snapshot(): unknown;
+  /** A deep copy of this episode's state once the calls made so far have finished. */
+  state(): Promise<unknown>;
   close(): void;
   readonly closed: boolean;
   /** Calls made while the episode was open, failed ones included. */
   readonly callCount: number;
+  /**
+   * Calls that reached the tool code and were kept (a tool error counts: the code ran; a call
+   * stopped by a limit and rolled back, refused arguments or an unknown tool do not). Replaying
+   * exactly these calls, in order, on a new episode with the same seed rebuilds this one.
+   */
+  readonly applied: number;
   [Symbol.dispose](): void;
+}
+
+/** An episode whose sandbox runs on the calling thread, so its state can be read synchronously. */
+export interface LocalEpisode extends Episode {
+  /** A deep copy of this episode's state as of the last finished call. */
+  snapshot(): unknown;
 }
 
 /** What every episode of one compiled environment shares. */
@@ -49,7 +61,7 @@ const CHECKPOINT_COST_SHARE = 10;
 const MAX_LOGGED_MS = 1000;
 const MAX_LOGGED_CALLS = 1024;
 
-export class SandboxEpisode implements Episode {
+export class SandboxEpisode implements LocalEpisode {
   private sandbox: Sandbox | undefined;
   private checkpointJson: string;
   private log: { index: number; args: string }[] = [];
@@ -59,6 +71,7 @@ export class SandboxEpisode implements Episode {
   private tail: Promise<unknown> = Promise.resolve();
   private isClosed = false;
   private calls = 0;
+  private kept = 0;
 
   constructor(
     private readonly parts: EpisodeParts,
@@ -78,6 +91,10 @@ export class SandboxEpisode implements Episode {
     return this.calls;
   }
 
+  get applied(): number {
+    return this.kept;
+  }
+
   call(name: string, args: unknown): Promise<CallResult> {
     if (this.isClosed) return Promise.resolve(closedResult(0));
     this.calls++;
@@ -86,6 +103,11 @@ export class SandboxEpisode implements Episode {
     const result = this.tail.then(go, go);
     this.tail = result;
     return result;
+  }
+
+  state(): Promise<unknown> {
+    const read = () => this.snapshot();
+    return this.tail.then(read, read);
   }
 
   snapshot(): unknown {
@@ -166,6 +188,7 @@ export class SandboxEpisode implements Episode {
 
   /** Logs a finished call for replay, and checkpoints when the log has grown enough to be worth it. */
   private record(sandbox: Sandbox, index: number, args: string, ms: number): void {
+    this.kept++;
     this.log.push({ index, args });
     this.loggedMs += ms;
     const due =
