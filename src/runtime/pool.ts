@@ -19,7 +19,7 @@ export interface SandboxPoolOptions {
    * what a sound tool call needs.
    */
   stallMs?: number;
-  /** Extra workers started while others are stuck, at most; they stop again once idle. Default: as many as `workers`. */
+  /** Standby workers, started with the pool and used only while the others are stuck. Default 1. */
   spares?: number;
 }
 
@@ -67,6 +67,8 @@ class Slot {
 
   constructor(
     boot: string,
+    /** A standby worker, used while the others are stuck. */
+    readonly spare: boolean,
     onReply: (slot: Slot, reply: WorkerReply) => void,
     onExit: (slot: Slot, code: number) => void,
   ) {
@@ -121,6 +123,8 @@ interface CompiledEntry {
 }
 
 let nextEpisode = 1;
+/** An episode stays at least this many `stallMs` on the worker it moved to. */
+const MOVE_COOLDOWN = 10;
 
 class PooledEpisode implements Episode {
   readonly id = nextEpisode++;
@@ -129,6 +133,8 @@ class PooledEpisode implements Episode {
   readonly history: RecordedCall[] = [];
   private calls = 0;
   private isClosed = false;
+  /** When it last moved: a busy machine can make the new worker look stuck too, and moving again would only add replays. */
+  movedAt = -Infinity;
 
   constructor(
     private readonly pool: SandboxPool,
@@ -220,7 +226,7 @@ export class SandboxPool {
   constructor(options: SandboxPoolOptions = {}) {
     this.size = Math.max(1, options.workers ?? availableParallelism());
     this.stallMs = options.stallMs ?? 200;
-    this.maxWorkers = this.size + Math.max(0, options.spares ?? this.size);
+    this.maxWorkers = this.size + Math.max(0, options.spares ?? 1);
     this.watchdog = setInterval(() => this.watch(), Math.max(10, this.stallMs / 2));
     this.watchdog.unref();
   }
@@ -284,8 +290,14 @@ export class SandboxPool {
     if (this.closed) return p.fail("the sandbox pool is closed");
     const slot = episode.slot;
     const head = slot.queue[0];
-    if (slot.dead || (slot.stuckFor(performance.now()) > this.stallMs && head?.episode !== episode)) this.move(episode);
+    if (slot.dead || (this.stuckFor(slot, episode) && head?.episode !== episode)) this.move(episode);
     this.post(episode.slot, { ...p, id: 0, episode, abandoned: false });
+  }
+
+  /** Whether `episode` should leave `slot`: stuck in one request for `stallMs`, and the episode has not just moved there. */
+  private stuckFor(slot: Slot, episode: PooledEpisode): boolean {
+    const now = performance.now();
+    return slot.stuckFor(now) > this.stallMs && now - episode.movedAt > MOVE_COOLDOWN * this.stallMs;
   }
 
   private post(slot: Slot, p: Pending): void {
@@ -337,32 +349,51 @@ export class SandboxPool {
     });
   }
 
-  /** Rebuilds `episode` on another worker and sends its unanswered requests there, in order. */
+  /** Rebuilds `episode` on another worker and sends its unanswered requests there, in order; stays when every other worker is stuck too. */
   private move(episode: PooledEpisode): void {
     const from = episode.slot;
+    const to = this.refuge(from);
+    if (!to) return;
     const waiting = from.queue.filter((p) => p.episode === episode && !p.abandoned);
     for (const p of waiting) p.abandoned = true;
     from.episodes.delete(episode);
     if (!from.dead) from.tell({ op: "close", episode: episode.id });
     this.counters.moves++;
-    this.attach(episode, this.place(from));
+    episode.movedAt = performance.now();
+    this.attach(episode, to);
     for (const p of waiting) if (p.msg.op !== "open") this.post(episode.slot, { ...p, abandoned: false });
   }
 
-  /** The worker for a new or moving episode: fill up to `size` workers, then the least loaded one that is not stuck, then a spare. */
+  /**
+   * The worker for a new or moving episode: the least loaded of the `size` workers that is not stuck,
+   * else the least loaded standby spare that is not (spares start with the pool, so they are ready
+   * when needed: a worker takes a while to start), else the least loaded of all.
+   */
   private place(avoid: Slot | null): Slot {
+    const primaries = this.slots.filter((s) => !s.spare);
+    if (primaries.length < this.size) {
+      const slot = this.spawn(false);
+      while (this.slots.filter((s) => s.spare).length < this.maxWorkers - this.size) this.spawn(true);
+      return slot;
+    }
     const now = performance.now();
     const live = this.slots.filter((s) => !s.dead && s !== avoid);
-    if (this.slots.length < this.size) return this.spawn();
     const free = live.filter((s) => s.stuckFor(now) <= this.stallMs);
     const least = (list: Slot[]) => list.reduce((a, b) => (b.episodes.size < a.episodes.size ? b : a));
+    const freePrimaries = free.filter((s) => !s.spare);
+    if (freePrimaries.length > 0) return least(freePrimaries);
     if (free.length > 0) return least(free);
-    if (this.slots.length < this.maxWorkers) return this.spawn();
-    return live.length > 0 ? least(live) : this.spawn();
+    return live.length > 0 ? least(live) : this.spawn(false);
   }
 
-  private spawn(): Slot {
-    const slot = new Slot(this.boot, (s, r) => this.answered(s, r), (s, code) => this.exited(s, code));
+  /** Where an episode stuck on `from` could go now: a worker that is not stuck itself, or none. */
+  private refuge(from: Slot): Slot | null {
+    const to = this.place(from);
+    return from.dead || to.stuckFor(performance.now()) <= this.stallMs ? to : null;
+  }
+
+  private spawn(spare: boolean): Slot {
+    const slot = new Slot(this.boot, spare, (s, r) => this.answered(s, r), (s, code) => this.exited(s, code));
     this.slots.push(slot);
     return slot;
   }
@@ -394,20 +425,13 @@ export class SandboxPool {
     }
   }
 
-  /** Moves episodes off stuck workers, interrupts and then stops requests far past their deadline, and retires idle spares. */
+  /** Moves episodes off stuck workers, and interrupts and then stops requests far past their deadline. */
   private watch(): void {
     const now = performance.now();
     for (const slot of [...this.slots]) {
       const stuck = slot.stuckFor(now);
       const head = slot.queue[0];
-      if (!head) {
-        if (slot.episodes.size === 0 && this.slots.length > this.size) {
-          this.slots.splice(this.slots.indexOf(slot), 1);
-          slot.dead = true;
-          void slot.worker.terminate();
-        }
-        continue;
-      }
+      if (!head) continue;
       if (stuck > head.interruptMs) Atomics.store(slot.interrupt, 0, 2);
       if (stuck > head.budgetMs) {
         this.counters.stopped++;
@@ -416,7 +440,7 @@ export class SandboxPool {
         continue;
       }
       if (stuck <= this.stallMs) continue;
-      const waiting = new Set(slot.queue.slice(1).filter((p) => !p.abandoned && p.episode && p.episode !== head.episode).map((p) => p.episode!));
+      const waiting = new Set(slot.queue.slice(1).filter((p) => !p.abandoned && p.episode && p.episode !== head.episode && this.stuckFor(slot, p.episode)).map((p) => p.episode!));
       for (const episode of waiting) this.move(episode);
     }
   }
