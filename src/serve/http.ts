@@ -8,12 +8,14 @@ import { describeMessage, Records, type Recorder } from "../store/index.ts";
 import { idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE_ERROR } from "./jsonrpc.ts";
 import { openSession, type Session } from "./session.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
+import { admit, clientOf, type FairnessLimits } from "./fairness.ts";
 
 export const MCP_PATH = "/mcp";
 export const DEFAULTS = {
   host: "127.0.0.1",
   maxBodyBytes: 1024 * 1024,
   maxSessions: 1000,
+  reclaimIdleMs: 10_000,
   idleTimeoutMs: 10 * 60_000,
 } as const;
 
@@ -71,6 +73,10 @@ export interface HttpServerOptions {
   allowedOrigins?: readonly string[];
   maxBodyBytes?: number;
   maxSessions?: number;
+  /** Open sessions one client (remote address, see clientOf) may hold; default `maxSessions`. */
+  maxSessionsPerClient?: number;
+  /** When full, a client with fewer sessions may take the place of the largest holder's session idle this long. */
+  reclaimIdleMs?: number;
   idleTimeoutMs?: number;
   maxCallsPerEpisode?: number;
   submitTool?: boolean;
@@ -94,6 +100,7 @@ export interface HttpServer {
 
 interface LiveSession {
   session: Session;
+  client: string;
   transport: StreamableHTTPServerTransport;
   lastActive: number;
   inflight: number;
@@ -156,6 +163,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const log = options.log ?? (() => undefined);
   const maxBody = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const maxSessions = options.maxSessions ?? DEFAULTS.maxSessions;
+  const fairness: FairnessLimits = { maxSessions, maxPerClient: options.maxSessionsPerClient ?? maxSessions, reclaimIdleMs: options.reclaimIdleMs ?? DEFAULTS.reclaimIdleMs };
   const idleMs = options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs;
   const bindHost = options.host ?? DEFAULTS.host;
   const tokenDigest = options.token ? digest(options.token) : null;
@@ -232,7 +240,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId, enableJsonResponse: true });
     await session.connect(transport);
-    const live: LiveSession = { session, transport, lastActive: performance.now(), inflight: 0 };
+    const live: LiveSession = { session, client: clientOf(req.socket.remoteAddress), transport, lastActive: performance.now(), inflight: 0 };
     sessions.set(sessionId, live);
     return live;
   }
@@ -276,9 +284,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (messages.length !== 1 || !("method" in first) || first.method !== "initialize" || !("id" in first)) {
       return refuse(res, null, text, first, { status: 400, code: -32000, message: "Bad Request: Mcp-Session-Id header is required; start a session with a single initialize request" });
     }
-    if (sessions.size >= maxSessions) {
-      return refuse(res, null, text, first, { status: 503, code: -32000, message: `Service Unavailable: ${maxSessions} sessions are open, the most this server allows; end one (HTTP DELETE) or retry later`, headers: { "retry-after": "5" } });
-    }
+    const admission = admit(sessions.values(), clientOf(req.socket.remoteAddress), fairness, performance.now());
+    if (admission.type === "refuse") return refuse(res, null, text, first, { status: admission.status, code: -32000, message: admission.message, headers: { "retry-after": "5" } });
+    if (admission.type === "reclaim") await admission.session.session.close("idle_timeout");
     let created: LiveSession;
     try {
       created = await createSession(url, req);
