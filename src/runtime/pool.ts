@@ -15,8 +15,8 @@ export interface SandboxPoolOptions {
   workers?: number;
   /**
    * A worker that has answered nothing for this long while it has work is taken to be inside one
-   * long call: the other episodes waiting on it move to another worker. Default 200 ms, far above
-   * what a sound tool call needs.
+   * long call: the other episodes waiting on it move to another worker. Default 1000 ms, far above
+   * what a sound tool call needs even on a busy machine.
    */
   stallMs?: number;
   /** Standby workers, started with the pool and used only while the others are stuck. Default 1. */
@@ -110,8 +110,14 @@ class Slot {
     return p;
   }
 
+  /**
+   * How long the request it is running has run, when that is a tool call: compiles and opens
+   * (a new WebAssembly instance each) take long on a busy machine without anything being wrong,
+   * and a slow or looping compile is paid once per environment.
+   */
   stuckFor(now: number): number {
-    return this.queue.length === 0 || !this.ready ? 0 : now - this.lastProgress;
+    const head = this.queue[0];
+    return !head || !this.ready || head.msg.op !== "call" ? 0 : now - this.lastProgress;
   }
 }
 
@@ -225,7 +231,7 @@ export class SandboxPool {
 
   constructor(options: SandboxPoolOptions = {}) {
     this.size = Math.max(1, options.workers ?? availableParallelism());
-    this.stallMs = options.stallMs ?? 200;
+    this.stallMs = options.stallMs ?? 1000;
     this.maxWorkers = this.size + Math.max(0, options.spares ?? 1);
     this.watchdog = setInterval(() => this.watch(), Math.max(10, this.stallMs / 2));
     this.watchdog.unref();
@@ -429,9 +435,9 @@ export class SandboxPool {
   private watch(): void {
     const now = performance.now();
     for (const slot of [...this.slots]) {
-      const stuck = slot.stuckFor(now);
       const head = slot.queue[0];
-      if (!head) continue;
+      if (!head || !slot.ready) continue;
+      const stuck = now - slot.lastProgress;
       if (stuck > head.interruptMs) Atomics.store(slot.interrupt, 0, 2);
       if (stuck > head.budgetMs) {
         this.counters.stopped++;
@@ -439,7 +445,7 @@ export class SandboxPool {
         void slot.worker.terminate();
         continue;
       }
-      if (stuck <= this.stallMs) continue;
+      if (slot.stuckFor(now) <= this.stallMs) continue;
       const waiting = new Set(slot.queue.slice(1).filter((p) => !p.abandoned && p.episode && p.episode !== head.episode && this.stuckFor(slot, p.episode)).map((p) => p.episode!));
       for (const episode of waiting) this.move(episode);
     }
