@@ -10,8 +10,8 @@ import { Environment } from "../src/schema/index.ts";
 const CALLS = Number(process.env.BENCH_POOL_CALLS ?? 20_000);
 const EPISODES = Number(process.env.BENCH_POOL_EPISODES ?? 64);
 const HELD = Number(process.env.BENCH_POOL_HELD ?? 500);
-/** The looping tool's time limit: every call of it holds its worker this long. */
-const HOSTILE_TIMEOUT_MS = 2_000;
+/** The looping tool's time limit, the default one: every call of it holds its worker this long. */
+const HOSTILE_TIMEOUT_MS = 10_000;
 
 const loaded = await loadEnvironmentFile(resolve(import.meta.dirname, "../environments/examples/films-director-birth.json"));
 if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));

@@ -74,11 +74,12 @@ class Slot {
   ) {
     const init: WorkerInit = { interrupt: this.interrupt.buffer as SharedArrayBuffer };
     this.worker = new Worker(boot, { eval: true, workerData: init });
-    this.worker.unref();
     this.worker.on("message", (reply: WorkerReply) => onReply(this, reply));
     // An uncaught error ends the thread; "exit" follows and handles it.
     this.worker.on("error", () => undefined);
     this.worker.on("exit", (code) => onExit(this, code));
+    // After the listeners: adding a "message" listener references the worker's port again.
+    this.worker.unref();
   }
 
   post(p: Pending): void {
