@@ -103,7 +103,7 @@ for (const workers of [1, 2]) {
   const stopped = await loops;
   const s = pool.stats();
   console.log(
-    `pool: benign p99 ${quantile(quiet.latencies, 0.99).toFixed(2)} ms alone, ${quantile(beside.latencies, 0.99).toFixed(2)} ms beside a looping episode (p50 ${quantile(quiet.latencies, 0.5).toFixed(2)} / ${quantile(beside.latencies, 0.5).toFixed(2)} ms, max ${quantile(beside.latencies, 1).toFixed(0)} ms; ${f(beside.latencies.length)} calls in ${f(elapsed)} ms beside ${stopped + 1} loop calls of ${HOSTILE_TIMEOUT_MS} ms; ${s.moves} episodes moved, ${s.replayedCalls} calls replayed)`,
+    `pool: benign p99 ${quantile(quiet.latencies, 0.99).toFixed(2)} ms alone, ${quantile(beside.latencies, 0.99).toFixed(2)} ms beside a looping episode (p50 ${quantile(quiet.latencies, 0.5).toFixed(2)} / ${quantile(beside.latencies, 0.5).toFixed(2)} ms, max ${quantile(beside.latencies, 1).toFixed(0)} ms; ${f(beside.latencies.length)} calls in ${f(elapsed)} ms beside ${stopped} loop call${stopped === 1 ? "" : "s"} of ${HOSTILE_TIMEOUT_MS} ms; ${s.moves} episodes moved, ${s.replayedCalls} calls replayed)`,
   );
   await pool.close();
 }
