@@ -21,6 +21,12 @@ export interface SandboxPoolOptions {
   stallMs?: number;
   /** Standby workers, started with the pool and used only while the others are stuck. Default 1. */
   spares?: number;
+  /**
+   * A request still running this long after several times its time limit (code outside the
+   * sandbox's deadline: a schema pattern that backtracks in the argument check) stops its worker
+   * thread; a new one takes its place. Default 10 s.
+   */
+  graceMs?: number;
 }
 
 /** What the pool has done, for benchmarks and metrics. */
@@ -171,7 +177,7 @@ class PooledEpisode implements Episode {
       this.pool.send(this, {
         msg: { op: "call", id: 0, episode: this.id, tool, args },
         interruptMs: timeout,
-        budgetMs: 4 * timeout + 10_000,
+        budgetMs: 4 * timeout + this.pool.graceMs,
         settle: (reply) => {
           const r = reply as Reply<"call">;
           if (r.digest !== null) this.history.push({ tool, arguments: args, digest: r.digest });
@@ -188,7 +194,7 @@ class PooledEpisode implements Episode {
       this.pool.send(this, {
         msg: { op: "state", id: 0, episode: this.id },
         interruptMs: this.entry.limits.timeoutMs,
-        budgetMs: 2 * this.entry.limits.timeoutMs + 10_000,
+        budgetMs: 2 * this.entry.limits.timeoutMs + this.pool.graceMs,
         settle: (reply) => {
           const r = reply as Reply<"state">;
           if (r.ok) resolve(r.state);
@@ -221,6 +227,8 @@ class PooledEpisode implements Episode {
 export class SandboxPool {
   readonly size: number;
   private readonly stallMs: number;
+  /** Read by the episodes' requests, hence not private. */
+  readonly graceMs: number;
   private readonly maxWorkers: number;
   private readonly boot = workerBoot(new URL("./thread.ts", import.meta.url));
   private readonly slots: Slot[] = [];
@@ -233,6 +241,7 @@ export class SandboxPool {
   constructor(options: SandboxPoolOptions = {}) {
     this.size = Math.max(1, options.workers ?? availableParallelism());
     this.stallMs = options.stallMs ?? 1000;
+    this.graceMs = options.graceMs ?? 10_000;
     this.maxWorkers = this.size + Math.max(0, options.spares ?? 1);
     this.watchdog = setInterval(() => this.watch(), Math.max(10, this.stallMs / 2));
     this.watchdog.unref();
@@ -323,7 +332,7 @@ export class SandboxPool {
         abandoned: false,
         msg: { op: "compile", id: 0, key: entry.key, env: entry.env, limits: entry.limitsInput },
         interruptMs: entry.limits.timeoutMs,
-        budgetMs: 3 * entry.limits.timeoutMs + 10_000,
+        budgetMs: 3 * entry.limits.timeoutMs + this.graceMs,
         settle: (reply) => {
           const r = reply as Reply<"compile">;
           if (r.ok) return resolve();
@@ -349,7 +358,7 @@ export class SandboxPool {
       abandoned: false,
       msg: { op: "open", id: 0, key: entry.key, episode: episode.id, seed: episode.seed, replay },
       interruptMs: entry.limits.timeoutMs,
-      budgetMs: 2 * (replay.length + 2) * entry.limits.timeoutMs + 10_000,
+      budgetMs: 2 * (replay.length + 2) * entry.limits.timeoutMs + this.graceMs,
       // A failed open is answered again by each of the episode's calls, with the reason.
       settle: () => undefined,
       fail: () => undefined,

@@ -84,6 +84,29 @@ describe("sandbox pool", () => {
     backtracking.close();
   });
 
+  it("stops a worker stuck outside the sandbox's deadline and rebuilds its episodes on a new one", async () => {
+    // The argument check runs on the worker's own V8, not in QuickJS: a backtracking schema pattern is not under the call's deadline.
+    const patterned = makeEnv(
+      { put: { source: "function put(args, state) { state.items.push(args.s); return state.items.length; }", schema: { type: "object", properties: { s: { type: "string", pattern: "^(a+)+$" } } } } },
+      { id: "patterned", state: { items: [] } },
+    );
+    const small = new SandboxPool({ workers: 1, graceMs: 500 });
+    try {
+      const compiled = await small.compile(patterned, { timeoutMs: 200 });
+      using victim = compiled.openEpisode();
+      using bystander = compiled.openEpisode();
+      expect([await victim.call("put", { s: "aaa" }), await bystander.call("put", { s: "a" })]).toMatchObject([{ ok: true }, { ok: true }]);
+      const stuck = await victim.call("put", { s: `${"a".repeat(40)}!` });
+      expect(stuck).toMatchObject({ ok: false, kind: "timeout", error: expect.stringMatching(/worker thread was stopped.*no effect on the episode's state/) });
+      expect(await victim.call("put", { s: "aa" })).toMatchObject({ ok: true, value: 2 });
+      expect(await bystander.call("put", { s: "a" })).toMatchObject({ ok: true, value: 2 });
+      expect(await victim.state()).toEqual({ items: ["aaa", "aa"] });
+      expect(small.stats()).toMatchObject({ stopped: 1, moves: 2, replayedCalls: 2 });
+    } finally {
+      await small.close();
+    }
+  });
+
   it("compiles an environment once per content, keeping a failure", async () => {
     const slowPrelude = makeEnv({ put: { source: "function put() { return 1; }" } }, { id: "slow-prelude", prelude: "while (true) {}" });
     const before = pool.stats().compiles;
