@@ -136,6 +136,8 @@ interface CompiledEntry {
 }
 
 let nextEpisode = 1;
+/** The reason requests fail with once the pool is closed. */
+const CLOSED = "the sandbox pool is closed";
 /** An episode stays at least this many `stallMs` on the worker it moved to. */
 const MOVE_COOLDOWN = 10;
 
@@ -183,7 +185,12 @@ class PooledEpisode implements Episode {
           if (r.digest !== null) this.history.push({ tool, arguments: args, digest: r.digest });
           resolve(r.result);
         },
-        fail: (reason) => resolve({ ok: false, kind: reason === "timeout" ? "timeout" : "out_of_memory", error: `the sandbox's worker thread was stopped (${reason}); the call had no effect on the episode's state`, ms: 0 }),
+        fail: (reason) =>
+          resolve(
+            reason === CLOSED
+              ? { ok: false, kind: "episode_closed", error: "the episode is closed: its sandbox pool was closed", ms: 0 }
+              : { ok: false, kind: reason === "timeout" ? "timeout" : "out_of_memory", error: `the sandbox's worker thread was stopped (${reason}); the call had no effect on the episode's state`, ms: 0 },
+          ),
       });
     });
   }
@@ -303,7 +310,7 @@ export class SandboxPool {
 
   /** Sends an episode's request to its worker, moving the episode first when that worker is stuck in another episode's call. */
   send(episode: PooledEpisode, p: Omit<Pending, "id" | "episode" | "abandoned">): void {
-    if (this.closed) return p.fail("the sandbox pool is closed");
+    if (this.closed) return p.fail(CLOSED);
     const slot = episode.slot;
     const head = slot.queue[0];
     if (slot.dead || (this.stuckFor(slot, episode) && head?.episode !== episode)) this.move(episode);

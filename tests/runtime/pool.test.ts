@@ -102,6 +102,8 @@ describe("sandbox pool", () => {
       expect(await bystander.call("put", { s: "a" })).toMatchObject({ ok: true, value: 2 });
       expect(await victim.state()).toEqual({ items: ["aaa", "aa"] });
       expect(small.stats()).toMatchObject({ stopped: 1, moves: 2, replayedCalls: 2 });
+      await small.close();
+      expect(await victim.call("put", { s: "a" })).toMatchObject({ ok: false, kind: "episode_closed" });
     } finally {
       await small.close();
     }
