@@ -6,4 +6,5 @@ await import("./view.ts");
 await import("./run.ts");
 await import("./build.ts");
 await import("./runtime.ts");
+await import("./pool.ts");
 await import("./serve.ts");

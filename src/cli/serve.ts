@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
+import { configureSandboxPool } from "../runtime/index.ts";
 import { Recorder, Records } from "../store/index.ts";
 import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, startHttpServer, SUBMIT_TOOL, submitClash } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
@@ -97,6 +98,9 @@ async function run(argv: string[], io: Io): Promise<number> {
       "allowed-origin": { type: "string", multiple: true },
       "max-calls": { type: "string" },
       "max-sessions": { type: "string" },
+      "max-sessions-per-client": { type: "string" },
+      "reclaim-idle": { type: "string" },
+      workers: { type: "string" },
       "max-body": { type: "string" },
       "idle-timeout": { type: "string" },
       seed: { type: "string" },
@@ -109,12 +113,15 @@ async function run(argv: string[], io: Io): Promise<number> {
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed wants an integer, got ${JSON.stringify(values.seed)}`);
   const listen = values.http === undefined ? null : parseListen(values.http);
-  if (!listen && (values.token || values["allowed-host"] || values["max-sessions"] || values["idle-timeout"])) {
-    throw new UsageError("--token, --allowed-host, --max-sessions and --idle-timeout apply to --http only");
+  if (!listen && (values.token || values["allowed-host"] || values["max-sessions"] || values["max-sessions-per-client"] || values["reclaim-idle"] || values["idle-timeout"])) {
+    throw new UsageError("--token, --allowed-host, --max-sessions, --max-sessions-per-client, --reclaim-idle and --idle-timeout apply to --http only");
   }
   const idleSeconds = positiveInt("idle-timeout", values["idle-timeout"]);
   const token = values.token ?? (io.env.ENVFORGE_TOKEN || undefined);
   if (listen) checkExposure("serve", listen.host, token !== undefined, values.insecure === true, io);
+  const reclaimSeconds = values["reclaim-idle"] === undefined ? undefined : Number(values["reclaim-idle"]);
+  if (reclaimSeconds !== undefined && !(Number.isFinite(reclaimSeconds) && reclaimSeconds >= 0)) throw new UsageError(`--reclaim-idle wants seconds (0 or more), got ${JSON.stringify(values["reclaim-idle"])}`);
+  if (values.workers !== undefined) configureSandboxPool({ workers: positiveInt("workers", values.workers)! });
 
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
   const { registry, problems } = await EnvironmentRegistry.load([dir]);
@@ -170,6 +177,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(values["allowed-host"] ? { allowedHosts: values["allowed-host"] } : {}),
       ...(values["allowed-origin"] ? { allowedOrigins: values["allowed-origin"] } : {}),
       ...(values["max-sessions"] !== undefined ? { maxSessions: positiveInt("max-sessions", values["max-sessions"])! } : {}),
+      ...(values["max-sessions-per-client"] !== undefined ? { maxSessionsPerClient: positiveInt("max-sessions-per-client", values["max-sessions-per-client"])! } : {}),
+      ...(reclaimSeconds !== undefined ? { reclaimIdleMs: reclaimSeconds * 1000 } : {}),
       ...(values["max-body"] !== undefined ? { maxBodyBytes: positiveInt("max-body", values["max-body"])! } : {}),
       ...(idleSeconds !== undefined ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
       log: (line) => write(io.stderr, line),
@@ -193,6 +202,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 export const serveCommand: Command = {
   usage:
-    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
+    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool]",
   run,
 };

@@ -26,6 +26,7 @@ import type { CallResult, Environment, GateIssue, GoldStep, SandboxLimitsInput, 
 import { EpisodeTracker, normalize, verify } from "../score/index.ts";
 import { compileEnvironment, formatCallError, type CompiledEnvironment, type Episode } from "../runtime/index.ts";
 import { parseEnvironment, type Problem } from "../load/index.ts";
+import { adversarialCalls } from "./adversarial.ts";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -49,7 +50,7 @@ interface Probe {
 const outputText = (tool: string, r: CallResult): string => (r.ok ? r.text : formatCallError(tool, r.error));
 
 /** What a passing environment was checked for, recorded in its provenance. */
-export const GATE_CHECKS = ["replay:ftrl", "replay:strict", "exclusive", "answer", "provenance", "leak"];
+export const GATE_CHECKS = ["replay:ftrl", "replay:strict", "exclusive", "answer", "provenance", "leak", "adversarial"];
 
 /** Generated tools answer in microseconds; a probe that needs seconds is a bug, and waiting 10 s for it wastes the build. */
 const GATE_LIMITS = { timeoutMs: 2_000 };
@@ -262,6 +263,33 @@ async function probeAll(episode: Episode, env: Environment, issues: GateIssue[],
 /** A tool's list in a record keyed by tool name; own keys only, since a tool may be named `constructor`. */
 const ownList = (record: Record<string, string[]>, tool: string): string[] => (Object.hasOwn(record, tool) ? record[tool]! : []);
 
+/** Limits a tool may not hit on any input: failing these on a long string means it is super-linear in it. */
+const STALLS = new Set(["timeout", "out_of_memory", "stack_overflow"]);
+
+/**
+ * Every string parameter of every tool, one at a time, set to each long adversarial input on top of
+ * the tool's first gold call (or its distractor example, or no arguments). A tool may refuse the input;
+ * it may not run out of time, memory or stack on it. One failure per parameter is enough to report.
+ */
+async function probeAdversarial(episode: Episode, env: Environment, issues: GateIssue[]): Promise<number> {
+  const examples = new Map(((env.provenance.stages.scale as { distractors?: { name: string; example: Record<string, Json> }[] } | undefined)?.distractors ?? []).map((d) => [d.name, d.example]));
+  const golds = new Map<string, Record<string, Json>>();
+  for (const step of env.tasks.flatMap((t) => t.gold_plan)) if (!golds.has(step.tool)) golds.set(step.tool, step.arguments as Record<string, Json>);
+  let calls = 0;
+  for (const tool of env.tools) {
+    const failed = new Set<string>();
+    for (const probe of adversarialCalls(tool.input_schema, golds.get(tool.name) ?? examples.get(tool.name) ?? {})) {
+      if (failed.has(probe.param)) continue;
+      calls++;
+      const r = await episode.call(tool.name, probe.args);
+      if (r.ok || !STALLS.has(r.kind)) continue;
+      failed.add(probe.param);
+      issue(issues, "runtime", `$.implementation.tools.${tool.name}`, `${tool.name} with ${probe.param} = ${probe.label} failed (${r.kind}): ${r.error}; code that is super-linear in an argument lets one call stall an episode`);
+    }
+  }
+  return calls;
+}
+
 /** Runs the dynamic gate on an environment already known to parse; `limits` override the gate's sandbox limits. */
 export async function gate(env: Environment, limits: SandboxLimitsInput = {}): Promise<ValidationReport> {
   const issues: GateIssue[] = [];
@@ -288,6 +316,7 @@ export async function gate(env: Environment, limits: SandboxLimitsInput = {}): P
   try {
     for (const [ti, task] of env.tasks.entries()) replayed += await replayTask(fresh(), env, task, ti, issues, goldOutputs);
     probes = await probeAll(fresh(), env, issues, goldOutputs);
+    probes += await probeAdversarial(fresh(), env, issues);
   } catch (err) {
     // Calls report tool failures as results; a throw means the code could not even be set up.
     issue(issues, "compile", "$.implementation", (err as Error).message);

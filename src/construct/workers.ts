@@ -1,24 +1,8 @@
 // A pool of worker threads that each find the first passing candidate of one request at a time.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { workerBoot } from "../runtime/index.ts";
 import type { BuildRequest } from "../schema/index.ts";
 import type { Passing } from "./build.ts";
-
-/**
- * The worker's entry, named by absolute URL so any cwd works. Compiled (dist/), it imports worker.js.
- * From sources (tests, bench), workers start without the parent's TypeScript loader, so the entry
- * registers tsx before importing worker.ts.
- */
-function bootSource(): string {
-  if (import.meta.url.endsWith(".js")) return `import(${JSON.stringify(new URL("./worker.js", import.meta.url).href)});`;
-  const pkgFile = createRequire(import.meta.url).resolve("tsx/package.json");
-  const pkg = JSON.parse(readFileSync(pkgFile, "utf8")) as { exports: Record<string, { import: { default: string } }> };
-  const api = pathToFileURL(join(dirname(pkgFile), pkg.exports["./esm/api"]!.import.default)).href;
-  return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(new URL("./worker.ts", import.meta.url).href)}); });`;
-}
 
 type Reply = { id: number; ok: true; passing: Omit<Passing, "built"> & { text: string } } | { id: number; ok: false; error: string };
 
@@ -33,7 +17,7 @@ export class WorkerPool {
     size: number,
     private readonly validate: boolean,
   ) {
-    const boot = bootSource();
+    const boot = workerBoot(new URL("./worker.ts", import.meta.url));
     for (let i = 0; i < size; i++) {
       const w = new Worker(boot, { eval: true });
       w.on("message", (reply: Reply) => this.settle(w, reply));

@@ -9,18 +9,31 @@ import { pythonTextOfJson } from "./text.ts";
 export interface Episode {
   /** Validates the arguments, runs the tool in this episode's sandbox, and never rejects for anything the tool does. */
   call(name: string, args: unknown): Promise<CallResult>;
+  /** A deep copy of this episode's state once the calls made so far have finished. */
+  state(): Promise<unknown>;
   /**
-   * Takes back the last call, as a limit does (its record could not be stored, so it must
-   * not take effect): the next call sees the state from before it. Only the last call can be.
+   * Takes back the last call if it took effect, as a limit does (its record could not be stored,
+   * so it must not take effect): the next call sees the state from before it, and `applied` drops
+   * by one. Only the last call can be.
    */
   undo(): Promise<void>;
-  /** A deep copy of this episode's state as of the last finished call. */
-  snapshot(): unknown;
   close(): void;
   readonly closed: boolean;
   /** Calls made while the episode was open, failed ones included. */
   readonly callCount: number;
+  /**
+   * Calls that reached the tool code and were kept (a tool error counts: the code ran; a call
+   * stopped by a limit and rolled back, refused arguments or an unknown tool do not). Replaying
+   * exactly these calls, in order, on a new episode with the same seed rebuilds this one.
+   */
+  readonly applied: number;
   [Symbol.dispose](): void;
+}
+
+/** An episode whose sandbox runs on the calling thread, so its state can be read synchronously. */
+export interface LocalEpisode extends Episode {
+  /** A deep copy of this episode's state as of the last finished call. */
+  snapshot(): unknown;
 }
 
 /** What every episode of one compiled environment shares. */
@@ -54,7 +67,7 @@ const CHECKPOINT_COST_SHARE = 10;
 const MAX_LOGGED_MS = 1000;
 const MAX_LOGGED_CALLS = 1024;
 
-export class SandboxEpisode implements Episode {
+export class SandboxEpisode implements LocalEpisode {
   private sandbox: Sandbox | undefined;
   private checkpointJson: string;
   private log: { index: number; args: string }[] = [];
@@ -64,7 +77,8 @@ export class SandboxEpisode implements Episode {
   private tail: Promise<unknown> = Promise.resolve();
   private isClosed = false;
   private calls = 0;
-  /** The checkpoint and log from before the last call that changed them, for `undo`. */
+  private kept = 0;
+  /** The checkpoint and log from before the last call, when it took effect, for `undo`. */
   private undoPoint: { checkpointJson: string; log: { index: number; args: string }[]; length: number; loggedMs: number } | undefined;
 
   constructor(
@@ -85,6 +99,10 @@ export class SandboxEpisode implements Episode {
     return this.calls;
   }
 
+  get applied(): number {
+    return this.kept;
+  }
+
   call(name: string, args: unknown): Promise<CallResult> {
     if (this.isClosed) return Promise.resolve(closedResult(0));
     this.calls++;
@@ -95,10 +113,16 @@ export class SandboxEpisode implements Episode {
     return result;
   }
 
+  state(): Promise<unknown> {
+    const read = () => this.snapshot();
+    return this.tail.then(read, read);
+  }
+
   undo(): Promise<void> {
     const point = this.undoPoint;
     this.undoPoint = undefined;
     if (!point || this.isClosed) return Promise.resolve();
+    this.kept--;
     this.checkpointJson = point.checkpointJson;
     this.log = point.log.slice(0, point.length);
     this.loggedMs = point.loggedMs;
@@ -188,6 +212,7 @@ export class SandboxEpisode implements Episode {
   /** Logs a finished call for replay, and checkpoints when the log has grown enough to be worth it. */
   private record(sandbox: Sandbox, index: number, args: string, ms: number): void {
     this.undoPoint = { checkpointJson: this.checkpointJson, log: this.log, length: this.log.length, loggedMs: this.loggedMs };
+    this.kept++;
     this.log.push({ index, args });
     this.loggedMs += ms;
     const due =

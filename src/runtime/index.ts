@@ -3,18 +3,22 @@ import type { ValidateFunction } from "ajv";
 import { SandboxLimits, type Environment, type SandboxLimitsInput } from "../schema/index.ts";
 import { compileInputSchema } from "./args.ts";
 import { acquireInstance, maxBytesFor, releaseInstance } from "./engine.ts";
-import { SandboxEpisode, setupMessage, type Episode, type EpisodeParts } from "./episode.ts";
+import { SandboxEpisode, setupMessage, type Episode, type EpisodeParts, type LocalEpisode } from "./episode.ts";
 import { Sandbox, syntaxErrors, type Program } from "./sandbox.ts";
 
-export type { Episode } from "./episode.ts";
+export type { Episode, LocalEpisode } from "./episode.ts";
 export { SANDBOX_EPOCH_MS } from "./engine.ts";
 export { formatCallError, toolOutputText } from "./text.ts";
+export { workerBoot } from "./boot.ts";
+export type { SandboxKind } from "./kinds.ts";
+export { configureSandboxPool, sandboxPool, SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "./pool.ts";
+export { callText, outputDigest, rebuildEpisode, recordCall, replayCalls, ReplayMismatchError, type RecordedCall } from "./replay.ts";
 
-export interface CompiledEnvironment {
+export interface CompiledEnvironment<E extends Episode = Episode> {
   readonly env: Environment;
   readonly limits: SandboxLimits;
   /** A new episode on its own copy of `env.initial_state`; `seed` (a safe integer, default 0) seeds `Math.random`. */
-  openEpisode(options?: { seed?: number }): Episode;
+  openEpisode(options?: { seed?: number }): E;
 }
 
 /** Every reason an environment cannot run, each naming the tool or part it concerns. */
@@ -34,7 +38,7 @@ export class EnvironmentCompileError extends Error {
  * so an environment that compiles will open episodes. Throws EnvironmentCompileError
  * listing every problem found.
  */
-export async function compileEnvironment(env: Environment, limitsInput: SandboxLimitsInput = {}): Promise<CompiledEnvironment> {
+export async function compileEnvironment(env: Environment, limitsInput: SandboxLimitsInput = {}): Promise<CompiledEnvironment<LocalEpisode>> {
   const parsedLimits = SandboxLimits.safeParse(limitsInput);
   if (!parsedLimits.success) {
     throw new EnvironmentCompileError(env.id, parsedLimits.error.issues.map((i) => `limits.${i.path.join(".")}: ${i.message}`));

@@ -8,7 +8,7 @@ import { describeMessage, Records, type Recorder } from "../store/index.ts";
 import { idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE_ERROR } from "./jsonrpc.ts";
 import { openSession, type Session } from "./session.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
-import { plural } from "../schema/index.ts";
+import { admit, clientOf, type FairnessLimits } from "./fairness.ts";
 
 export const MCP_PATH = "/mcp";
 export const READY_PATH = "/readyz";
@@ -16,6 +16,7 @@ export const DEFAULTS = {
   host: "127.0.0.1",
   maxBodyBytes: 1024 * 1024,
   maxSessions: 1000,
+  reclaimIdleMs: 10_000,
   idleTimeoutMs: 10 * 60_000,
   /** A client gets this long to send a request's headers, and then its whole body (a lying Content-Length holds nothing longer). */
   headersTimeoutMs: 10_000,
@@ -76,6 +77,10 @@ export interface HttpServerOptions {
   allowedOrigins?: readonly string[];
   maxBodyBytes?: number;
   maxSessions?: number;
+  /** Open sessions one client (remote address, see clientOf) may hold; default `maxSessions`. */
+  maxSessionsPerClient?: number;
+  /** When full, a client with fewer sessions may take the place of the largest holder's session idle this long. */
+  reclaimIdleMs?: number;
   idleTimeoutMs?: number;
   /** Time to receive a request's headers, and the whole request; 408 and the connection closed past either. */
   headersTimeoutMs?: number;
@@ -102,6 +107,7 @@ export interface HttpServer {
 
 interface LiveSession {
   session: Session;
+  client: string;
   transport: StreamableHTTPServerTransport;
   lastActive: number;
   inflight: number;
@@ -164,6 +170,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const log = options.log ?? (() => undefined);
   const maxBody = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const maxSessions = options.maxSessions ?? DEFAULTS.maxSessions;
+  const fairness: FairnessLimits = { maxSessions, maxPerClient: options.maxSessionsPerClient ?? maxSessions, reclaimIdleMs: options.reclaimIdleMs ?? DEFAULTS.reclaimIdleMs };
   const idleMs = options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs;
   const bindHost = options.host ?? DEFAULTS.host;
   const tokenDigest = options.token ? digest(options.token) : null;
@@ -246,7 +253,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       void session.close("closed");
       throw new LookupError("Service Unavailable: the server is shutting down", 503);
     }
-    const live: LiveSession = { session, transport, lastActive: performance.now(), inflight: 0 };
+    const live: LiveSession = { session, client: clientOf(req.socket.remoteAddress), transport, lastActive: performance.now(), inflight: 0 };
     sessions.set(sessionId, live);
     return live;
   }
@@ -293,9 +300,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (closing) {
       return refuse(res, null, text, first, { status: 503, code: -32000, message: "Service Unavailable: the server is shutting down", headers: { connection: "close" } });
     }
-    if (sessions.size >= maxSessions) {
-      return refuse(res, null, text, first, { status: 503, code: -32000, message: `Service Unavailable: ${plural(maxSessions, "session")} ${maxSessions === 1 ? "is" : "are"} open, the most this server allows; end one (HTTP DELETE) or retry later`, headers: { "retry-after": "5" } });
-    }
+    const admission = admit(sessions.values(), clientOf(req.socket.remoteAddress), fairness, performance.now());
+    if (admission.type === "refuse") return refuse(res, null, text, first, { status: admission.status, code: -32000, message: admission.message, headers: { "retry-after": "5" } });
+    if (admission.type === "reclaim") await admission.session.session.close("idle_timeout");
     let created: LiveSession;
     try {
       created = await createSession(url, req);

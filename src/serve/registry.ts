@@ -1,7 +1,7 @@
 // The environments a server offers, by id, each compiled once on first use and shared by its episodes.
 import { createHash } from "node:crypto";
 import { loadEnvironments, type Problem } from "../load/index.ts";
-import { compileEnvironment, type CompiledEnvironment } from "../runtime/index.ts";
+import { sandboxPool, type CompiledEnvironment } from "../runtime/index.ts";
 import { plural, type Environment, type SandboxLimitsInput, type Task } from "../schema/index.ts";
 
 export interface RegisteredEnvironment {
@@ -71,15 +71,17 @@ export class EnvironmentRegistry {
     return { entry, task };
   }
 
-  /** The compiled environment, compiling it on first use; concurrent first uses share one compilation. */
+  /**
+   * The compiled environment, compiling it on first use in the process's sandbox pool (worker threads);
+   * concurrent first uses share one compilation, and the pool keeps a failed one, so it is not paid again.
+   */
   compile(envId: string): Promise<CompiledEnvironment> {
     const cached = this.compiled.get(envId);
     if (cached) return cached;
     const entry = this.byId.get(envId);
     if (!entry) return Promise.reject(new LookupError(`unknown environment "${envId}"`, 404));
-    const compiled = compileEnvironment(entry.env, this.limits);
-    // A failed compilation is not cached, so a later request retries it.
-    compiled.catch(() => this.compiled.delete(envId));
+    const compiled = sandboxPool().compile(entry.env, this.limits);
+    compiled.catch(() => undefined);
     this.compiled.set(envId, compiled);
     return compiled;
   }

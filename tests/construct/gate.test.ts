@@ -118,6 +118,20 @@ describe("gate", () => {
     expect(await checks(tiny(crashy))).toEqual(["runtime"]);
   });
 
+  it("rejects code that backtracks or loops quadratically on a long string argument", async () => {
+    // Both answer the gold calls at once, so only the adversarial probe can tell them from GOOD.
+    const redos = GOOD.replace("const p =", 'if (!/^([a-z]+\\s?)+$/i.test(String(args.name))) throw new Error("bad name");\n  const p =');
+    const quadratic = GOOD.replace("const p =", "let n = 0; for (const a of String(args.name)) for (const b of String(args.name)) if (a === b) n++;\n  const p =");
+    for (const code of [redos, quadratic]) {
+      const report = await gate(tiny(code));
+      expect(report.issues.map((i) => i.check)).toEqual(["runtime"]);
+      expect(report.issues[0]!.message).toMatch(/^get_info with name = .* failed \(timeout\)/);
+    }
+    // So is the e-mail regex the generator used before ef_isEmail.
+    const email = GOOD.replace("const p =", 'if (args.name.includes("@") && !/^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$/.test(args.name)) throw new Error("not an e-mail");\n  const p =');
+    expect((await gate(tiny(email))).issues.map((i) => i.message)).toEqual([expect.stringMatching(/name = "a@" \+ "\." x 30000 \+ " " failed \(timeout\)/)]);
+  });
+
   it("reports schema problems before running anything", async () => {
     const env = tiny(GOOD);
     const broken = { ...env, tools: [] } as unknown as Environment;

@@ -27,7 +27,8 @@ describe("shipped suite", async () => {
     for (const { file, env } of report.environments) expect(file).toBe(join(DIR, env.scenario, `${env.id}.json`));
   });
 
-  it("passes the validation gate, every environment", async () => {
+  // 256 environments, each replayed, probed for leaks and probed with long adversarial strings: minutes on a busy machine.
+  it("passes the validation gate, every environment", { timeout: 600_000 }, async () => {
     const problems = [];
     for (const { file, env } of report.environments) problems.push(...(await validateEnvironment(env, file)));
     expect(problems).toEqual([]);

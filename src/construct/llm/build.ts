@@ -13,7 +13,7 @@ import { planRequest, type BuildOptions } from "../plan.ts";
 import { Rejection } from "../reject.ts";
 import { hashSeed } from "../rng.ts";
 import { scale } from "../scale.ts";
-import { gate } from "../validate.ts";
+import { gate, GATE_CHECKS } from "../validate.ts";
 import { AuditLog, ReplyCache } from "./cache.ts";
 import { checkCalls, checkDecomposition, checkEnvironment, checkIntegration, checkScaling } from "./checks.ts";
 import { pool, RateLimiter } from "./limit.ts";
@@ -26,7 +26,6 @@ export const LLM_GENERATOR = "envforge-llm";
 export const LLM_GENERATOR_VERSION = "1";
 
 /** The gate's checks an LLM build runs (it replays candidates from the cache, not twice from scratch). */
-const GATE_CHECKS = ["replay:ftrl", "replay:strict", "exclusive", "answer", "provenance", "leak"];
 
 export interface LlmProgress {
   /** Environments finished (built or given up) out of `total`. */
