@@ -60,6 +60,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       task: { type: "string" },
       episode: { type: "string" },
       http: { type: "string" },
+      admin: { type: "string" },
+      "admin-token": { type: "string" },
       db: { type: "string" },
       sync: { type: "string" },
       token: { type: "string" },
@@ -78,9 +80,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed wants an integer, got ${JSON.stringify(values.seed)}`);
   const listen = values.http === undefined ? null : parseListen(values.http);
-  if (!listen && (values.token || values["allowed-host"] || values["max-sessions"] || values["idle-timeout"])) {
-    throw new UsageError("--token, --allowed-host, --max-sessions and --idle-timeout apply to --http only");
+  if (!listen && (values.token || values["allowed-host"] || values["max-sessions"] || values["idle-timeout"] || values.admin || values["admin-token"])) {
+    throw new UsageError("--token, --admin, --admin-token, --allowed-host, --max-sessions and --idle-timeout apply to --http only");
   }
+  // The control plane (reward API, viewer) gets its own loopback listener unless told where.
+  const admin = values.admin === undefined ? { host: HTTP_DEFAULTS.host, port: 0 } : parseListen(values.admin);
+  const adminToken = values["admin-token"] ?? io.env.ENVFORGE_ADMIN_TOKEN;
   const idleSeconds = positiveInt("idle-timeout", values["idle-timeout"]);
 
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
@@ -131,6 +136,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       host: listen.host,
       port: listen.port,
       ...(values.token || io.env.ENVFORGE_TOKEN ? { token: values.token ?? io.env.ENVFORGE_TOKEN! } : {}),
+      admin,
+      ...(adminToken ? { adminToken } : {}),
       ...(values["allowed-host"] ? { allowedHosts: values["allowed-host"] } : {}),
       ...(values["allowed-origin"] ? { allowedOrigins: values["allowed-origin"] } : {}),
       ...(values["max-sessions"] !== undefined ? { maxSessions: positiveInt("max-sessions", values["max-sessions"])! } : {}),
@@ -143,8 +150,9 @@ async function run(argv: string[], io: Io): Promise<number> {
     const example = registry.list()[0]!.env;
     write(io.stdout, `envforge serve: listening on ${server.url}`);
     write(io.stdout, `  catalog:  ${server.url}`);
-    write(io.stdout, `  viewer:   ${server.origin}/`);
     write(io.stdout, `  episode:  ${server.url}?env=${example.id}&task=${example.tasks[0]!.id}`);
+    write(io.stdout, `  REST:     ${server.origin}/v1/episodes    ORS: ${server.origin}/list_environments`);
+    write(io.stdout, `  control plane (reward API, viewer; never give this to an agent): ${server.adminOrigin}/`);
     write(io.stdout, `  ${registry.size} environments from ${dir}; recording to ${dbFile}`);
     const signal = await new Promise<string>((resolve) => onSignal(resolve));
     write(io.stderr, `envforge serve: ${signal}, closing ${server.sessionCount()} sessions`);
@@ -159,6 +167,6 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "Serve environments over MCP (stdio, or Streamable HTTP with --http), recording every message",
   usage:
-    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
+    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
   run,
 };

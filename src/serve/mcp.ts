@@ -18,9 +18,8 @@ import {
   type Tool as McpTool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { SCENARIOS, type Environment, type Tool } from "../schema/index.ts";
-import { SUBMIT_TOOL, SUBMIT_TOOL_DOC, type EpisodeSession } from "./episode.ts";
-import type { EnvironmentRegistry } from "./registry.ts";
+import { SCENARIOS, type Environment } from "../schema/index.ts";
+import { agentProgress, toolDoc, type EnvironmentRegistry, type EpisodeSession } from "../episode/index.ts";
 
 export const SERVER_NAME = "envforge";
 export const SERVER_VERSION = "0.1.0";
@@ -32,17 +31,8 @@ const ENV_URI_PREFIX = "envforge://environments/";
 const RESOURCE_NOT_FOUND = -32002;
 const PAGE = 100;
 
-/** A tool document exactly as the environment file gives it. */
-export function mcpTool(tool: Tool): McpTool {
-  return {
-    name: tool.name,
-    ...(tool.annotations?.title ? { title: tool.annotations.title } : {}),
-    description: tool.description,
-    inputSchema: tool.input_schema as McpTool["inputSchema"],
-    ...(tool.output_schema ? { outputSchema: tool.output_schema as McpTool["outputSchema"] } : {}),
-    ...(tool.annotations ? { annotations: tool.annotations } : {}),
-  };
-}
+/** A tool document exactly as the environment file gives it, typed for the SDK. */
+export const mcpTool = (tool: Parameters<typeof toolDoc>[0]): McpTool => toolDoc(tool) as McpTool;
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2);
 
@@ -79,16 +69,15 @@ function handle<S extends z.ZodObject<{ method: z.ZodLiteral<string> }>>(
 /** The server of one episode. Connect it to a RecordingTransport (see `connectEpisode`). */
 export function createEpisodeServer(episode: EpisodeSession): Server {
   const { env, task } = episode;
-  const submitHint = episode.submitTool ? `\n\nWhen you know the answer, call the ${SUBMIT_TOOL} tool with it; that ends the episode.` : "";
   // `logging` only so that clients which set a log level (Inspector does) get a normal answer; nothing is logged to them.
   const server = new Server(
     { name: SERVER_NAME, version: SERVER_VERSION, title: `${env.title} (task ${task.id})` },
     {
       capabilities: { tools: { listChanged: false }, prompts: { listChanged: false }, resources: { listChanged: false }, logging: {} },
-      instructions: `${task.question}${submitHint}`,
+      instructions: episode.instructions,
     },
   );
-  const tools = [...env.tools.map(mcpTool), ...(episode.submitTool ? [SUBMIT_TOOL_DOC] : [])];
+  const tools = episode.toolDocs() as McpTool[];
   handle(server, ListToolsRequestSchema, () => ({ tools }));
   handle(server, CallToolRequestSchema, (req, extra) =>
     episode.callTool(req.params.name, req.params.arguments ?? {}, { requestId: extra.requestId, meta: req.params._meta }),
@@ -109,7 +98,7 @@ export function createEpisodeServer(episode: EpisodeSession): Server {
   handle(server, ReadResourceRequestSchema, (req) => {
     const uri = req.params.uri;
     if (uri === TASK_URI) return { contents: [{ uri, mimeType: "text/plain", text: task.question }] };
-    if (uri === EPISODE_URI) return { contents: [{ uri, mimeType: "application/json", text: json(episode.progress()) }] };
+    if (uri === EPISODE_URI) return { contents: [{ uri, mimeType: "application/json", text: json(agentProgress(episode)) }] };
     throw rpcError(RESOURCE_NOT_FOUND, `resource not found: ${uri}`, { uri });
   });
   return server;

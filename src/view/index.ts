@@ -18,11 +18,14 @@ export { html, esc, Html } from "./html.ts";
 export function viewerRoute(viewer: Viewer): {
   method: readonly string[];
   path: string;
+  /** The viewer shows sub-answers and every episode's score: it is the control plane, never served to an agent. */
+  plane: "control";
   handler: (ctx: { req: IncomingMessage; res: ServerResponse; url: URL }) => Promise<void>;
 } {
   return {
     method: ["GET", "HEAD"],
     path: "/*",
+    plane: "control",
     async handler({ req, res, url }) {
       if (await viewer.handle(req, res, url)) return;
       const body = JSON.stringify({ error: `nothing at ${url.pathname}; the viewer is at /, the MCP endpoint at /mcp` });

@@ -1,11 +1,11 @@
-// One episode, independent of any transport: a task, its own sandbox state, live reward tracking, and its record.
+// One live episode below every face: a task, its own sandbox state, live reward tracking with per-step rewards, and its record.
 import { randomUUID } from "node:crypto";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Recorder } from "../store/index.ts";
 import { now } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
-import { EpisodeTracker, finalAnswerFound } from "../score/index.ts";
-import type { Environment, EpisodeScore, EpisodeScores, EpisodeStatus, Task, Tool, TransportKind } from "../schema/index.ts";
+import { EpisodeTracker, finalAnswerFound, scoreStep } from "../score/index.ts";
+import type { Environment, EpisodeScore, EpisodeScores, EpisodeStatus, ParsedResponse, StepScore, StepState, Task, Tool, TransportKind } from "../schema/index.ts";
 
 export const SUBMIT_TOOL = "submit_answer";
 export const DEFAULT_MAX_CALLS = 100;
@@ -25,6 +25,28 @@ export const SUBMIT_TOOL_DOC = {
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
 };
 
+/** A tool document as MCP lists it: the environment file's JSON Schemas verbatim. */
+export interface ToolDoc {
+  name: string;
+  title?: string;
+  description: string;
+  inputSchema: { type: "object"; [key: string]: unknown };
+  outputSchema?: { type: "object"; [key: string]: unknown };
+  annotations?: Tool["annotations"];
+}
+
+/** A tool document exactly as the environment file gives it. */
+export function toolDoc(tool: Tool): ToolDoc {
+  return {
+    name: tool.name,
+    ...(tool.annotations?.title ? { title: tool.annotations.title } : {}),
+    description: tool.description,
+    inputSchema: tool.input_schema as ToolDoc["inputSchema"],
+    ...(tool.output_schema ? { outputSchema: tool.output_schema as ToolDoc["outputSchema"] } : {}),
+    ...(tool.annotations ? { annotations: tool.annotations } : {}),
+  };
+}
+
 export interface EpisodeOptions {
   env: Environment;
   task: Task;
@@ -42,6 +64,8 @@ export interface EpisodeOptions {
   submitTool?: boolean;
   /** Seed of the sandbox's Math.random; recorded with the episode. */
   seed?: number;
+  /** Which face opened it (mcp, rest, ors); recorded in the episode's meta. */
+  face?: string;
   /** Runs once when the episode ends, with its final status. */
   onEnd?: (status: EpisodeStatus) => void;
 }
@@ -67,7 +91,48 @@ export interface CallContext {
   meta?: unknown;
 }
 
+/** One executed environment call as the REST and ORS faces report it: what the agent saw, never a sub-answer. */
+export interface ExecutedCall {
+  tool: string;
+  arguments: Record<string, unknown>;
+  output: string;
+  is_error: boolean;
+}
+
+/** A tool call's result with the FTRL per-step reward it earned, as if it were a response of that one call. */
+export interface CallOutcome {
+  result: CallToolResult;
+  /** Null when the call did not run (the episode had ended, or bad submit arguments). */
+  step: StepScore | null;
+  /** Whether the episode has ended after this call. */
+  done: boolean;
+}
+
+/** A whole model response run against the episode's current state. */
+export interface ResponseOutcome {
+  /** What the parser read: the content and the calls. */
+  parsed: ParsedResponse;
+  /** Each parsed call as executed, in order, against the episode's state. */
+  calls: ExecutedCall[];
+  /** The FTRL per-step reward of the response (`rewards.f1` is the default) with its components. */
+  step: StepScore;
+  /** True once the episode has ended: a response without tool calls is the final answer and ends it. */
+  done: boolean;
+}
+
+/** Thrown when an episode that has ended is used; the faces answer 410 Gone. */
+export class EpisodeEndedError extends Error {
+  constructor(
+    readonly episodeId: string,
+    readonly status: EpisodeStatus,
+  ) {
+    super(`episode "${episodeId}" has ended (${status}); open a new episode`);
+  }
+}
+
 const textResult = (text: string, isError = false): CallToolResult => ({ content: [{ type: "text", text }], ...(isError ? { isError: true } : {}) });
+
+const textOf = (r: CallToolResult): string => r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -109,6 +174,21 @@ export class EpisodeSession {
     return this.currentStatus;
   }
 
+  /** Whether the episode has ended or is ending: no call runs any more. */
+  get ended(): boolean {
+    return this.ending !== null;
+  }
+
+  /** The tools the agent gets: the environment's, then submit_answer when it is offered. */
+  toolDocs(): ToolDoc[] {
+    return [...this.env.tools.map(toolDoc), ...(this.submitTool ? [SUBMIT_TOOL_DOC] : [])];
+  }
+
+  /** The prompt: the task's question, and how to hand in the answer. */
+  get instructions(): string {
+    return `${this.task.question}${this.submitTool ? `\n\nWhen you know the answer, call the ${SUBMIT_TOOL} tool with it; that ends the episode.` : ""}`;
+  }
+
   get recorder(): Recorder {
     return this.options.recorder;
   }
@@ -127,15 +207,72 @@ export class EpisodeSession {
       transport: o.transport,
       sessionId: o.sessionId ?? null,
       needed: this.ftrl.needed,
-      meta: { max_calls: this.maxCalls, submit_tool: this.submitTool, ...(o.seed !== undefined ? { seed: o.seed } : {}) },
+      meta: { max_calls: this.maxCalls, submit_tool: this.submitTool, ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.face ? { face: o.face } : {}) },
     });
   }
 
-  /** Runs a tools/call: an environment tool in the sandbox, or submit_answer. Failures are isError results. */
-  callTool(name: string, args: Record<string, unknown>, ctx: CallContext = {}): Promise<CallToolResult> {
-    const run = this.queue.then(() => (this.submitTool && name === SUBMIT_TOOL ? this.submit(args, ctx) : this.execute(name, args, ctx)));
+  /** Runs `job` after every call that arrived before it: one episode, one line of calls, whatever face sends them. */
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** Runs a tools/call: an environment tool in the sandbox, or submit_answer. Failures are isError results. */
+  async callTool(name: string, args: Record<string, unknown>, ctx: CallContext = {}): Promise<CallToolResult> {
+    return (await this.call(name, args, ctx)).result;
+  }
+
+  /**
+   * Runs one call and scores it as a response of that one call in the state before it (an
+   * environment tool: `f1 = 2q/2`), or, for submit_answer, as a final answer with no calls.
+   */
+  call(name: string, args: Record<string, unknown>, ctx: CallContext = {}): Promise<CallOutcome> {
+    if (this.submitTool && name === SUBMIT_TOOL) return this.enqueue(async () => this.answerNow(args, ctx));
+    return this.enqueue(async () => {
+      const state = this.stepState();
+      const ran = await this.execute(name, args, ctx);
+      const step = ran.executed ? scoreStep(state, { content: "", tool_calls: [{ name, arguments: args as ParsedResponse["tool_calls"][number]["arguments"] }] }, [ran.executed.output], { errors: [ran.executed.is_error] }) : null;
+      return { result: ran.result, step, done: this.ending !== null };
+    });
+  }
+
+  /** Hands in the final answer (whether or not the submit tool is offered), scored as a final answer with no calls. */
+  answer(answer: string, ctx: CallContext = {}): Promise<CallOutcome> {
+    return this.enqueue(async () => this.answerNow({ answer }, ctx));
+  }
+
+  private answerNow(args: Record<string, unknown>, ctx: CallContext): CallOutcome {
+    const state = this.stepState();
+    const result = this.submit(args, ctx);
+    const answered = !result.isError;
+    return { result, step: answered ? scoreStep(state, { content: args.answer as string, tool_calls: [] }, []) : null, done: this.ending !== null };
+  }
+
+  /**
+   * Runs a whole model response against the episode's current state: its calls in order, as
+   * one uninterrupted turn. A response without calls is the episode's final answer and ends
+   * it as `submitted`, as the method's episode ends at the first turn without tool calls.
+   */
+  respond(parsed: ParsedResponse, ctx: CallContext = {}): Promise<ResponseOutcome> {
+    return this.enqueue(async () => {
+      if (this.ending) throw new EpisodeEndedError(this.id, this.currentStatus);
+      const state = this.stepState();
+      const calls: ExecutedCall[] = [];
+      for (const call of parsed.tool_calls) {
+        const ran = await this.execute(call.name, call.arguments, ctx);
+        if (ran.executed) calls.push(ran.executed);
+        else calls.push({ tool: call.name, arguments: call.arguments, output: textOf(ran.result), is_error: true });
+      }
+      if (parsed.tool_calls.length === 0) this.submit({ answer: parsed.content }, ctx);
+      const step = scoreStep(state, parsed, calls.map((c) => c.output), { errors: calls.map((c) => c.is_error) });
+      return { parsed, calls, step, done: this.ending !== null };
+    });
+  }
+
+  /** The ftrl training state right now: what is pending, the solve rate, and the task's answer. */
+  private stepState(): StepState {
+    return { unsolved_set: this.ftrl.pending(), solve_rate: this.ftrl.metrics().solve_rate, answer: this.task.answer };
   }
 
   progress(): EpisodeProgress {
@@ -184,12 +321,13 @@ export class EpisodeSession {
     return textResult(`this episode has ended (${this.currentStatus}); start a new session for a new episode`, true);
   }
 
-  private async execute(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
-    if (this.ending) return this.endedResult();
+  /** Runs one environment call; `executed` is set when it ran (and so was recorded and counted). */
+  private async execute(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<{ result: CallToolResult; executed: ExecutedCall | null }> {
+    if (this.ending) return { result: this.endedResult(), executed: null };
     if (this.ftrl.calls >= this.maxCalls) {
       this.ending = Promise.resolve();
       this.finish("limit_exceeded", null, undefined);
-      return textResult(`call limit reached: an episode allows at most ${this.maxCalls} tool calls, so this one has ended (limit_exceeded)`, true);
+      return { result: textResult(`call limit reached: an episode allows at most ${this.maxCalls} tool calls, so this one has ended (limit_exceeded)`, true), executed: null };
     }
     this.sandbox ??= this.options.compiled().then((c) => c.openEpisode(this.options.seed !== undefined ? { seed: this.options.seed } : {}));
     const startedAt = now();
@@ -198,7 +336,7 @@ export class EpisodeSession {
       sandbox = await this.sandbox;
     } catch (err) {
       this.sandbox = null;
-      return textResult(formatCallError(name, `the environment could not be started: ${(err as Error).message}`), true);
+      return { result: textResult(formatCallError(name, `the environment could not be started: ${(err as Error).message}`), true), executed: null };
     }
     const result = await sandbox.call(name, args);
     const output = result.ok ? result.text : formatCallError(name, result.error);
@@ -221,13 +359,14 @@ export class EpisodeSession {
       latencyMs: now() - startedAt,
       assistantMeta: ctx.meta,
     });
-    if (!result.ok) return textResult(output, true);
+    const done: ExecutedCall = { tool: name, arguments: args, output, is_error: !result.ok };
+    if (!result.ok) return { result: textResult(output, true), executed: done };
     const tool = this.tools.get(name);
-    if (tool?.output_schema && isPlainObject(result.value)) return { ...textResult(output), structuredContent: result.value };
-    return textResult(output);
+    if (tool?.output_schema && isPlainObject(result.value)) return { result: { ...textResult(output), structuredContent: result.value }, executed: done };
+    return { result: textResult(output), executed: done };
   }
 
-  private async submit(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
+  private submit(args: Record<string, unknown>, ctx: CallContext): CallToolResult {
     if (this.ending) return this.endedResult();
     const answer = args.answer;
     if (typeof answer !== "string") {
