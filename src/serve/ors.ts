@@ -124,10 +124,16 @@ export function orsRoutes(): Route[] {
       const done = results.get(body.task_id);
       return sse(ctx.res, done === undefined ? [["error", "unknown task_id"]] : [["task_id", body.task_id], ["end", done]]);
     }
-    const episode = sessionEpisode(ctx, env);
+    let episode: EpisodeSession | null = null;
+    try {
+      episode = sessionEpisode(ctx, env);
+    } catch (err) {
+      // An ended episode is an ORS result, not an HTTP error: the trainer reads `episode_finished`.
+      if (!(err instanceof LookupError && err.status === 410)) throw err;
+    }
     const taskId = randomUUID();
     let payload: unknown;
-    if (episode.ended) payload = { ok: false, error: `episode "${episode.id}" has ended (${episode.status})`, reason: "episode_finished" };
+    if (episode === null || episode.ended) payload = { ok: false, error: `episode "${sessionId(ctx)}" has ended${episode ? ` (${episode.status})` : ""}; open a new session`, reason: "episode_finished" };
     else {
       const outcome = await episode.call(body.name, body.input);
       const text = outcome.result.content.map((c) => (c.type === "text" ? c.text : "")).join("");
