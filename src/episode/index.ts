@@ -6,6 +6,7 @@ export {
   SUBMIT_TOOL_DOC,
   DEFAULT_MAX_CALLS,
   toolDoc,
+  textOf,
   type ToolDoc,
   type CallContext,
   type CallOutcome,

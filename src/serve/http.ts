@@ -9,6 +9,7 @@ import { idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE
 import { openSession, type Session } from "./session.ts";
 import { restRoutes } from "./rest.ts";
 import { orsRoutes } from "./ors.ts";
+import { modernFace } from "./modern.ts";
 import { EpisodeService, LookupError, type EnvironmentRegistry } from "../episode/index.ts";
 
 export const MCP_PATH = "/mcp";
@@ -258,6 +259,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   const connectHint = (envId: string, taskId: string): string =>
     `${origin}${MCP_PATH}?env=${encodeURIComponent(envId)}&task=${encodeURIComponent(taskId)}`;
+  const modern = modernFace({ registry, recorder, service, connectHint, maxBodyBytes: maxBody, log });
 
   async function createSession(url: URL, req: IncomingMessage): Promise<LiveSession> {
     const sessionId = randomUUID();
@@ -318,6 +320,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     const messages = items as JSONRPCMessage[];
     if (live) return forward(live, req, res, value);
+    // No session: a 2026-07-28 request (its own _meta, its episode in the URL), or a 2025 initialize.
+    if (!(await modern.isLegacy(req, value))) return modern.handle(req, res, url, value, text);
 
     const first = messages[0]!;
     if (messages.length !== 1 || !("method" in first) || first.method !== "initialize" || !("id" in first)) {
@@ -488,6 +492,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     sessionCount: () => sessions.size,
     async close() {
       clearInterval(reaper);
+      await modern.close();
       await Promise.all([...sessions.values()].map((live) => live.session.close("closed")));
       await service.closeAll("closed");
       await Promise.all(

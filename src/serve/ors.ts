@@ -2,7 +2,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { z } from "zod";
-import { LookupError, toolDoc, SUBMIT_TOOL_DOC, type EnvironmentRegistry, type EpisodeService, type EpisodeSession, type ToolDoc } from "../episode/index.ts";
+import { LookupError, textOf, toolDoc, SUBMIT_TOOL_DOC, type EnvironmentRegistry, type EpisodeService, type EpisodeSession, type ToolDoc } from "../episode/index.ts";
 import type { Environment } from "../schema/index.ts";
 import { HttpError, type Route, type RouteContext } from "./http.ts";
 
@@ -136,7 +136,7 @@ export function orsRoutes(): Route[] {
     if (episode === null || episode.ended) payload = { ok: false, error: `episode "${sessionId(ctx)}" has ended${episode ? ` (${episode.status})` : ""}; open a new session`, reason: "episode_finished" };
     else {
       const outcome = await episode.call(body.name, body.input);
-      const text = outcome.result.content.map((c) => (c.type === "text" ? c.text : "")).join("");
+      const text = textOf(outcome.result);
       payload = {
         ok: true,
         output: {

@@ -1,6 +1,6 @@
 // The REST episode API next to /mcp: open an episode, run calls or whole model responses against its state, answer, read, close.
 import { z } from "zod";
-import { agentProgress, EpisodeEndedError, LookupError, type CallOutcome, type EpisodeService, type EpisodeSession } from "../episode/index.ts";
+import { agentProgress, EpisodeEndedError, LookupError, textOf, type CallOutcome, type EpisodeService, type EpisodeSession } from "../episode/index.ts";
 import { HttpError, type Route, type RouteContext } from "./http.ts";
 import { ModelResponse, parseModelResponse } from "./reward-api.ts";
 
@@ -45,7 +45,7 @@ const live = (service: EpisodeService, id: string): Promise<EpisodeSession> => e
 
 /** A call's answer on the agent plane: what the agent saw, its step reward with components, and whether the episode is over. */
 function callView(episode: EpisodeSession, outcome: CallOutcome) {
-  const text = outcome.result.content.map((c) => (c.type === "text" ? c.text : "")).join("");
+  const text = textOf(outcome.result);
   return {
     episode: episode.id,
     output: text,
@@ -113,7 +113,7 @@ export function restRoutes(): Route[] {
         const req = await body(ctx, AnswerRequest, "answer");
         if (episode.ended) throw new HttpError(410, `episode "${episode.id}" has ended (${episode.status}); open a new episode`);
         const outcome = await episode.answer(req.answer);
-        if (outcome.result.isError) throw new HttpError(409, outcome.result.content.map((c) => (c.type === "text" ? c.text : "")).join(""));
+        if (outcome.result.isError) throw new HttpError(409, textOf(outcome.result));
         ctx.sendJson(200, { ...agentProgress(episode), reward: outcome.step?.rewards.f1 ?? null, step: outcome.step, done: true });
       },
     },

@@ -3,10 +3,13 @@ import { randomUUID } from "node:crypto";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { RecordingTransport, type Recorder } from "../store/index.ts";
 import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { EpisodeService, LookupError, type EnvironmentRegistry, type EpisodeSession } from "../episode/index.ts";
-import { createCatalogServer, createEpisodeServer, type CatalogOptions } from "./mcp.ts";
+import { serveStdio as serveModernStdio, type StdioServerHandle } from "@modelcontextprotocol/server/stdio";
+import { catalogSurface, createCatalogServer, createEpisodeServer, episodeSurface, type CatalogOptions } from "./mcp.ts";
+import { modernServer } from "./modern.ts";
 
 export interface SessionOptions {
   registry: EnvironmentRegistry;
@@ -39,8 +42,11 @@ export interface Session {
   /** Null for the catalog. */
   readonly episode: EpisodeSession | null;
   readonly server: Server;
-  /** Connects the server through a recording wrapper around `inner`. */
-  connect(inner: Transport): Promise<void>;
+  /**
+   * Connects the server through a recording wrapper around `inner`: the SDK 1.x server for a
+   * 2025-era opening, or (stdio) the SDK 2.x entry pinned to 2026-07-28 for a modern one.
+   */
+  connect(inner: Transport, era?: "legacy" | "modern"): Promise<void>;
   /** Ends the episode it opened (or closes the catalog's record, or lets go of a joined episode) and closes the connection. */
   close(status?: Exclude<EpisodeStatus, "running">): Promise<void>;
 }
@@ -96,22 +102,33 @@ export function openSession(options: SessionOptions): Session {
   }
   let begun = false;
   let closed = false;
+  let modern: StdioServerHandle | null = null;
   const session: Session = {
     id,
     kind: episode ? "episode" : "catalog",
     episode,
     server,
-    connect(inner) {
+    async connect(inner, era = "legacy") {
+      // A 2026-07-28 stdio client in auto mode probes with server/discover on a sibling process it then drops:
+      // the probe is answered but not recorded, so that process leaves no episode behind.
+      const probes = new Set<string | number>();
+      const skip = (m: JSONRPCMessage): boolean => {
+        if ("method" in m) return m.method === "server/discover" && "id" in m && m.id !== undefined && (probes.add(m.id as string | number), true);
+        return "id" in m && m.id !== null && m.id !== undefined && probes.delete(m.id);
+      };
       const recording = new RecordingTransport(inner, {
         recorder,
         episodeId: id,
+        ...(era === "modern" ? { skip } : {}),
         onFirstMessage: () => {
           begun = true;
           begin();
         },
         ...(options.onRecordError ? { onRecordError: options.onRecordError } : {}),
       });
-      return server.connect(recording);
+      if (era === "legacy") return server.connect(recording);
+      const surface = episode ? episodeSurface(episode) : catalogSurface(registry, { connectHint: options.connectHint ?? defaultHint });
+      modern = serveModernStdio(() => modernServer(surface), { transport: recording as never, legacy: "reject", ...(options.onRecordError ? { onerror: options.onRecordError } : {}) });
     },
     async close(status = "closed") {
       if (closed) return;
@@ -121,6 +138,7 @@ export function openSession(options: SessionOptions): Session {
         // An episode this session joined outlives it: whoever opened it ends it.
         if (!joined) await episode.end(status);
       } else if (begun) recorder.endEpisode(id, { status });
+      await modern?.close();
       await server.close();
       options.onClose?.();
     },

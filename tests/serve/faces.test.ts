@@ -26,7 +26,7 @@ beforeAll(async () => {
   tmp = tempDir("envforge-faces-");
   recorder = Recorder.open(tmp.db);
   records = new Records(recorder.db);
-  registry = new EnvironmentRegistry([{ env: COUNTER }, { env: FILMS }], { timeoutMs: 300 });
+  registry = new EnvironmentRegistry([{ env: COUNTER }, { env: FILMS }], { timeoutMs: 5000 });
   const viewer = new Viewer({ records, environments: [COUNTER, FILMS] });
   server = await startHttpServer({ registry, recorder, port: 0, token: TOKEN, adminToken: ADMIN, admin: { port: 0 }, routes: [...rewardRoutes(), viewerRoute(viewer)] });
 });
