@@ -108,7 +108,7 @@ const modernFace = (server: Server): Face => ({
   open: async () => `bench-modern-${process.pid}-${modernIds++}`,
   call: async (sid, id, args) => {
     const body = { jsonrpc: "2.0", id, method: "tools/call", params: { name: server.tool, arguments: args, _meta: MODERN_META } };
-    check(await post(`${server.sessionUrl}&episode=${sid}`, body, undefined, "POST", { "mcp-protocol-version": "2026-07-28" }), (b) => b.includes('"result"') && !b.includes('"isError":true'), "modern call");
+    check(await post(`${server.sessionUrl}&episode=${sid}`, body, undefined, "POST", { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": server.tool }), (b) => b.includes('"result"') && !b.includes('"isError":true'), "modern call");
   },
   close: (sid) => post(`${new URL(server.url).origin}/v1/episodes/${sid}`, undefined, undefined, "DELETE"),
 });

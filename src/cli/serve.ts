@@ -152,7 +152,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     write(io.stdout, `  catalog:  ${server.url}`);
     write(io.stdout, `  episode:  ${server.url}?env=${example.id}&task=${example.tasks[0]!.id}`);
     write(io.stdout, `  REST:     ${server.origin}/v1/episodes    ORS: ${server.origin}/list_environments`);
-    write(io.stdout, `  control plane (reward API, viewer; never give this to an agent): ${server.adminOrigin}/`);
+    write(io.stdout, `  viewer:   ${server.adminOrigin}/ (control plane, with the reward API: never give it to an agent)`);
     write(io.stdout, `  ${registry.size} environments from ${dir}; recording to ${dbFile}`);
     const signal = await new Promise<string>((resolve) => onSignal(resolve));
     write(io.stderr, `envforge serve: ${signal}, closing ${server.sessionCount()} sessions`);

@@ -101,7 +101,7 @@ describe("Streamable HTTP", () => {
   it("answers a mismatched protocol version with -32022 and HTTP 400", async () => {
     const res = await fetch(url("never-opened"), {
       method: "POST",
-      headers: { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2099-01-01" },
+      headers: { ...headers, "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2099-01-01", "mcp-method": "tools/list" },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2099-01-01", "io.modelcontextprotocol/clientInfo": { name: "x", version: "1" }, "io.modelcontextprotocol/clientCapabilities": {} } } }),
     });
     expect(res.status).toBe(400);

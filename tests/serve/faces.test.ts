@@ -116,10 +116,17 @@ describe("REST episodes", () => {
     expect(records.getEpisode("rest-3")?.status).toBe("closed");
   });
 
-  it("serializes calls from many requests to one episode in arrival order", async () => {
+  it("serializes calls that two faces send to one episode at once, in arrival order", async () => {
     await rest("POST", "/v1/episodes", { env: COUNTER.id, task: "code-alpha", episode: "rest-4" });
-    const outputs = await Promise.all(Array.from({ length: 20 }, () => rest("POST", "/v1/episodes/rest-4/calls", { tool: "add", arguments: { n: 1 } })));
-    expect(outputs.map((o) => JSON.parse(o.json.output).count).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const ors = new OrsClient(server.origin, auth);
+    const counts = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        if (i % 2 === 0) return JSON.parse((await rest("POST", "/v1/episodes/rest-4/calls", { tool: "add", arguments: { n: 1 } })).json.output).count as number;
+        const r = await ors.call(ORS_SUITE, "rest-4", "add", { n: 1 });
+        return JSON.parse(r.ok ? r.output.blocks[0]!.text! : "null").count as number;
+      }),
+    );
+    expect(counts.sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     const calls = records.listCalls("rest-4");
     expect(calls.map((c) => JSON.parse(c.output).count)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     await rest("DELETE", "/v1/episodes/rest-4");
