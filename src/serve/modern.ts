@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createMcpHandler, isLegacyRequest, Server as ModernServer, type McpRequestContext } from "@modelcontextprotocol/server";
 import { toWebRequest } from "@modelcontextprotocol/node";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/server/validators/ajv";
 import {
   CallToolRequestSchema,
   GetPromptRequestSchema,
@@ -18,9 +19,12 @@ import { catalogSurface, episodeSurface, SERVER_NAME, SERVER_VERSION, type Catal
 /** The revision this face serves; 2025-era requests go to the sessionful 1.x path. */
 export const MODERN_VERSION = "2026-07-28";
 
+/** One validator for every per-request instance: by default each instance builds its own Ajv, which costs more than the call it serves. */
+const validator = new AjvJsonSchemaValidator();
+
 /** A 2026-07-28 (SDK 2.x) server instance for one request. */
 export function modernServer(def: SurfaceDef): ModernServer {
-  const server = new ModernServer(def.info, { capabilities: def.capabilities, instructions: def.instructions, supportedProtocolVersions: [MODERN_VERSION] });
+  const server = new ModernServer(def.info, { capabilities: def.capabilities, instructions: def.instructions, supportedProtocolVersions: [MODERN_VERSION], jsonSchemaValidator: validator });
   def.define((schema, handler) =>
     server.setRequestHandler(schema.shape.method.value as "tools/list", (request, ctx) =>
       handler(request as never, { requestId: ctx.mcpReq.id, meta: ctx.mcpReq._meta }) as never,
@@ -95,17 +99,23 @@ function resolve(o: ModernOptions, url: URL): { surface: SurfaceDef; episode: Ep
   }
 }
 
+/** Whether a message carries the 2026-07-28 envelope's protocol-version claim. */
+const claims = (m: unknown): boolean =>
+  (m as { params?: { _meta?: Record<string, unknown> } } | null)?.params?._meta?.["io.modelcontextprotocol/protocolVersion"] !== undefined;
+
 export function modernFace(o: ModernOptions): ModernFace {
   /** Which episode each request resolved to, for recording its messages under it. */
-  const served = new WeakMap<Request, string | null>();
+  const served = new WeakMap<Request, EpisodeSession | null>();
+  /** Episodes whose client is already recorded (from the first request's envelope). */
+  const named = new WeakSet<EpisodeSession>();
   const urls = new WeakMap<Request, URL>();
   const factory = (ctx: McpRequestContext) => {
     const request = ctx.requestInfo!;
     const { surface, episode } = resolve(o, urls.get(request) ?? new URL(request.url));
-    served.set(request, episode?.id ?? null);
+    served.set(request, episode);
     return modernServer(surface);
   };
-  const handler = createMcpHandler(factory, { legacy: "reject", responseMode: "json", maxRequestBodySize: o.maxBodyBytes, onerror: (err) => o.log(`envforge serve: ${MODERN_VERSION}: ${err.message}`) });
+  const handler = createMcpHandler(factory, { legacy: "reject", responseMode: "auto", maxRequestBodySize: o.maxBodyBytes, onerror: (err) => o.log(`envforge serve: ${MODERN_VERSION}: ${err.message}`) });
   const webRequests = new WeakMap<IncomingMessage, Request>();
   const webRequest = async (req: IncomingMessage, body: unknown): Promise<Request> => {
     let w = webRequests.get(req);
@@ -118,6 +128,10 @@ export function modernFace(o: ModernOptions): ModernFace {
 
   return {
     async isLegacy(req, body) {
+      // Without an envelope claim and without a modern MCP-Protocol-Version header, the SDK's classifier says legacy too:
+      // answered here, a 2025 initialize costs no web Request.
+      const header = req.headers["mcp-protocol-version"];
+      if (!(Array.isArray(body) ? body.some(claims) : claims(body)) && !(typeof header === "string" && header >= MODERN_VERSION)) return true;
       return isLegacyRequest(await webRequest(req, body), body);
     },
     async handle(req, res, url, body, text) {
@@ -125,12 +139,23 @@ export function modernFace(o: ModernOptions): ModernFace {
       urls.set(request, url);
       const response = await handler.fetch(request, { parsedBody: body });
       const out = await response.text();
-      const episodeId = served.get(request) ?? null;
+      const episode = served.get(request) ?? null;
+      const episodeId = episode?.id ?? null;
       try {
+        // No initialize in this era: the client names itself in every request's envelope.
+        const meta = (Array.isArray(body) ? body[0] : body)?.params?._meta as Record<string, { name?: string; version?: string } | string | undefined> | undefined;
+        const info = meta?.["io.modelcontextprotocol/clientInfo"];
+        if (episode && !named.has(episode) && typeof info === "object") {
+          named.add(episode);
+          o.recorder.setClient(episode.id, { name: info.name ?? null, version: info.version ?? null, protocolVersion: MODERN_VERSION });
+        }
         for (const m of Array.isArray(body) ? body : [body]) o.recorder.recordMessage({ episodeId, direction: "in", ...describeMessage(m), body: Array.isArray(body) ? JSON.stringify(m) : text });
-        if (out !== "") {
-          const answer = JSON.parse(out) as unknown;
-          for (const m of Array.isArray(answer) ? answer : [answer]) o.recorder.recordMessage({ episodeId, direction: "out", ...describeMessage(m), body: Array.isArray(answer) ? JSON.stringify(m) : out });
+        // A JSON body, or (when a handler sent something before its result) SSE frames of one message each.
+        const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+        const bodies = out === "" ? [] : sse ? out.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).filter((d) => d !== "") : [out];
+        for (const text of bodies) {
+          const answer = JSON.parse(text) as unknown;
+          for (const m of Array.isArray(answer) ? answer : [answer]) o.recorder.recordMessage({ episodeId, direction: "out", ...describeMessage(m), body: Array.isArray(answer) ? JSON.stringify(m) : text });
         }
         await o.recorder.committed();
       } catch (err) {

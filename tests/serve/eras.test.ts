@@ -84,6 +84,7 @@ describe("Streamable HTTP", () => {
       expect(records.getEpisode(id)).toMatchObject({ status: "submitted", score: inProcess });
       expect(records.listCalls(id).map((c) => c.tool)).toEqual(TASK.gold_plan.map((s) => s.tool));
       if (label !== "legacy") expect(records.listMessages(id).some((m) => m.method === "tools/call" && m.direction === "in")).toBe(true);
+      expect(records.getEpisode(id)).toMatchObject({ clientName: "sdk2", protocolVersion: label === "legacy" ? "2025-11-25" : "2026-07-28" });
     });
   }
 
