@@ -84,6 +84,17 @@ function handle<S extends z.ZodObject<{ method: z.ZodLiteral<string> }>>(
   });
 }
 
+/** The requests an episode answers. */
+export const EPISODE_REQUESTS = [
+  ListToolsRequestSchema,
+  CallToolRequestSchema,
+  ListPromptsRequestSchema,
+  GetPromptRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ReadResourceRequestSchema,
+] as const;
+
 /** A 2025-11-25 (SDK 1.x) server for a surface. */
 function legacyServer(def: SurfaceDef): Server {
   const server = new Server(def.info, { capabilities: def.capabilities, instructions: def.instructions });

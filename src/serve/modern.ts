@@ -3,18 +3,9 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createMcpHandler, isLegacyRequest, Server as ModernServer, type McpRequestContext } from "@modelcontextprotocol/server";
 import { toWebRequest } from "@modelcontextprotocol/node";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/server/validators/ajv";
-import {
-  CallToolRequestSchema,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  ListToolsRequestSchema,
-  ReadResourceRequestSchema,
-} from "@modelcontextprotocol/sdk/types.js";
 import { describeMessage, type Recorder } from "../store/index.ts";
 import { LookupError, type EnvironmentRegistry, type EpisodeService, type EpisodeSession } from "../episode/index.ts";
-import { catalogSurface, episodeSurface, SERVER_NAME, SERVER_VERSION, type CatalogOptions, type SurfaceDef } from "./mcp.ts";
+import { catalogSurface, episodeSurface, EPISODE_REQUESTS, SERVER_NAME, SERVER_VERSION, type CatalogOptions, type SurfaceDef } from "./mcp.ts";
 
 /** The revision this face serves; 2025-era requests go to the sessionful 1.x path. */
 export const MODERN_VERSION = "2026-07-28";
@@ -43,7 +34,7 @@ function errorSurface(code: number, message: string): SurfaceDef {
       const fail = () => {
         throw Object.assign(new Error(message), { code });
       };
-      for (const schema of [ListToolsRequestSchema, CallToolRequestSchema, ListPromptsRequestSchema, GetPromptRequestSchema, ListResourcesRequestSchema, ListResourceTemplatesRequestSchema, ReadResourceRequestSchema]) register(schema, fail);
+      for (const schema of EPISODE_REQUESTS) register(schema, fail);
     },
   };
 }
