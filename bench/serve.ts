@@ -1,5 +1,5 @@
-// Serving benchmark: tool calls/s and latency over Streamable HTTP with sandbox + recording beside a bare SDK server,
-// memory per 1,000 open sessions, and a 1,000-session x 10-call load run whose records are counted. Loopback only.
+// Serving benchmark: tool calls/s and latency through every face (legacy MCP, modern MCP, REST, ORS) with sandbox + recording
+// beside a bare SDK server, memory per 1,000 open sessions, and a 1,000-session x 10-call load run whose records are counted. Loopback only.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent, request } from "node:http";
@@ -43,9 +43,9 @@ interface Reply {
   body: string;
 }
 
-function send(url: string, body: unknown, sessionId: string | undefined, method: string): Promise<Reply> {
+function send(url: string, body: unknown, sessionId: string | undefined, method: string, extra: Record<string, string>): Promise<Reply> {
   return new Promise((resolvePromise, reject) => {
-    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json, text/event-stream", ...extra };
     if (sessionId) Object.assign(headers, { "mcp-session-id": sessionId, "mcp-protocol-version": PROTOCOL });
     const req = request(url, { method, agent, headers }, (res) => {
       let text = "";
@@ -59,11 +59,11 @@ function send(url: string, body: unknown, sessionId: string | undefined, method:
 }
 
 /** One HTTP exchange; retried once when a kept-alive socket was closed by the server just as it was reused. */
-async function post(url: string, body: unknown, sessionId?: string, method = "POST"): Promise<Reply> {
+async function post(url: string, body: unknown, sessionId?: string, method = "POST", extra: Record<string, string> = {}): Promise<Reply> {
   try {
-    return await send(url, body, sessionId, method);
+    return await send(url, body, sessionId, method, extra);
   } catch (err) {
-    if ((err as { reused?: boolean; code?: string }).reused && (err as { code?: string }).code === "ECONNRESET") return send(url, body, sessionId, method);
+    if ((err as { reused?: boolean; code?: string }).reused && (err as { code?: string }).code === "ECONNRESET") return send(url, body, sessionId, method, extra);
     throw err;
   }
 }
@@ -82,6 +82,65 @@ async function callTool(url: string, sid: string, id: number, name: string, args
 }
 
 const closeSession = (url: string, sid: string) => post(url, undefined, sid, "DELETE");
+
+/** How a client opens an episode, makes one call and ends it through one face. */
+interface Face {
+  open(): Promise<string>;
+  call(sid: string, id: number, args: unknown): Promise<void>;
+  close(sid: string): Promise<unknown>;
+}
+
+const check = (reply: Reply, ok: (body: string) => boolean, what: string): void => {
+  if (reply.status >= 300 || !ok(reply.body)) throw new Error(`${what} failed: ${reply.status} ${reply.body.slice(0, 300)}`);
+};
+
+/** MCP 2025-11-25: a session per episode. */
+const legacyFace = (server: Server): Face => ({
+  open: () => openSession(server.sessionUrl),
+  call: (sid, id, args) => callTool(server.sessionUrl, sid, id, server.tool, args),
+  close: (sid) => closeSession(server.url, sid),
+});
+
+const MODERN_META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientInfo": { name: "bench", version: "1" }, "io.modelcontextprotocol/clientCapabilities": {} };
+let modernIds = 0;
+/** MCP 2026-07-28: no session; the episode is named in the URL and made at its first request. */
+const modernFace = (server: Server): Face => ({
+  open: async () => `bench-modern-${process.pid}-${modernIds++}`,
+  call: async (sid, id, args) => {
+    const body = { jsonrpc: "2.0", id, method: "tools/call", params: { name: server.tool, arguments: args, _meta: MODERN_META } };
+    check(await post(`${server.sessionUrl}&episode=${sid}`, body, undefined, "POST", { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": server.tool }), (b) => b.includes('"result"') && !b.includes('"isError":true'), "modern call");
+  },
+  close: (sid) => post(`${new URL(server.url).origin}/v1/episodes/${sid}`, undefined, undefined, "DELETE"),
+});
+
+/** The REST episode API. */
+const restFace = (server: Server): Face => {
+  const base = `${new URL(server.url).origin}/v1/episodes`;
+  return {
+    open: async () => {
+      const reply = await post(base, { env: "bench-lookup", task: "t" });
+      check(reply, (b) => b.includes('"episode"'), "REST open");
+      return (JSON.parse(reply.body) as { episode: string }).episode;
+    },
+    call: async (sid, _id, args) => check(await post(`${base}/${sid}/calls`, { tool: server.tool, arguments: args }), (b) => b.includes('"is_error":false'), "REST call"),
+    close: (sid) => post(`${base}/${sid}`, undefined, undefined, "DELETE"),
+  };
+};
+
+/** The Open Reward Standard: create_session + create, calls answered in SSE. */
+const orsFace = (server: Server): Face => {
+  const origin = new URL(server.url).origin;
+  return {
+    open: async () => {
+      const created = await post(`${origin}/create_session`, {});
+      const sid = /event: task_id\ndata: (\S+)/.exec(created.body)![1]!;
+      check(await post(`${origin}/create`, { env_name: "envforge", task_spec: { env: "bench-lookup", task: "t" } }, undefined, "POST", { "x-session-id": sid }), (b) => b.includes(sid), "ORS create");
+      return sid;
+    },
+    call: async (sid, _id, args) => check(await post(`${origin}/envforge/call`, { name: server.tool, input: args }, undefined, "POST", { "x-session-id": sid }), (b) => b.includes('"ok":true') && b.includes("event: end"), "ORS call"),
+    close: (sid) => post(`${origin}/delete`, {}, undefined, "POST", { "x-session-id": sid }),
+  };
+};
 
 interface Stats {
   rss: number;
@@ -142,11 +201,11 @@ const percentile = (sorted: number[], p: number): number => sorted[Math.min(sort
  * `sessions` concurrent sessions, each making `calls` sequential tool calls. Sessions are
  * opened and make one call (which starts an envforge episode's sandbox) before the clock starts.
  */
-async function throughput(server: Server, sessions: number, calls: number): Promise<Throughput> {
+async function throughput(server: Server, face: Face, sessions: number, calls: number): Promise<Throughput> {
   const sids = await Promise.all(
     Array.from({ length: sessions }, async (_, s) => {
-      const sid = await openSession(server.sessionUrl);
-      await callTool(server.sessionUrl, sid, 1, server.tool, { id: s });
+      const sid = await face.open();
+      await face.call(sid, 1, { id: s });
       return sid;
     }),
   );
@@ -157,14 +216,14 @@ async function throughput(server: Server, sessions: number, calls: number): Prom
     sids.map(async (sid, s) => {
       for (let i = 2; i < calls + 2; i++) {
         const start = performance.now();
-        await callTool(server.sessionUrl, sid, i, server.tool, { id: s * calls + i });
+        await face.call(sid, i, { id: s * calls + i });
         latencies.push(performance.now() - start);
       }
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
   const after = await server.stats();
-  await Promise.all(sids.map((sid) => closeSession(server.url, sid)));
+  await Promise.all(sids.map((sid) => face.close(sid)));
   latencies.sort((a, b) => a - b);
   return {
     callsPerSec: latencies.length / seconds,
@@ -210,23 +269,29 @@ try {
   const SESSIONS = 16;
   const CALLS = 150;
 
+  const bareServer = await startServer("bare", envFile, join(dir, "unused.db"));
+  const normal = await startServer("envforge", envFile, join(dir, "normal.db"));
+  const full = await startServer("envforge", envFile, join(dir, "full.db"), "full");
   const targets = [
-    { name: "bare SDK server (1 trivial tool, no recording)", server: await startServer("bare", envFile, join(dir, "unused.db")) },
-    { name: "envforge (sandbox + recording, --sync normal)", server: await startServer("envforge", envFile, join(dir, "normal.db")) },
-    { name: "envforge (sandbox + recording, --sync full)", server: await startServer("envforge", envFile, join(dir, "full.db"), "full") },
+    { name: "bare SDK server (1 trivial tool, no recording)", server: bareServer, face: legacyFace(bareServer) },
+    { name: "envforge MCP 2025-11-25 (sandbox + recording)", server: normal, face: legacyFace(normal) },
+    { name: "envforge MCP 2026-07-28 (no session)", server: normal, face: modernFace(normal) },
+    { name: "envforge REST /v1/episodes", server: normal, face: restFace(normal) },
+    { name: "envforge ORS (SSE)", server: normal, face: orsFace(normal) },
+    { name: "envforge MCP 2025-11-25, --sync full", server: full, face: legacyFace(full) },
   ];
-  for (const t of targets) await throughput(t.server, 4, 50); // warm up JITs and the sandbox
+  for (const t of targets) await throughput(t.server, t.face, 4, 50); // warm up JITs and the sandbox
   // Three interleaved rounds, best of each, so a busy moment on the machine does not decide the ratio.
   const best = new Map<string, Throughput>();
   for (let round = 0; round < 3; round++) {
     for (const t of targets) {
-      const r = await throughput(t.server, SESSIONS, CALLS);
+      const r = await throughput(t.server, t.face, SESSIONS, CALLS);
       const prev = best.get(t.name);
       best.set(t.name, prev ? { callsPerSec: Math.max(prev.callsPerSec, r.callsPerSec), p50: Math.min(prev.p50, r.p50), p99: Math.min(prev.p99, r.p99), cpuPerCall: Math.min(prev.cpuPerCall, r.cpuPerCall) } : r);
     }
   }
   const bare = best.get(targets[0]!.name)!;
-  console.log(`\nserve: tool calls over Streamable HTTP, ${SESSIONS} concurrent sessions x ${CALLS} calls, loopback, best of 3 rounds`);
+  console.log(`\nserve: tool calls through each face, ${SESSIONS} concurrent episodes x ${CALLS} calls, loopback, best of 3 rounds`);
   for (const t of targets) {
     const r = best.get(t.name)!;
     console.log(
@@ -235,8 +300,8 @@ try {
     );
   }
 
-  const memBare = await thousandSessions(targets[0]!.server);
-  const memForge = await thousandSessions(targets[1]!.server);
+  const memBare = await thousandSessions(bareServer);
+  const memForge = await thousandSessions(normal);
   // RSS, not `external`: each sandbox reserves a 16 MiB WebAssembly memory that counts as external but is mostly untouched.
   console.log(`\nserve: 1,000 open sessions, each after one call (growth after GC)`);
   console.log(`  bare SDK server   JS heap ${fmt(memBare.heapMiB, 1)} MiB  rss ${fmt(memBare.rssMiB, 1)} MiB  first call p50 ${fmt(memBare.firstCallP50, 1)} ms`);
@@ -244,7 +309,7 @@ try {
     `  envforge          JS heap ${fmt(memForge.heapMiB, 1)} MiB  rss ${fmt(memForge.rssMiB, 1)} MiB (${fmt((memForge.rssMiB * 1024) / 1000)} KiB per session)` +
       `  first call p50 ${fmt(memForge.firstCallP50, 1)} ms (starts the episode's sandbox)`,
   );
-  await Promise.all(targets.map((t) => t.server.stop()));
+  await Promise.all([bareServer, normal, full].map((s) => s.stop()));
 
   // Load run: 1,000 sessions open at once, 10 calls each, then every record counted.
   const loadDb = join(dir, "load.db");

@@ -13,11 +13,12 @@ const ALLOWED: Record<string, string[]> = {
   runtime: ["schema"],
   store: ["schema"],
   construct: ["schema", "load", "runtime", "score"],
-  serve: ["schema", "load", "runtime", "score", "store"],
-  run: ["schema", "load", "runtime", "score", "store", "serve"],
+  episode: ["schema", "load", "runtime", "score", "store"],
+  serve: ["schema", "load", "runtime", "score", "store", "episode"],
+  run: ["schema", "load", "runtime", "score", "store", "episode", "serve"],
   export: ["schema", "load", "score", "store"],
   view: ["schema", "load", "score", "store", "export"],
-  cli: ["schema", "load", "runtime", "score", "store", "construct", "serve", "run", "export", "view"],
+  cli: ["schema", "load", "runtime", "score", "store", "construct", "episode", "serve", "run", "export", "view"],
 };
 
 function filesBelow(dir: string): string[] {

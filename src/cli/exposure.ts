@@ -13,12 +13,12 @@ export function isLoopback(host: string): boolean {
  * Throws a UsageError for a non-loopback bind without a token; with `--insecure` it goes
  * ahead and says on stderr what that means.
  */
-export function checkExposure(command: string, host: string, hasToken: boolean, insecure: boolean, io: Io): void {
+export function checkExposure(command: string, host: string, hasToken: boolean, insecure: boolean, io: Io, tokenFlag = "--token T (or set $ENVFORGE_TOKEN)"): void {
   if (isLoopback(host) || hasToken) return;
   if (!insecure) {
     throw new UsageError(
       `refusing to listen on ${host} without a token: anyone who can reach it could use this server and read its recordings. ` +
-        "Add --token T (or set $ENVFORGE_TOKEN), or --insecure to listen without one",
+        `Add ${tokenFlag}, or --insecure to listen without one`,
     );
   }
   write(io.stderr, `envforge ${command}: listening on ${host} without a token (--insecure): anyone who can reach this address can use it`);

@@ -91,6 +91,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       task: { type: "string" },
       episode: { type: "string" },
       http: { type: "string" },
+      admin: { type: "string" },
+      "admin-token": { type: "string" },
       db: { type: "string" },
       sync: { type: "string" },
       token: { type: "string" },
@@ -113,12 +115,18 @@ async function run(argv: string[], io: Io): Promise<number> {
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed wants an integer, got ${JSON.stringify(values.seed)}`);
   const listen = values.http === undefined ? null : parseListen(values.http);
-  if (!listen && (values.token || values["allowed-host"] || values["max-sessions"] || values["max-sessions-per-client"] || values["reclaim-idle"] || values["idle-timeout"])) {
-    throw new UsageError("--token, --allowed-host, --max-sessions, --max-sessions-per-client, --reclaim-idle and --idle-timeout apply to --http only");
+  if (!listen && (values.token || values["allowed-host"] || values["max-sessions"] || values["max-sessions-per-client"] || values["reclaim-idle"] || values["idle-timeout"] || values.admin || values["admin-token"])) {
+    throw new UsageError("--token, --admin, --admin-token, --allowed-host, --max-sessions, --max-sessions-per-client, --reclaim-idle and --idle-timeout apply to --http only");
   }
+  // The control plane (reward API, viewer) gets its own loopback listener unless told where.
+  const admin = values.admin === undefined ? { host: HTTP_DEFAULTS.host, port: 0 } : parseListen(values.admin);
+  const adminToken = values["admin-token"] ?? (io.env.ENVFORGE_ADMIN_TOKEN || undefined);
   const idleSeconds = positiveInt("idle-timeout", values["idle-timeout"]);
   const token = values.token ?? (io.env.ENVFORGE_TOKEN || undefined);
-  if (listen) checkExposure("serve", listen.host, token !== undefined, values.insecure === true, io);
+  if (listen) {
+    checkExposure("serve", listen.host, token !== undefined, values.insecure === true, io);
+    checkExposure("serve", admin.host, adminToken !== undefined, values.insecure === true, io, "--admin-token T (or set $ENVFORGE_ADMIN_TOKEN) for the control plane");
+  }
   const reclaimSeconds = values["reclaim-idle"] === undefined ? undefined : Number(values["reclaim-idle"]);
   if (reclaimSeconds !== undefined && !(Number.isFinite(reclaimSeconds) && reclaimSeconds >= 0)) throw new UsageError(`--reclaim-idle wants seconds (0 or more), got ${JSON.stringify(values["reclaim-idle"])}`);
   if (values.workers !== undefined) configureSandboxPool({ workers: positiveInt("workers", values.workers)! });
@@ -174,6 +182,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       host: listen.host,
       port: listen.port,
       ...(token !== undefined ? { token } : {}),
+      admin,
+      ...(adminToken ? { adminToken } : {}),
       ...(values["allowed-host"] ? { allowedHosts: values["allowed-host"] } : {}),
       ...(values["allowed-origin"] ? { allowedOrigins: values["allowed-origin"] } : {}),
       ...(values["max-sessions"] !== undefined ? { maxSessions: positiveInt("max-sessions", values["max-sessions"])! } : {}),
@@ -183,13 +193,14 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(idleSeconds !== undefined ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
       log: (line) => write(io.stderr, line),
       // The web viewer (src/view) answers at / and below, after any other route.
-      routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }), token !== undefined ? { token } : {})],
+      routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }), adminToken ? { token: adminToken } : {})],
     });
     const example = registry.list()[0]!.env;
     write(io.stdout, `envforge serve: listening on ${server.url}`);
     write(io.stdout, `  catalog:  ${server.url}`);
-    write(io.stdout, `  viewer:   ${server.origin}/`);
     write(io.stdout, `  episode:  ${server.url}?env=${example.id}&task=${example.tasks[0]!.id}`);
+    write(io.stdout, `  REST:     ${server.origin}/v1/episodes    ORS: ${server.origin}/list_environments`);
+    write(io.stdout, `  viewer:   ${server.adminOrigin}/ (control plane, with the reward API: never give it to an agent)`);
     write(io.stdout, `  ${plural(registry.size, "environment")} from ${dir}; recording to ${dbFile}`);
     const signal = await new Promise<string>((resolve) => onSignal(resolve));
     write(io.stderr, `envforge serve: ${signal}, closing ${plural(server.sessionCount(), "session")}`);
@@ -202,6 +213,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 export const serveCommand: Command = {
   usage:
-    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool]",
+    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool]",
   run,
 };

@@ -101,8 +101,10 @@ export function connectHelp(server: HttpServer, env: Environment, dir: string, d
     `  npx @modelcontextprotocol/inspector --cli ${sh(episodeUrl)} --transport http --method tools/list`,
     "",
     `Catalog (all environments): ${server.url}`,
-    `Reward API:                 POST ${server.origin}/v1/reward, GET ${server.origin}/v1/episodes/ID`,
-    `Viewer:                     ${server.origin}/`,
+    `REST episodes:              POST ${server.origin}/v1/episodes`,
+    `ORS:                        ${server.origin}/list_environments`,
+    `Reward API (control plane): POST ${server.adminOrigin}/v1/reward, GET ${server.adminOrigin}/v1/episodes/ID`,
+    `Viewer (control plane):     ${server.adminOrigin}/`,
   ].join("\n");
 }
 
@@ -184,12 +186,14 @@ async function run(argv: string[], io: Io): Promise<number> {
         recorder,
         log,
         routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments, log }))],
+        admin: { port: 0 },
       },
       port,
       values.port === undefined,
       io,
     );
     write(io.stdout, `envforge start: serving ${plural(registry.size, "environment")} from ${dir} at ${server.url}`);
+    write(io.stdout, `control plane (reward API, viewer): ${server.adminOrigin}/`);
     write(io.stdout, `recording to ${dbFile}`);
     const tasks = chosen.reduce((n, e) => n + e.tasks.length, 0);
     write(io.stdout, `rolling out oracle and random on ${plural(tasks, "task")} (${values.all ? "--all" : `--limit ${limitText}: up to ${perCell} per scenario x complexity`}) through MCP over HTTP...`);

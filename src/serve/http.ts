@@ -1,4 +1,4 @@
-// MCP over Streamable HTTP on node:http: one episode per session, safety checks and limits, and a hook for extra routes.
+// The HTTP listener: MCP over Streamable HTTP, the REST and ORS faces, extra routes, the agent and control planes, safety checks and limits.
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,7 +7,10 @@ import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { describeMessage, Records, type Recorder } from "../store/index.ts";
 import { idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE_ERROR } from "./jsonrpc.ts";
 import { openSession, type Session } from "./session.ts";
-import { LookupError, type EnvironmentRegistry } from "./registry.ts";
+import { restRoutes } from "./rest.ts";
+import { orsRoutes } from "./ors.ts";
+import { modernFace } from "./modern.ts";
+import { EpisodeService, LookupError, type EnvironmentRegistry } from "../episode/index.ts";
 import { admit, clientOf, type FairnessLimits } from "./fairness.ts";
 
 export const MCP_PATH = "/mcp";
@@ -41,6 +44,10 @@ export interface RouteContext {
   params: Record<string, string>;
   registry: EnvironmentRegistry;
   recorder: Recorder;
+  /** The live episodes every face drives. */
+  service: EpisodeService;
+  /** Scheme, host and port of the listener the request came to. */
+  origin: string;
   /** Read access to the same database. */
   records: Records;
   /** The request body as text, refused with 413 past the server's body limit. */
@@ -54,11 +61,16 @@ export interface RouteContext {
  * An extra route (the reward API, the viewer). `path` is exact (`/v1/reward`), has `:name`
  * segments (`/v1/episodes/:id`), or ends in `/*` to match a whole prefix. Host and Origin
  * checks always apply; the bearer token too, unless `public` is set.
+ *
+ * `plane: "control"` marks a route that shows gold data or other episodes' scores (the
+ * reward API, the viewer): it is served on the admin listener, or on the main one only to
+ * the admin token, and never to the agent's credentials.
  */
 export interface Route {
   method: string | readonly string[];
   path: string;
   public?: boolean;
+  plane?: "agent" | "control";
   handler: (ctx: RouteContext) => void | Promise<void>;
 }
 
@@ -69,8 +81,16 @@ export interface HttpServerOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Require `Authorization: Bearer TOKEN` on every request. */
+  /** Require `Authorization: Bearer TOKEN` (or `X-API-Key: TOKEN`, as ORS clients send it) on every agent-plane request. */
   token?: string;
+  /** The control plane's own token: control routes on the main listener answer only to it. */
+  adminToken?: string;
+  /** A second listener for the control plane alone (loopback by default; port 0 picks one). */
+  admin?: { host?: string; port: number };
+  /** The episode service; one is made from the registry and recorder when absent. */
+  service?: EpisodeService;
+  /** Serve the REST and ORS faces next to /mcp (default true). */
+  faces?: boolean;
   /** More accepted Host values: `name` (any port) or `name:port`. Loopback names with the bound port are always accepted. */
   allowedHosts?: readonly string[];
   /** More accepted Origin values (`https://app.example`); origins of accepted hosts are accepted. */
@@ -99,6 +119,9 @@ export interface HttpServer {
   origin: string;
   host: string;
   port: number;
+  /** The control plane's listener (`http://127.0.0.1:PORT`), null without `admin`. */
+  adminOrigin: string | null;
+  service: EpisodeService;
   /** Open MCP sessions (episodes and catalog). */
   sessionCount(): number;
   /** Ends every open episode as `closed`, then stops listening. */
@@ -140,6 +163,16 @@ function readBody(req: IncomingMessage, max: number): Promise<string | null> {
   });
 }
 
+/** The first route whose path and method match, with its params. */
+function findRoute(routes: readonly Route[], req: IncomingMessage, url: URL): { route: Route; params: Record<string, string> } | null {
+  for (const route of routes) {
+    const methods = typeof route.method === "string" ? [route.method] : route.method;
+    const params = matchPath(route.path, url.pathname);
+    if (params !== null && (methods.includes("*") || methods.includes(req.method ?? ""))) return { route, params };
+  }
+  return null;
+}
+
 /** `/v1/episodes/:id` against a pathname: the params, or null when it does not match. */
 function matchPath(pattern: string, pathname: string): Record<string, string> | null {
   if (pattern.endsWith("/*")) {
@@ -174,7 +207,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const idleMs = options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs;
   const bindHost = options.host ?? DEFAULTS.host;
   const tokenDigest = options.token ? digest(options.token) : null;
-  const routes = options.routes ?? [];
+  const adminDigest = options.adminToken ? digest(options.adminToken) : null;
+  if (options.adminToken !== undefined && options.adminToken === options.token) throw new Error("the admin token must differ from the agent token: the control plane never answers the agent's credentials");
+  const service = options.service ?? new EpisodeService(registry, recorder, { ...(options.maxCallsPerEpisode !== undefined ? { maxCalls: options.maxCallsPerEpisode } : {}), ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}) });
+  const custom = options.routes ?? [];
+  /** Agent plane: what the agent's credentials reach. Custom routes first, so a caller can override a face's path. */
+  const agentRoutes = [...custom.filter((r) => r.plane !== "control"), ...(options.faces === false ? [] : [...restRoutes(), ...orsRoutes()])];
+  /** Control plane: gold data and every episode's score; the admin listener, or the admin token. */
+  const controlRoutes = custom.filter((r) => r.plane === "control");
+  let adminOrigin: string | null = null;
   const sessions = new Map<string, LiveSession>();
   let allowedHosts = new Set<string>();
   let allowedOrigins = new Set<string>();
@@ -202,11 +243,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     return null;
   }
 
-  function checkToken(req: IncomingMessage): Rejection | null {
-    if (!tokenDigest) return null;
-    const header = req.headers.authorization ?? "";
-    const match = /^Bearer\s+(.+)$/i.exec(header);
-    if (match && timingSafeEqual(digest(match[1]!.trim()), tokenDigest)) return null;
+  /** Whether the request presents `wanted` as a bearer token or (ORS clients) as X-API-Key. */
+  function presents(req: IncomingMessage, wanted: Buffer): boolean {
+    const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
+    const key = req.headers["x-api-key"];
+    return (match !== null && timingSafeEqual(digest(match[1]!.trim()), wanted)) || (typeof key === "string" && timingSafeEqual(digest(key.trim()), wanted));
+  }
+
+  function checkToken(req: IncomingMessage, wanted: Buffer | null = tokenDigest): Rejection | null {
+    if (!wanted) return null;
+    if (presents(req, wanted)) return null;
+    const match = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? "");
     const challenge = match ? 'Bearer realm="envforge", error="invalid_token"' : 'Bearer realm="envforge"';
     return { status: 401, code: -32001, message: match ? "Unauthorized: wrong bearer token" : "Unauthorized: send Authorization: Bearer TOKEN", headers: { "www-authenticate": challenge } };
   }
@@ -229,6 +276,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   const connectHint = (envId: string, taskId: string): string =>
     `${origin}${MCP_PATH}?env=${encodeURIComponent(envId)}&task=${encodeURIComponent(taskId)}`;
+  const modern = modernFace({ registry, recorder, service, connectHint, maxBodyBytes: maxBody, log });
 
   async function createSession(url: URL, req: IncomingMessage): Promise<LiveSession> {
     const sessionId = randomUUID();
@@ -236,6 +284,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const session = openSession({
       registry,
       recorder,
+      service,
       transport: "http",
       envId: url.searchParams.get("env"),
       taskId: url.searchParams.get("task"),
@@ -292,6 +341,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     const messages = items as JSONRPCMessage[];
     if (live) return forward(live, req, res, value);
+    // No session: a 2026-07-28 request (its own _meta, its episode in the URL), or a 2025 initialize.
+    if (!(await modern.isLegacy(req, value))) return modern.handle(req, res, url, value, text);
 
     const first = messages[0]!;
     if (messages.length !== 1 || !("method" in first) || first.method !== "initialize" || !("id" in first)) {
@@ -338,6 +389,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       params,
       registry,
       recorder,
+      service,
+      origin: `http://${req.headers.host ?? ""}`,
       records,
       async readBody() {
         const text = await readBody(req, maxBody);
@@ -386,40 +439,71 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (unauthorized) return reject(res, unauthorized);
       return handleMcp(req, res, url);
     }
-    for (const route of routes) {
-      const methods = typeof route.method === "string" ? [route.method] : route.method;
-      const params = matchPath(route.path, url.pathname);
-      if (params === null || !(methods.includes("*") || methods.includes(req.method ?? ""))) continue;
-      const unauthorized = route.public ? null : checkToken(req);
+    if (adminDigest && presents(req, adminDigest)) {
+      const control = findRoute(controlRoutes, req, url);
+      if (control) return handleRoute(control.route, control.params, req, res, url);
+    }
+    const found = findRoute(agentRoutes, req, url);
+    if (found) {
+      const unauthorized = found.route.public ? null : checkToken(req);
       if (unauthorized) return sendJson(res, unauthorized.status, { error: unauthorized.message }, unauthorized.headers);
-      return handleRoute(route, params, req, res, url);
+      return handleRoute(found.route, found.params, req, res, url);
+    }
+    if (findRoute(controlRoutes, req, url)) {
+      const where = adminOrigin ? `the admin listener ${adminOrigin}` : adminDigest ? "this listener, to the admin token only" : "an admin listener (serve --admin HOST:PORT)";
+      return sendJson(res, 403, { error: `Forbidden: ${url.pathname} is on the control plane, served on ${where}; the agent's credentials never reach it` });
     }
     sendJson(res, 404, { error: `nothing at ${url.pathname}; the MCP endpoint is ${MCP_PATH}` });
+  }
+
+  /** The control plane's own listener: control routes only, behind the admin token when there is one. */
+  async function handleAdmin(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const refused = checkHostAndOrigin(req);
+    if (refused) return sendJson(res, refused.status, { error: refused.message });
+    const url = new URL(req.url ?? "/", adminOrigin ?? origin);
+    if (url.pathname === READY_PATH) return ready(res);
+    const found = findRoute(controlRoutes, req, url);
+    // A public route (the viewer with its login page) checks the admin token itself.
+    const unauthorized = found?.route.public ? null : checkToken(req, adminDigest);
+    if (unauthorized) return sendJson(res, unauthorized.status, { error: `${unauthorized.message} (the admin token)` }, unauthorized.headers);
+    if (found) return handleRoute(found.route, found.params, req, res, url);
+    sendJson(res, 404, { error: `nothing at ${url.pathname} on the control plane; agents connect to ${origin}${MCP_PATH}` });
   }
 
   const requestTimeout = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
   const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs, requestTimeout);
   // Node checks both timeouts every connectionsCheckingInterval (30 s by default): often enough to honour short ones.
   const timeouts = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, headersTimeout / 2)) };
-  const server = createServer(timeouts, (req, res) => {
-    handle(req, res).catch((err: Error) => {
-      log(`envforge serve: ${req.method} ${req.url} failed: ${err.stack ?? String(err)}`);
-      if (!res.headersSent) sendJson(res, 500, rpcError(null, -32603, `Internal error: ${err.message}`));
-      else res.end();
+  const serveWith = (handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>) =>
+    createServer(timeouts, (req, res) => {
+      handler(req, res).catch((err: Error) => {
+        log(`envforge serve: ${req.method} ${req.url} failed: ${err.stack ?? String(err)}`);
+        if (!res.headersSent) sendJson(res, 500, rpcError(null, -32603, `Internal error: ${err.message}`));
+        else res.end();
+      });
     });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, bindHost, () => {
-      server.off("error", reject);
-      resolve();
+  const listen = (srv: ReturnType<typeof createServer>, port: number, host: string) =>
+    new Promise<number>((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen(port, host, () => {
+        srv.off("error", reject);
+        resolve((srv.address() as AddressInfo).port);
+      });
     });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const server = serveWith(handle);
+  const port = await listen(server, options.port ?? 0, bindHost);
+  const adminServer = options.admin ? serveWith(handleAdmin) : null;
+  const adminPort = adminServer ? await listen(adminServer, options.admin!.port, options.admin!.host ?? DEFAULTS.host) : null;
   const hostForUrl = bindHost.includes(":") ? `[${bindHost}]` : bindHost;
   const urlHost = bindHost === "0.0.0.0" || bindHost === "::" ? "127.0.0.1" : hostForUrl;
   origin = `http://${urlHost}:${port}`;
   const names = new Set([...LOOPBACK.map((h) => `${h}:${port}`), `${hostForUrl}:${port}`.toLowerCase()]);
+  if (adminPort !== null) {
+    const adminHost = options.admin!.host ?? DEFAULTS.host;
+    const adminForUrl = adminHost.includes(":") ? `[${adminHost}]` : adminHost;
+    adminOrigin = `http://${adminHost === "0.0.0.0" || adminHost === "::" ? "127.0.0.1" : adminForUrl}:${adminPort}`;
+    for (const h of [...LOOPBACK, adminForUrl]) names.add(`${h}:${adminPort}`.toLowerCase());
+  }
   for (const h of options.allowedHosts ?? []) names.add(/:\d+$/.test(h) && !h.endsWith("]") ? h.toLowerCase() : `${h.toLowerCase()}:*`);
   allowedHosts = names;
   allowedOrigins = new Set([
@@ -432,6 +516,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     for (const live of sessions.values()) {
       if (live.inflight === 0 && live.lastActive < cutoff) void live.session.close("idle_timeout");
     }
+    service.reap(idleMs);
   }, Math.max(20, Math.min(idleMs / 4, 30_000)));
   reaper.unref();
 
@@ -440,16 +525,26 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     origin,
     host: bindHost,
     port,
+    adminOrigin,
+    service,
     sessionCount: () => sessions.size,
     async close() {
       closing = true;
       clearInterval(reaper);
+      await modern.close();
       // A session whose initialize was under way when closing began joins the map later; it is closed too.
       while (sessions.size > 0) await Promise.all([...sessions.values()].map((live) => live.session.close("closed")));
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await service.closeAll("closed");
+      await Promise.all(
+        [server, adminServer].map(
+          (srv) =>
+            srv &&
+            new Promise<void>((resolve) => {
+              srv.close(() => resolve());
+              srv.closeAllConnections();
+            }),
+        ),
+      );
     },
   };
 }

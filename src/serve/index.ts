@@ -1,16 +1,21 @@
 // The serving layer: episodes over MCP (in process, stdio, Streamable HTTP), each recorded and scored live.
 export {
   EpisodeSession,
+  EpisodeService,
   SUBMIT_TOOL,
   SUBMIT_TOOL_DOC,
   DEFAULT_MAX_CALLS,
+  EPISODE_ID,
+  submitClash,
+  EnvironmentRegistry,
+  LookupError,
+  type RegisteredEnvironment,
   type CallContext,
   type EpisodeOptions,
   type EpisodeProgress,
-} from "./episode.ts";
+} from "../episode/index.ts";
 export { createEpisodeServer, createCatalogServer, mcpTool, TASK_URI, EPISODE_URI, CATALOG_URI, SERVER_NAME, SERVER_VERSION, type CatalogOptions } from "./mcp.ts";
-export { EnvironmentRegistry, LookupError, type RegisteredEnvironment } from "./registry.ts";
-export { openSession, openInProcessEpisode, submitClash, EPISODE_ID, type Session, type SessionOptions, type InProcessEpisode } from "./session.ts";
+export { openSession, openInProcessEpisode, type Session, type SessionOptions, type InProcessEpisode } from "./session.ts";
 export { serveStdio, StdioLineTransport, parseLine, type StdioServeOptions, type StdioServing } from "./stdio.ts";
 export {
   startHttpServer,

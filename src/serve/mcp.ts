@@ -1,4 +1,4 @@
-// The MCP surfaces: an episode server (one task, its tools, prompt and resources) and the catalog server.
+// The MCP surfaces, defined once for both SDK lines: an episode (one task, its tools, prompt and resources) and the catalog.
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
@@ -18,9 +18,8 @@ import {
   type Tool as McpTool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { plural, SCENARIOS, type Environment, type Tool } from "../schema/index.ts";
-import { SUBMIT_TOOL, SUBMIT_TOOL_DOC, type EpisodeSession } from "./episode.ts";
-import type { EnvironmentRegistry } from "./registry.ts";
+import { plural, SCENARIOS, type Environment } from "../schema/index.ts";
+import { agentProgress, toolDoc, type EnvironmentRegistry, type EpisodeSession } from "../episode/index.ts";
 
 export const SERVER_NAME = "envforge";
 export const SERVER_VERSION = "0.1.0";
@@ -32,21 +31,29 @@ const ENV_URI_PREFIX = "envforge://environments/";
 const RESOURCE_NOT_FOUND = -32002;
 const PAGE = 100;
 
-/** A tool document exactly as the environment file gives it. */
-export function mcpTool(tool: Tool): McpTool {
-  return {
-    name: tool.name,
-    ...(tool.annotations?.title ? { title: tool.annotations.title } : {}),
-    description: tool.description,
-    inputSchema: tool.input_schema as McpTool["inputSchema"],
-    ...(tool.output_schema ? { outputSchema: tool.output_schema as McpTool["outputSchema"] } : {}),
-    ...(tool.annotations ? { annotations: tool.annotations } : {}),
-  };
-}
+/** A tool document exactly as the environment file gives it, typed for the SDK. */
+export const mcpTool = (tool: Parameters<typeof toolDoc>[0]): McpTool => toolDoc(tool) as McpTool;
 
 const json = (value: unknown): string => JSON.stringify(value, null, 2);
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/** What a surface's handler gets besides the request, whichever SDK line serves it. */
+export interface CallInfo {
+  requestId?: string | number;
+  meta?: unknown;
+}
+type Schema = z.ZodObject<{ method: z.ZodLiteral<string> }>;
+/** Registers one handler on a server of either SDK line. */
+export type Register = <S extends Schema>(schema: S, handler: (request: z.output<S>, info: CallInfo) => ServerResult | Promise<ServerResult>) => void;
+
+/** A server's identity, capabilities and instructions, and the handlers it registers. */
+export interface SurfaceDef {
+  info: { name: string; version: string; title: string };
+  capabilities: Record<string, object>;
+  instructions: string;
+  define(register: Register): void;
+}
 
 /**
  * A JSON-RPC error to throw from a handler. Not McpError: that one prefixes its message
@@ -64,39 +71,63 @@ function rpcError(code: number, message: string, data?: unknown): Error {
 function handle<S extends z.ZodObject<{ method: z.ZodLiteral<string> }>>(
   server: Server,
   schema: S,
-  handler: (request: z.output<S>, extra: Extra) => ServerResult | Promise<ServerResult>,
+  handler: (request: z.output<S>, info: CallInfo) => ServerResult | Promise<ServerResult>,
 ): void {
   const method = schema.shape.method.value;
   server.setRequestHandler(z.looseObject({ method: z.literal(method) }), (raw, extra) => {
     // The Server class checks tools/call params itself (answering -32602), so they are not parsed twice.
-    if (method === "tools/call") return handler(raw as z.output<S>, extra);
+    const info: CallInfo = { requestId: (extra as Extra).requestId, meta: (raw as { params?: { _meta?: unknown } }).params?._meta };
+    if (method === "tools/call") return handler(raw as z.output<S>, info);
     const parsed = schema.safeParse(raw);
     if (!parsed.success) throw rpcError(ErrorCode.InvalidParams, `invalid ${method} params: ${z.prettifyError(parsed.error)}`);
-    return handler(parsed.data, extra);
+    return handler(parsed.data, info);
   });
+}
+
+/** The requests an episode answers. */
+export const EPISODE_REQUESTS = [
+  ListToolsRequestSchema,
+  CallToolRequestSchema,
+  ListPromptsRequestSchema,
+  GetPromptRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ReadResourceRequestSchema,
+] as const;
+
+/** A 2025-11-25 (SDK 1.x) server for a surface. */
+function legacyServer(def: SurfaceDef): Server {
+  const server = new Server(def.info, { capabilities: def.capabilities, instructions: def.instructions });
+  def.define((schema, handler) => handle(server, schema, handler));
+  return server;
 }
 
 /** The server of one episode. Connect it to a RecordingTransport (see `connectEpisode`). */
 export function createEpisodeServer(episode: EpisodeSession): Server {
+  return legacyServer(episodeSurface(episode));
+}
+
+/** One episode's MCP surface: its tools, its task as prompt and resource, and its progress. */
+export function episodeSurface(episode: EpisodeSession): SurfaceDef {
   const { env, task } = episode;
-  const submitHint = episode.submitTool ? `\n\nWhen you know the answer, call the ${SUBMIT_TOOL} tool with it; that ends the episode.` : "";
   // `logging` only so that clients which set a log level (Inspector does) get a normal answer; nothing is logged to them.
-  const server = new Server(
-    { name: SERVER_NAME, version: SERVER_VERSION, title: `${env.title} (task ${task.id})` },
-    {
-      capabilities: { tools: { listChanged: false }, prompts: { listChanged: false }, resources: { listChanged: false }, logging: {} },
-      instructions: `${task.question}${submitHint}`,
-    },
-  );
-  const tools = [...env.tools.map(mcpTool), ...(episode.submitTool ? [SUBMIT_TOOL_DOC] : [])];
-  handle(server, ListToolsRequestSchema, () => ({ tools }));
-  handle(server, CallToolRequestSchema, (req, extra) =>
-    episode.callTool(req.params.name, req.params.arguments ?? {}, { requestId: extra.requestId, meta: req.params._meta }),
-  );
-  handle(server, ListPromptsRequestSchema, () => ({
+  return {
+    info: { name: SERVER_NAME, version: SERVER_VERSION, title: `${env.title} (task ${task.id})` },
+    capabilities: { tools: { listChanged: false }, prompts: { listChanged: false }, resources: { listChanged: false }, logging: {} },
+    instructions: episode.instructions,
+    define: (handle) => defineEpisode(episode, handle),
+  };
+}
+
+function defineEpisode(episode: EpisodeSession, handle: Register): void {
+  const { env, task } = episode;
+  const tools = episode.toolDocs() as McpTool[];
+  handle(ListToolsRequestSchema, () => ({ tools }));
+  handle(CallToolRequestSchema, (req, info) => episode.callTool(req.params.name, req.params.arguments ?? {}, { requestId: info.requestId ?? null, meta: info.meta }));
+  handle(ListPromptsRequestSchema, () => ({
     prompts: [{ name: task.id, title: `Task ${task.id}`, description: `The question of this episode's task (${env.title})` }],
   }));
-  handle(server, GetPromptRequestSchema, (req) => {
+  handle(GetPromptRequestSchema, (req) => {
     if (req.params.name !== task.id) throw rpcError(ErrorCode.InvalidParams, `unknown prompt "${req.params.name}"; this episode's prompt is "${task.id}"`);
     return { description: `Task ${task.id} of ${env.title}`, messages: [{ role: "user" as const, content: { type: "text" as const, text: task.question } }] };
   });
@@ -104,15 +135,14 @@ export function createEpisodeServer(episode: EpisodeSession): Server {
     { uri: TASK_URI, name: "task", title: "The task", description: "The question this episode asks", mimeType: "text/plain" },
     { uri: EPISODE_URI, name: "episode", title: "Episode progress", description: "Calls made, sub-answers solved and pending, limits; the score once it has ended", mimeType: "application/json" },
   ];
-  handle(server, ListResourcesRequestSchema, () => ({ resources }));
-  handle(server, ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
-  handle(server, ReadResourceRequestSchema, (req) => {
+  handle(ListResourcesRequestSchema, () => ({ resources }));
+  handle(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
+  handle(ReadResourceRequestSchema, (req) => {
     const uri = req.params.uri;
     if (uri === TASK_URI) return { contents: [{ uri, mimeType: "text/plain", text: task.question }] };
-    if (uri === EPISODE_URI) return { contents: [{ uri, mimeType: "application/json", text: json(episode.progress()) }] };
+    if (uri === EPISODE_URI) return { contents: [{ uri, mimeType: "application/json", text: json(agentProgress(episode)) }] };
     throw rpcError(RESOURCE_NOT_FOUND, `resource not found: ${uri}`, { uri });
   });
-  return server;
 }
 
 export interface CatalogOptions {
@@ -166,19 +196,25 @@ const errorResult = (text: string): CallToolResult => ({ content: [{ type: "text
 
 /** The catalog: what is served and how to connect; it runs no environment code. */
 export function createCatalogServer(registry: EnvironmentRegistry, options: CatalogOptions): Server {
+  return legacyServer(catalogSurface(registry, options));
+}
+
+export function catalogSurface(registry: EnvironmentRegistry, options: CatalogOptions): SurfaceDef {
   const hint = options.connectHint;
   const example = registry.list()[0]?.env;
-  const server = new Server(
-    { name: SERVER_NAME, version: SERVER_VERSION, title: "envforge catalog" },
-    {
-      capabilities: { tools: { listChanged: false }, resources: { listChanged: false }, logging: {} },
-      instructions:
-        `This is the envforge catalog of ${registry.size} tool-use environments. Each environment has tasks; an episode serves one task. ` +
-        `Use list_environments to browse, then connect to a task${example ? `, for example: ${hint(example.id, example.tasks[0]!.id)}` : ""}.`,
-    },
-  );
-  handle(server, ListToolsRequestSchema, () => ({ tools: [LIST_TOOL, DESCRIBE_TOOL] }));
-  handle(server, CallToolRequestSchema, (req) => {
+  return {
+    info: { name: SERVER_NAME, version: SERVER_VERSION, title: "envforge catalog" },
+    capabilities: { tools: { listChanged: false }, resources: { listChanged: false }, logging: {} },
+    instructions:
+      `This is the envforge catalog of ${registry.size} tool-use environments. Each environment has tasks; an episode serves one task. ` +
+      `Use list_environments to browse, then connect to a task${example ? `, for example: ${hint(example.id, example.tasks[0]!.id)}` : ""}.`,
+    define: (handle) => defineCatalog(registry, hint, example, handle),
+  };
+}
+
+function defineCatalog(registry: EnvironmentRegistry, hint: CatalogOptions["connectHint"], example: Environment | undefined, handle: Register): void {
+  handle(ListToolsRequestSchema, () => ({ tools: [LIST_TOOL, DESCRIBE_TOOL] }));
+  handle(CallToolRequestSchema, (req) => {
     const args = (req.params.arguments ?? {}) as Record<string, unknown>;
     if (req.params.name === LIST_TOOL.name) {
       const offset = Number.isInteger(args.offset) ? Math.max(0, args.offset as number) : 0;
@@ -198,7 +234,7 @@ export function createCatalogServer(registry: EnvironmentRegistry, options: Cata
     }
     return errorResult(`unknown tool "${req.params.name}"; the catalog has list_environments and describe_environment`);
   });
-  handle(server, ListResourcesRequestSchema, (req) => {
+  handle(ListResourcesRequestSchema, (req) => {
     const offset = Number(req.params?.cursor ?? 0);
     if (!Number.isInteger(offset) || offset < 0) throw rpcError(ErrorCode.InvalidParams, `invalid cursor ${JSON.stringify(req.params?.cursor)}`);
     const all = registry.list();
@@ -208,10 +244,10 @@ export function createCatalogServer(registry: EnvironmentRegistry, options: Cata
     ];
     return { resources, ...(offset + PAGE < all.length ? { nextCursor: String(offset + PAGE) } : {}) };
   });
-  handle(server, ListResourceTemplatesRequestSchema, () => ({
+  handle(ListResourceTemplatesRequestSchema, () => ({
     resourceTemplates: [{ uriTemplate: `${ENV_URI_PREFIX}{id}`, name: "environment", title: "An environment", description: "Tool documents and tasks of one environment", mimeType: "application/json" }],
   }));
-  handle(server, ReadResourceRequestSchema, (req) => {
+  handle(ReadResourceRequestSchema, (req) => {
     const uri = req.params.uri;
     if (uri === CATALOG_URI) {
       const count = (key: "scenario" | "domain") => registry.list().reduce<Record<string, number>>((acc, { env }) => ((acc[env[key]] = (acc[env[key]] ?? 0) + 1), acc), {});
@@ -222,5 +258,4 @@ export function createCatalogServer(registry: EnvironmentRegistry, options: Cata
     if (!entry) throw rpcError(RESOURCE_NOT_FOUND, `resource not found: ${uri}`, { uri });
     return { contents: [{ uri, mimeType: "application/json", text: json(envDescription(entry.env, hint)) }] };
   });
-  return server;
 }

@@ -6,7 +6,7 @@ import type { Readable, Writable } from "node:stream";
 import { describeMessage, now, type Direction, type Recorder } from "../store/index.ts";
 import { EpisodeTracker } from "../score/index.ts";
 import type { EpisodeScore, EpisodeScores, Task } from "../schema/index.ts";
-import type { RegisteredEnvironment } from "./registry.ts";
+import type { RegisteredEnvironment } from "../episode/index.ts";
 import { MAX_LINE_BYTES } from "./stdio.ts";
 
 export interface ProxyOptions {

@@ -5,7 +5,7 @@ import { formatCallError } from "../runtime/index.ts";
 import { EpisodeTracker, parseOpenAIMessage, parseResponse, scoreStep } from "../score/index.ts";
 import { RewardMode, UnsolvedSet, type ParsedResponse, type StepScore, type StepState, type Task } from "../schema/index.ts";
 import { HttpError, type Route } from "./http.ts";
-import { LookupError, type EnvironmentRegistry } from "./registry.ts";
+import { LookupError, type EnvironmentRegistry } from "../episode/index.ts";
 
 export const REWARD_PATH = "/v1/reward";
 export const EPISODE_SCORE_PATH = "/v1/episodes/:id";
@@ -16,6 +16,17 @@ const OpenAIToolCall = z.looseObject({
   function: z.looseObject({ name: z.string(), arguments: z.union([z.string(), z.record(z.string(), z.unknown())]) }),
 });
 
+/** One model response: raw text (Hermes/Qwen or Llama 3.1 calls) or an OpenAI assistant message. */
+export const ModelResponse = z.union([
+  z.string(),
+  z.looseObject({ content: z.string().nullable().optional(), tool_calls: z.array(OpenAIToolCall).nullable().optional() }),
+]);
+export type ModelResponse = z.infer<typeof ModelResponse>;
+
+/** A model response parsed with the score layer's parsers. */
+export const parseModelResponse = (response: ModelResponse): ParsedResponse =>
+  typeof response === "string" ? parseResponse(response) : parseOpenAIMessage(response as Parameters<typeof parseOpenAIMessage>[0]);
+
 /** The body of POST /v1/reward. */
 export const RewardRequest = z.strictObject({
   env: z.string().min(1).optional(),
@@ -25,10 +36,7 @@ export const RewardRequest = z.strictObject({
   /** A recorded episode whose current state (what its recorded calls left unsolved) is the state. */
   episode: z.string().min(1).optional(),
   /** Raw model text (Hermes/Qwen or Llama 3.1 calls), or an OpenAI assistant message. */
-  response: z.union([
-    z.string(),
-    z.looseObject({ content: z.string().nullable().optional(), tool_calls: z.array(OpenAIToolCall).nullable().optional() }),
-  ]),
+  response: ModelResponse,
   mode: RewardMode.optional(),
 });
 export type RewardRequest = z.infer<typeof RewardRequest>;
@@ -99,7 +107,7 @@ export async function computeReward(registry: EnvironmentRegistry, records: Reco
       ? episodeState(records, request.episode, task, mode)
       : { unsolved_set: request.state?.unsolved_set ?? task.unsolved_set, solve_rate: request.state?.solve_rate ?? 0, answer: task.answer };
 
-  const parsed = typeof request.response === "string" ? parseResponse(request.response) : parseOpenAIMessage(request.response as Parameters<typeof parseOpenAIMessage>[0]);
+  const parsed = parseModelResponse(request.response);
   const calls: ExecutedToolCall[] = [];
   if (parsed.tool_calls.length > 0) {
     const sandbox = (await registry.compile(entry.env.id)).openEpisode();
@@ -135,9 +143,12 @@ export function episodeScore(records: Records, id: string) {
   };
 }
 
-/** The two routes, to mount on `startHttpServer`; the same Host, Origin and token checks as /mcp apply. */
+/**
+ * The routes, to mount on `startHttpServer`. They are the control plane: the reward API
+ * echoes a task's sub-answers and shows any episode's score, so it never answers the agent.
+ */
 export function rewardRoutes(): Route[] {
-  return [
+  const routes: Route[] = [
     {
       method: "POST",
       path: REWARD_PATH,
@@ -157,4 +168,5 @@ export function rewardRoutes(): Route[] {
     },
     { method: "GET", path: EPISODE_SCORE_PATH, handler: (ctx) => ctx.sendJson(200, episodeScore(ctx.records, ctx.params.id!)) },
   ];
+  return routes.map((r) => ({ ...r, plane: "control" as const }));
 }

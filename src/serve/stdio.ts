@@ -98,6 +98,74 @@ export class StdioLineTransport implements Transport {
   }
 }
 
+/** Whether a connection's first message opens the 2026-07-28 era: a discover probe, or a request carrying the per-request envelope. */
+export function isModernOpening(m: JSONRPCMessage): boolean {
+  if (!("method" in m)) return false;
+  const meta = (m.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+  return m.method === "server/discover" || (meta !== undefined && meta["io.modelcontextprotocol/protocolVersion"] !== undefined);
+}
+
+/**
+ * Holds what arrives until the first event tells the era (a 2025 `initialize`, or a 2026-07-28
+ * `server/discover`), then passes it, and everything after, to the server that connects.
+ */
+class OpeningTransport implements Transport {
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined;
+  /** Resolves at the first event: true when it opens the modern era. */
+  readonly era: Promise<"legacy" | "modern">;
+  private decide!: (era: "legacy" | "modern") => void;
+  private held: (() => void)[] = [];
+  private connected = false;
+
+  constructor(
+    private readonly inner: StdioLineTransport,
+    private readonly ended: () => void,
+  ) {
+    this.era = new Promise((resolve) => (this.decide = resolve));
+    inner.onmessage = (message, extra) => {
+      this.decide(isModernOpening(message) ? "modern" : "legacy");
+      this.pass(() => this.onmessage?.(message, extra));
+    };
+    inner.onerror = (error) => {
+      this.decide("legacy");
+      this.pass(() => this.onerror?.(error));
+    };
+    inner.onclose = () => {
+      this.decide("legacy");
+      this.pass(() => this.onclose?.());
+      this.ended();
+    };
+  }
+
+  private pass(event: () => void): void {
+    if (this.connected) event();
+    else this.held.push(event);
+  }
+
+  /** Listens to stdin before any server is connected, so the first message can choose one. */
+  listen(): Promise<void> {
+    return this.inner.start();
+  }
+
+  async start(): Promise<void> {
+    this.connected = true;
+    // After connect() has set the handlers: replay what came first.
+    setImmediate(() => {
+      for (const event of this.held.splice(0)) event();
+    });
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    return this.inner.send(message);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
 export interface StdioServeOptions extends Omit<SessionOptions, "transport"> {
   stdin?: Readable;
   stdout?: Writable;
@@ -111,7 +179,7 @@ export interface StdioServing {
   stop(): Promise<void>;
 }
 
-/** Serves one episode (or the catalog, without an environment) over stdin/stdout. */
+/** Serves one episode (or the catalog, without an environment) over stdin/stdout, in the era the client opens with. */
 export async function serveStdio(options: StdioServeOptions): Promise<StdioServing> {
   let closed!: () => void;
   const done = new Promise<void>((resolve) => (closed = resolve));
@@ -123,7 +191,10 @@ export async function serveStdio(options: StdioServeOptions): Promise<StdioServi
       closed();
     },
   });
-  await session.connect(new StdioLineTransport(options.stdin ?? process.stdin, options.stdout ?? process.stdout));
+  const opening = new OpeningTransport(new StdioLineTransport(options.stdin ?? process.stdin, options.stdout ?? process.stdout), () => void session.close("closed"));
+  await opening.listen();
+  // One process, one episode, in whichever era its client opens.
+  void opening.era.then((era) => session.connect(opening, era));
   return {
     episodeId: session.id,
     done: done.then(() => (session.episode ? session.episode.status : ("catalog" as const))),

@@ -12,6 +12,8 @@ export interface RecordingOptions {
   onFirstMessage?: () => void;
   /** Reports what could not be recorded (the message is then not passed on). */
   onRecordError?: (error: Error) => void;
+  /** Messages passed on unrecorded (a protocol probe that may come from a throwaway process). */
+  skip?: (message: JSONRPCMessage) => boolean;
 }
 
 /** The parts of a JSON-RPC message the messages table indexes. */
@@ -85,6 +87,7 @@ export class RecordingTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (this.options.skip?.(message)) return this.inner.send(message, options);
     try {
       this.record("out", message, JSON.stringify(message));
       await this.options.recorder.committed();
@@ -113,6 +116,7 @@ export class RecordingTransport implements Transport {
   }
 
   private receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    if (this.options.skip?.(message)) return void this.onmessage?.(message, extra);
     try {
       this.record("in", message, JSON.stringify(message));
     } catch (err) {

@@ -22,6 +22,8 @@ export { ViewerLogin, LOGIN_PATH } from "./login.ts";
 export function viewerRoute(viewer: Viewer, options: { token?: string } = {}): {
   method: readonly string[];
   path: string;
+  /** The viewer shows sub-answers and every episode's score: it is the control plane, never served to an agent. */
+  plane: "control";
   public: boolean;
   handler: (ctx: { req: IncomingMessage; res: ServerResponse; url: URL }) => Promise<void>;
 } {
@@ -29,6 +31,7 @@ export function viewerRoute(viewer: Viewer, options: { token?: string } = {}): {
   return {
     method: ["GET", "HEAD", "POST"],
     path: "/*",
+    plane: "control",
     public: login !== null,
     async handler({ req, res, url }) {
       if (login && (await login.handle(req, res, url))) return;

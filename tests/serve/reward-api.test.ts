@@ -18,13 +18,15 @@ let registry: EnvironmentRegistry;
 let server: HttpServer;
 let guarded: HttpServer;
 const TOKEN = "s3cret-token";
+const ADMIN = "adm1n-token";
 
 beforeAll(async () => {
   tmp = tempDir("envforge-reward-");
   recorder = Recorder.open(tmp.db);
   registry = new EnvironmentRegistry([{ env: COUNTER }, { env: FILMS }]);
-  server = await startHttpServer({ registry, recorder, port: 0, routes: rewardRoutes(), maxBodyBytes: 64 * 1024 });
-  guarded = await startHttpServer({ registry, recorder, port: 0, routes: rewardRoutes(), token: TOKEN });
+  // The reward API is the control plane: on its own listener, or on the main one to the admin token only.
+  server = await startHttpServer({ registry, recorder, port: 0, routes: rewardRoutes(), maxBodyBytes: 64 * 1024, admin: { port: 0 } });
+  guarded = await startHttpServer({ registry, recorder, port: 0, routes: rewardRoutes(), token: TOKEN, adminToken: ADMIN });
 });
 afterAll(async () => {
   await server.close();
@@ -34,7 +36,7 @@ afterAll(async () => {
 });
 
 async function post(body: unknown, headers: Record<string, string> = {}, target = server): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${target.origin}/v1/reward`, {
+  const res = await fetch(`${target.adminOrigin ?? target.origin}/v1/reward`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
@@ -163,19 +165,24 @@ describe("POST /v1/reward", () => {
     }
     const big = await post({ env: FILMS.id, task: TASK.id, response: "x".repeat(70 * 1024) });
     expect(big.status).toBe(413);
-    const text = await fetch(`${server.origin}/v1/reward`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
+    const text = await fetch(`${server.adminOrigin}/v1/reward`, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
     expect(text.status).toBe(415);
-    const get = await fetch(`${server.origin}/v1/reward`);
+    const get = await fetch(`${server.adminOrigin}/v1/reward`);
     expect(get.status).toBe(405);
     expect(((await get.json()) as any).error).toMatch(/use POST/);
   });
 
-  it("applies the same Origin and token checks as /mcp", async () => {
+  it("applies the same Origin checks as /mcp, and answers the admin token only, never the agent's", async () => {
     const body = { env: FILMS.id, task: TASK.id, response: "x" };
     expect((await post(body, { origin: "https://evil.example" })).status).toBe(403);
-    expect((await post(body, {}, guarded)).status).toBe(401);
-    expect((await post(body, { authorization: "Bearer wrong" }, guarded)).status).toBe(401);
-    expect((await post(body, { authorization: `Bearer ${TOKEN}` }, guarded)).status).toBe(200);
+    const agentPlane = await fetch(`${server.origin}/v1/reward`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    expect([agentPlane.status, ((await agentPlane.json()) as any).error]).toEqual([403, expect.stringMatching(/control plane, served on the admin listener http:\/\/127\.0\.0\.1:\d+/)]);
+    expect((await post(body, {}, guarded)).status).toBe(403);
+    expect((await post(body, { authorization: "Bearer wrong" }, guarded)).status).toBe(403);
+    expect((await post(body, { authorization: `Bearer ${TOKEN}` }, guarded)).status).toBe(403);
+    expect((await post(body, { "x-api-key": TOKEN }, guarded)).status).toBe(403);
+    expect((await post(body, { authorization: `Bearer ${ADMIN}` }, guarded)).status).toBe(200);
+    await expect(startHttpServer({ registry, recorder, port: 0, token: "same", adminToken: "same" })).rejects.toThrow(/must differ/);
   });
 });
 
@@ -186,7 +193,7 @@ describe("GET /v1/episodes/:id", () => {
     await client.connect(ip.transport);
     await client.callTool({ name: "get_film", arguments: { title: "Crimson Harbor" } });
     await client.callTool({ name: "submit_answer", arguments: { answer: "1961" } });
-    const res = await fetch(`${server.origin}/v1/episodes/reward-films-2`);
+    const res = await fetch(`${server.adminOrigin}/v1/episodes/reward-films-2`);
     expect(res.status).toBe(200);
     const json = (await res.json()) as any;
     const stored = new Records(recorder.db).getEpisode("reward-films-2")!;
@@ -196,7 +203,7 @@ describe("GET /v1/episodes/:id", () => {
     await client.close();
     await ip.close();
 
-    const missing = await fetch(`${server.origin}/v1/episodes/nope`);
+    const missing = await fetch(`${server.adminOrigin}/v1/episodes/nope`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as any).error).toMatch(/no episode "nope"/);
     expect((await fetch(`${guarded.origin}/v1/episodes/reward-films-2`)).status).toBe(401);

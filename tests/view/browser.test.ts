@@ -39,7 +39,7 @@ beforeAll(async () => {
   recorder = Recorder.open(join(dir, "rec.db"));
   records = new Records(recorder.db);
   const viewer = new Viewer({ records, environments, pollMs: 100 });
-  server = await startHttpServer({ registry: new EnvironmentRegistry(environments.map((env) => ({ env }))), recorder, routes: [viewerRoute(viewer)] });
+  server = await startHttpServer({ registry: new EnvironmentRegistry(environments.map((env) => ({ env }))), recorder, routes: [viewerRoute(viewer)], admin: { port: 0 } });
   const target = { kind: "http" as const, url: server.url };
   const oracle = await runRollouts({ environments, policy: oracleFactory(), target, n: 2, concurrency: 4 });
   const random = await runRollouts({ environments, policy: randomFactory(5), target, n: 3, concurrency: 4 });
@@ -58,7 +58,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const base = (): string => server.origin;
+const base = (): string => server.adminOrigin!;
 
 async function screenshot(name: string): Promise<{ distinct: number; foreground: number }> {
   const file = join(SCREENSHOTS, `${name}.png`);

@@ -101,7 +101,7 @@ describe("envforge view", () => {
     expect(code).toBe(0);
   });
 
-  it("is mounted at / of envforge serve --http, beside the MCP endpoint", async () => {
+  it("is mounted at / of envforge serve --http on the control plane's listener, apart from the MCP endpoint", async () => {
     const serve = spawn(process.execPath, [BIN, "serve", "--http", "127.0.0.1:0", "--dir", join(ROOT, "environments/examples"), "--db", join(tmp.dir, "serve.db")], { cwd: tmp.dir });
     try {
       const viewer = await printed(serve.stdout, /viewer: +(http:\/\/\S+)/);
@@ -109,7 +109,7 @@ describe("envforge view", () => {
       expect(page.statusCode).toBe(200);
       expect(await text(page)).toContain("<h1>Episodes</h1>");
       const mcp = await new Promise<IncomingMessage>((resolve, reject) => request(`${viewer}mcp`, resolve).on("error", reject).end());
-      expect(mcp.statusCode).toBe(400);
+      expect(mcp.statusCode).toBe(404);
       mcp.resume();
     } finally {
       serve.kill("SIGTERM");

@@ -1,0 +1,20 @@
+// The episode layer: live episodes named by id, below every face (MCP, REST, ORS, stdio), recorded in the store.
+export {
+  EpisodeSession,
+  EpisodeEndedError,
+  SUBMIT_TOOL,
+  SUBMIT_TOOL_DOC,
+  DEFAULT_MAX_CALLS,
+  toolDoc,
+  textOf,
+  type ToolDoc,
+  type CallContext,
+  type CallOutcome,
+  type ResponseOutcome,
+  type ExecutedCall,
+  type EpisodeOptions,
+  type EpisodeProgress,
+} from "./live.ts";
+export { EnvironmentRegistry, LookupError, type RegisteredEnvironment } from "./registry.ts";
+export { EpisodeService, EPISODE_ID, submitClash, type OpenOptions, type ServiceOptions } from "./service.ts";
+export { agentProgress } from "./views.ts";

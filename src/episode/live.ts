@@ -1,0 +1,452 @@
+// One live episode below every face: a task, its own sandbox state, live reward tracking with per-step rewards, and its record.
+import { randomUUID } from "node:crypto";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { Recorder } from "../store/index.ts";
+import { now, StoreError } from "../store/index.ts";
+import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
+import { EpisodeTracker, finalAnswerFound, scoreStep } from "../score/index.ts";
+import { RAW_ARGUMENTS_KEY, type CallResult, type Environment, type EpisodeScore, type EpisodeScores, type EpisodeStatus, type ParsedResponse, type StepScore, type StepState, type Task, type Tool, type TransportKind } from "../schema/index.ts";
+
+export const SUBMIT_TOOL = "submit_answer";
+export const DEFAULT_MAX_CALLS = 100;
+
+/** The submit_answer tool as clients list it. */
+export const SUBMIT_TOOL_DOC = {
+  name: SUBMIT_TOOL,
+  title: "Submit the final answer",
+  description:
+    "Hand in your final answer to the task. This ends the episode: no tool works after it. Returns the episode's score.",
+  inputSchema: {
+    type: "object" as const,
+    properties: { answer: { type: "string", description: "Your final answer to the task's question." } },
+    required: ["answer"],
+    additionalProperties: false,
+  },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+};
+
+/** A tool document as MCP lists it: the environment file's JSON Schemas verbatim. */
+export interface ToolDoc {
+  name: string;
+  title?: string;
+  description: string;
+  inputSchema: { type: "object"; [key: string]: unknown };
+  outputSchema?: { type: "object"; [key: string]: unknown };
+  annotations?: Tool["annotations"];
+}
+
+/** A tool document exactly as the environment file gives it. */
+export function toolDoc(tool: Tool): ToolDoc {
+  return {
+    name: tool.name,
+    ...(tool.annotations?.title ? { title: tool.annotations.title } : {}),
+    description: tool.description,
+    inputSchema: tool.input_schema as ToolDoc["inputSchema"],
+    ...(tool.output_schema ? { outputSchema: tool.output_schema as ToolDoc["outputSchema"] } : {}),
+    ...(tool.annotations ? { annotations: tool.annotations } : {}),
+  };
+}
+
+export interface EpisodeOptions {
+  env: Environment;
+  task: Task;
+  /** The compiled environment; called at the first tool call, so idle sessions cost no sandbox. */
+  compiled: () => Promise<CompiledEnvironment>;
+  recorder: Recorder;
+  transport: TransportKind;
+  /** A client-supplied id (a trainer's rollout id); generated when absent. */
+  id?: string;
+  envSha256?: string | null;
+  sessionId?: string | null;
+  /** Environment tool calls allowed; the call after the last one ends the episode as `limit_exceeded`. */
+  maxCalls?: number;
+  /** Offer the submit_answer tool (default true). */
+  submitTool?: boolean;
+  /** Seed of the sandbox's Math.random; recorded with the episode. */
+  seed?: number;
+  /** Which face opened it (mcp, rest, ors); recorded in the episode's meta. */
+  face?: string;
+  /** Runs once when the episode ends, with its final status. */
+  onEnd?: (status: EpisodeStatus) => void;
+}
+
+/** What `envforge://episode` shows: counts and limits, never the sub-answers or the answer. */
+export interface EpisodeProgress {
+  episode: string;
+  environment: string;
+  task: string;
+  status: EpisodeStatus;
+  calls: { made: number; limit: number };
+  /** Sub-answer counts as the reference (ftrl) reward tracks them. */
+  sub_answers: { needed: number; solved: number; pending: number };
+  submit_tool: boolean;
+  /** Set once the episode has ended. */
+  score: EpisodeScores | null;
+}
+
+export interface CallContext {
+  /** The JSON-RPC id of the tools/call request. */
+  requestId?: string | number | null;
+  /** The request's `_meta` (the runner puts the assistant turn there); recorded verbatim. */
+  meta?: unknown;
+}
+
+/** One executed environment call as the REST and ORS faces report it: what the agent saw, never a sub-answer. */
+export interface ExecutedCall {
+  tool: string;
+  arguments: Record<string, unknown>;
+  output: string;
+  is_error: boolean;
+}
+
+/** A tool call's result with the FTRL per-step reward it earned, as if it were a response of that one call. */
+export interface CallOutcome {
+  result: CallToolResult;
+  /** Null when the call did not run (the episode had ended, or bad submit arguments). */
+  step: StepScore | null;
+  /** Whether the episode has ended after this call. */
+  done: boolean;
+}
+
+/** A whole model response run against the episode's current state. */
+export interface ResponseOutcome {
+  /** What the parser read: the content and the calls. */
+  parsed: ParsedResponse;
+  /** Each parsed call as executed, in order, against the episode's state. */
+  calls: ExecutedCall[];
+  /** The FTRL per-step reward of the response (`rewards.f1` is the default) with its components. */
+  step: StepScore;
+  /** True once the episode has ended: a response without tool calls is the final answer and ends it. */
+  done: boolean;
+}
+
+/** Thrown when an episode that has ended is used; the faces answer 410 Gone. */
+export class EpisodeEndedError extends Error {
+  constructor(
+    readonly episodeId: string,
+    readonly status: EpisodeStatus,
+  ) {
+    super(`episode "${episodeId}" has ended (${status}); open a new episode`);
+  }
+}
+
+const textResult = (text: string, isError = false): CallToolResult => ({ content: [{ type: "text", text }], ...(isError ? { isError: true } : {}) });
+
+/** The text a tool result shows the agent. */
+export const textOf = (r: CallToolResult): string => r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The model's arguments text when it was not a JSON object (see RAW_ARGUMENTS_KEY), else null. */
+function rawArguments(meta: unknown): string | null {
+  const raw = isPlainObject(meta) ? meta[RAW_ARGUMENTS_KEY] : undefined;
+  return typeof raw === "string" ? raw : null;
+}
+
+export class EpisodeSession {
+  readonly id: string;
+  readonly env: Environment;
+  readonly task: Task;
+  readonly maxCalls: number;
+  readonly submitTool: boolean;
+  private readonly options: EpisodeOptions;
+  private readonly tools: Map<string, Tool>;
+  private readonly ftrl: EpisodeTracker;
+  private readonly strict: EpisodeTracker;
+  private currentStatus: EpisodeStatus = "running";
+  private ending: Promise<void> | null = null;
+  private begun = false;
+  private seq = 0;
+  private sandbox: Promise<SandboxEpisode> | null = null;
+  /** Calls run one at a time in arrival order, so seq order is execution order and state changes never interleave. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private finalScore: EpisodeScores | null = null;
+  /** The last call until its record is committed: the commit, and how to take the call back if it fails. */
+  private uncommitted: { committed: Promise<void>; undo: () => Promise<void> } | null = null;
+
+  constructor(options: EpisodeOptions) {
+    this.options = options;
+    this.id = options.id ?? randomUUID();
+    this.env = options.env;
+    this.task = options.task;
+    this.maxCalls = options.maxCalls ?? DEFAULT_MAX_CALLS;
+    this.submitTool = options.submitTool ?? true;
+    this.tools = new Map(options.env.tools.map((t) => [t.name, t]));
+    if (this.submitTool && this.tools.has(SUBMIT_TOOL)) {
+      throw new Error(`environment "${options.env.id}" has its own tool named ${SUBMIT_TOOL}; serve it with the submit tool turned off`);
+    }
+    this.ftrl = new EpisodeTracker(options.task.unsolved_set, "ftrl");
+    this.strict = new EpisodeTracker(options.task.unsolved_set, "strict");
+  }
+
+  get status(): EpisodeStatus {
+    return this.currentStatus;
+  }
+
+  /** Whether the episode has ended or is ending: no call runs any more. */
+  get ended(): boolean {
+    return this.ending !== null;
+  }
+
+  /** The tools the agent gets: the environment's, then submit_answer when it is offered. */
+  toolDocs(): ToolDoc[] {
+    return [...this.env.tools.map(toolDoc), ...(this.submitTool ? [SUBMIT_TOOL_DOC] : [])];
+  }
+
+  /** The prompt: the task's question, and how to hand in the answer. */
+  get instructions(): string {
+    return `${this.task.question}${this.submitTool ? `\n\nWhen you know the answer, call the ${SUBMIT_TOOL} tool with it; that ends the episode.` : ""}`;
+  }
+
+  get recorder(): Recorder {
+    return this.options.recorder;
+  }
+
+  /** Inserts the episode's row; the recording transport calls it at the first message. Idempotent. */
+  begin(): void {
+    if (this.begun) return;
+    this.begun = true;
+    const o = this.options;
+    o.recorder.beginEpisode({
+      id: this.id,
+      kind: "episode",
+      envId: this.env.id,
+      envSha256: o.envSha256 ?? null,
+      taskId: this.task.id,
+      transport: o.transport,
+      sessionId: o.sessionId ?? null,
+      needed: this.ftrl.needed,
+      meta: { max_calls: this.maxCalls, submit_tool: this.submitTool, ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.face ? { face: o.face } : {}) },
+    });
+  }
+
+  /**
+   * Runs `job` after every call that arrived before it: one episode, one line of calls, whatever face
+   * sends them. The next job (or the ending) waits for this one's record: a call that could not be
+   * stored is taken back first.
+   */
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job);
+    const settle = () => this.settle().catch(() => undefined);
+    this.queue = run.then(settle, settle);
+    return run;
+  }
+
+  /** Waits for the last call's commit; when it failed, the call takes no effect (state, counts and sub-answers as before it) and the failure is thrown. */
+  private async settle(): Promise<void> {
+    const last = this.uncommitted;
+    this.uncommitted = null;
+    if (!last) return;
+    try {
+      await last.committed;
+    } catch (err) {
+      await last.undo();
+      throw err;
+    }
+  }
+
+  /**
+   * Runs a tools/call: an environment tool in the sandbox, or submit_answer. Failures are isError
+   * results. Its record commits with the response (the recording transport holds the response until
+   * then), so the call is not waited for here; a store failure is a JSON-RPC internal error that says
+   * the call did not take effect, without the server's paths.
+   */
+  async callTool(name: string, args: Record<string, unknown>, ctx: CallContext = {}): Promise<CallToolResult> {
+    try {
+      return (await this.enqueue(() => this.callNow(name, args, ctx))).result;
+    } catch (err) {
+      throw err instanceof StoreError ? Object.assign(new Error(err.publicMessage), { code: -32603 }) : err;
+    }
+  }
+
+  /**
+   * Runs one call and scores it as a response of that one call in the state before it (an
+   * environment tool: `f1 = 2q/2`), or, for submit_answer, as a final answer with no calls.
+   * Resolves once its record is stored; a StoreError means it did not take effect.
+   */
+  call(name: string, args: Record<string, unknown>, ctx: CallContext = {}): Promise<CallOutcome> {
+    return this.enqueue(async () => {
+      const outcome = await this.callNow(name, args, ctx);
+      await this.settle();
+      return outcome;
+    });
+  }
+
+  private async callNow(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<CallOutcome> {
+    if (this.submitTool && name === SUBMIT_TOOL) return this.answerNow(args, ctx);
+    const state = this.stepState();
+    const ran = await this.execute(name, args, ctx);
+    const step = ran.executed ? scoreStep(state, { content: "", tool_calls: [{ name, arguments: args as ParsedResponse["tool_calls"][number]["arguments"] }] }, [ran.executed.output], { errors: [ran.executed.is_error] }) : null;
+    return { result: ran.result, step, done: this.ending !== null };
+  }
+
+  /** Hands in the final answer (whether or not the submit tool is offered), scored as a final answer with no calls. */
+  answer(answer: string, ctx: CallContext = {}): Promise<CallOutcome> {
+    return this.enqueue(async () => this.answerNow({ answer }, ctx));
+  }
+
+  private answerNow(args: Record<string, unknown>, ctx: CallContext): CallOutcome {
+    const state = this.stepState();
+    const result = this.submit(args, ctx);
+    const answered = !result.isError;
+    return { result, step: answered ? scoreStep(state, { content: args.answer as string, tool_calls: [] }, []) : null, done: this.ending !== null };
+  }
+
+  /**
+   * Runs a whole model response against the episode's current state: its calls in order, as
+   * one uninterrupted turn. A response without calls is the episode's final answer and ends
+   * it as `submitted`, as the method's episode ends at the first turn without tool calls.
+   */
+  respond(parsed: ParsedResponse, ctx: CallContext = {}): Promise<ResponseOutcome> {
+    return this.enqueue(async () => {
+      if (this.ending) throw new EpisodeEndedError(this.id, this.currentStatus);
+      const state = this.stepState();
+      const calls: ExecutedCall[] = [];
+      for (const call of parsed.tool_calls) {
+        const ran = await this.execute(call.name, call.arguments, ctx);
+        // Each call's record is stored before the next runs: one that cannot be is taken back, and the response stops there.
+        await this.settle();
+        if (ran.executed) calls.push(ran.executed);
+        else calls.push({ tool: call.name, arguments: call.arguments, output: textOf(ran.result), is_error: true });
+      }
+      if (parsed.tool_calls.length === 0) this.submit({ answer: parsed.content }, ctx);
+      const step = scoreStep(state, parsed, calls.map((c) => c.output), { errors: calls.map((c) => c.is_error) });
+      return { parsed, calls, step, done: this.ending !== null };
+    });
+  }
+
+  /** The ftrl training state right now: what is pending, the solve rate, and the task's answer. */
+  private stepState(): StepState {
+    return { unsolved_set: this.ftrl.pending(), solve_rate: this.ftrl.metrics().solve_rate, answer: this.task.answer };
+  }
+
+  progress(): EpisodeProgress {
+    return {
+      episode: this.id,
+      environment: this.env.id,
+      task: this.task.id,
+      status: this.currentStatus,
+      calls: { made: this.ftrl.calls, limit: this.maxCalls },
+      sub_answers: { needed: this.ftrl.needed, solved: this.ftrl.solved, pending: this.ftrl.pendingCount },
+      submit_tool: this.submitTool,
+      score: this.finalScore,
+    };
+  }
+
+  /**
+   * Ends the episode (the first ending wins): lets the call in progress finish, scores the
+   * episode in both modes, stores the result and frees the sandbox. Later calls are refused.
+   */
+  end(status: Exclude<EpisodeStatus, "running">, final: { answer?: string | null; meta?: unknown } = {}): Promise<void> {
+    if (this.ending) return this.ending;
+    this.ending = this.queue.then(() => this.finish(status, final.answer ?? null, final.meta));
+    return this.ending;
+  }
+
+  private finish(status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): void {
+    const score = this.scores(answer);
+    try {
+      if (this.begun) this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score });
+    } catch (err) {
+      // Not stored, not ended: a submit can be retried; a server stopping leaves the row for the next start to mark interrupted.
+      if (status === "submitted" || status === "limit_exceeded") throw err;
+    }
+    this.currentStatus = status;
+    this.finalScore = score;
+    const sandbox = this.sandbox;
+    this.sandbox = null;
+    sandbox?.then((s) => s.close(), () => undefined);
+    this.options.onEnd?.(status);
+  }
+
+  private scores(answer: string | null): EpisodeScores {
+    const one = (t: EpisodeTracker): EpisodeScore => ({
+      ...t.metrics(),
+      mode: t.mode,
+      answer_correct: answer === null ? null : finalAnswerFound(answer, this.task.answer, t.mode),
+    });
+    return { ftrl: one(this.ftrl), strict: one(this.strict) };
+  }
+
+  /** Ends the episode from inside a call; when the end cannot be stored the episode stays open and the call fails. */
+  private endNow(status: "submitted" | "limit_exceeded", answer: string | null, meta: unknown): void {
+    this.ending = Promise.resolve();
+    try {
+      this.finish(status, answer, meta);
+    } catch (err) {
+      this.ending = null;
+      throw err;
+    }
+  }
+
+  private endedResult(): CallToolResult {
+    return textResult(`this episode has ended (${this.currentStatus}); start a new session for a new episode`, true);
+  }
+
+  /** Runs one environment call; `executed` is set when it ran (and so was recorded and counted). */
+  private async execute(name: string, args: Record<string, unknown>, ctx: CallContext): Promise<{ result: CallToolResult; executed: ExecutedCall | null }> {
+    if (this.ending) return { result: this.endedResult(), executed: null };
+    const failure = this.options.recorder.failure;
+    if (failure) throw failure;
+    if (this.ftrl.calls >= this.maxCalls) {
+      this.endNow("limit_exceeded", null, undefined);
+      return { result: textResult(`call limit reached: an episode allows at most ${this.maxCalls} tool calls, so this one has ended (limit_exceeded)`, true), executed: null };
+    }
+    this.sandbox ??= this.options.compiled().then((c) => c.openEpisode(this.options.seed !== undefined ? { seed: this.options.seed } : {}));
+    const startedAt = now();
+    let sandbox: SandboxEpisode;
+    try {
+      sandbox = await this.sandbox;
+    } catch (err) {
+      this.sandbox = null;
+      return { result: textResult(formatCallError(name, `the environment could not be started: ${(err as Error).message}`), true), executed: null };
+    }
+    const raw = rawArguments(ctx.meta);
+    const result: CallResult =
+      raw === null ? await sandbox.call(name, args) : { ok: false, kind: "invalid_arguments", error: `the arguments are not a JSON object: ${raw}`, ms: 0 };
+    const output = result.ok ? result.text : formatCallError(name, result.error);
+    const executed = { name, arguments: args, output, is_error: !result.ok };
+    const solvedFtrl = this.ftrl.record(executed);
+    const solvedStrict = this.strict.record(executed);
+    this.seq++;
+    const committed = this.options.recorder.recordCall({
+      episodeId: this.id,
+      seq: this.seq,
+      requestId: ctx.requestId === undefined || ctx.requestId === null ? null : String(ctx.requestId),
+      tool: name,
+      arguments: args,
+      output,
+      isError: !result.ok,
+      errorKind: result.ok ? null : result.kind,
+      solvedFtrl,
+      solvedStrict,
+      startedAt,
+      latencyMs: now() - startedAt,
+      assistantMeta: ctx.meta,
+    });
+    this.uncommitted = {
+      committed,
+      undo: () => {
+        this.ftrl.undoLast();
+        this.strict.undoLast();
+        this.seq--;
+        return sandbox.undo();
+      },
+    };
+    const done: ExecutedCall = { tool: name, arguments: args, output, is_error: !result.ok };
+    if (!result.ok) return { result: textResult(output, true), executed: done };
+    const tool = this.tools.get(name);
+    if (tool?.output_schema && isPlainObject(result.value)) return { result: { ...textResult(output), structuredContent: result.value }, executed: done };
+    return { result: textResult(output), executed: done };
+  }
+
+  private submit(args: Record<string, unknown>, ctx: CallContext): CallToolResult {
+    if (this.ending) return this.endedResult();
+    const answer = args.answer;
+    if (typeof answer !== "string") {
+      return textResult(formatCallError(SUBMIT_TOOL, `"answer" must be a string, got ${answer === undefined ? "nothing" : JSON.stringify(answer)}`), true);
+    }
+    this.endNow("submitted", answer, ctx.meta);
+    return textResult(JSON.stringify({ status: "submitted", answer, score: this.finalScore }));
+  }
+}
