@@ -4,8 +4,8 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Recorder } from "../store/index.ts";
 import { now } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
-import { EpisodeTracker, finalAnswerFound } from "../score/index.ts";
-import type { Environment, EpisodeScore, EpisodeScores, EpisodeStatus, Task, Tool, TransportKind } from "../schema/index.ts";
+import { EpisodeTracker, finalAnswerFound, scoreState } from "../score/index.ts";
+import type { Environment, EpisodeScore, EpisodeScores, EpisodeStatus, StateScore, Task, Tool, TransportKind } from "../schema/index.ts";
 
 export const SUBMIT_TOOL = "submit_answer";
 export const DEFAULT_MAX_CALLS = 100;
@@ -86,6 +86,8 @@ export class EpisodeSession {
   private begun = false;
   private seq = 0;
   private sandbox: Promise<SandboxEpisode> | null = null;
+  /** The sandbox once it is running, so the final state can be read when the episode ends. */
+  private opened: SandboxEpisode | null = null;
   /** Calls run one at a time in arrival order, so seq order is execution order and state changes never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
   private finalScore: EpisodeScores | null = null;
@@ -163,19 +165,35 @@ export class EpisodeSession {
 
   private finish(status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): void {
     this.currentStatus = status;
-    this.finalScore = this.scores(answer);
+    this.finalScore = this.scores(answer, this.stateScore());
     if (this.begun) this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score: this.finalScore });
     const sandbox = this.sandbox;
     this.sandbox = null;
+    this.opened = null;
     sandbox?.then((s) => s.close(), () => undefined);
     this.options.onEnd?.(status);
   }
 
-  private scores(answer: string | null): EpisodeScores {
+  /** The final-state check, when the task declares a final state: the sandbox's state now (the initial state if no call ran). */
+  private stateScore(): StateScore | undefined {
+    const expected = this.task.final_state;
+    if (!expected) return undefined;
+    let final: unknown;
+    try {
+      final = this.opened ? this.opened.snapshot() : this.env.initial_state;
+    } catch {
+      // A sandbox broken by a limit has no state to read; nothing expected can be shown to have happened.
+      return { state_match: 0, changes_made: 0, expected_changes: expected.changes.length, unexpected_changes: 0 };
+    }
+    return scoreState(this.env.initial_state, final, expected);
+  }
+
+  private scores(answer: string | null, state: StateScore | undefined): EpisodeScores {
     const one = (t: EpisodeTracker): EpisodeScore => ({
       ...t.metrics(),
       mode: t.mode,
       answer_correct: answer === null ? null : finalAnswerFound(answer, this.task.answer, t.mode),
+      ...(state ? { state } : {}),
     });
     return { ftrl: one(this.ftrl), strict: one(this.strict) };
   }
@@ -196,6 +214,7 @@ export class EpisodeSession {
     let sandbox: SandboxEpisode;
     try {
       sandbox = await this.sandbox;
+      this.opened = sandbox;
     } catch (err) {
       this.sandbox = null;
       return textResult(formatCallError(name, `the environment could not be started: ${(err as Error).message}`), true);
