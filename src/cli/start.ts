@@ -27,7 +27,8 @@ const complexityLabel = (env: Environment): string => {
   const levels = [c.functional_generalization, c.parameter_expansion, c.parameter_type_generalization, c.toolset_extension];
   return levels.every((l) => l === levels[0]) ? `level ${levels[0]}` : `fg${levels[0]}/pe${levels[1]}/ptg${levels[2]}/te${levels[3]}`;
 };
-const cellOf = (env: Environment): string => `${env.scenario}\t${complexityLabel(env)}`;
+/** Write tasks (judged by final state too) get cells of their own, so the table shows them apart. */
+const cellOf = (env: Environment): string => `${env.scenario}\t${env.tasks.some((t) => t.final_state) ? "write tasks" : complexityLabel(env)}`;
 
 /** The first `perCell` tasks of every scenario x complexity cell (all with null), as environments holding just those tasks. */
 export function pickTasks(environments: readonly Environment[], perCell: number | null): Environment[] {
@@ -44,14 +45,14 @@ export function pickTasks(environments: readonly Environment[], perCell: number 
   return out;
 }
 
-/** Whether every rollout of a policy ran and scored precision 1, rate 1 and a correct answer. */
+/** Whether every rollout of a policy ran and scored precision 1, rate 1, a correct answer and (write tasks) the expected final state. */
 export const perfect = (results: readonly RolloutResult[]): boolean =>
-  results.length > 0 && results.every((r) => r.status !== "failed" && r.score !== null && r.score.ftrl.solve_precision === 1 && r.score.ftrl.solve_rate === 1 && r.score.ftrl.answer_correct === true);
+  results.length > 0 && results.every((r) => r.status !== "failed" && r.score !== null && r.score.ftrl.solve_precision === 1 && r.score.ftrl.solve_rate === 1 && r.score.ftrl.answer_correct === true && (r.score.ftrl.state === undefined || r.score.ftrl.state.state_match === 1));
 
 /** The table: one row per scenario x complexity x policy, ftrl metrics averaged over its rollouts. */
 export function scoreTable(environments: readonly Environment[], runs: readonly { label: string; results: readonly RolloutResult[] }[]): string {
   const byId = new Map(environments.map((e) => [e.id, e]));
-  const header = ["scenario", "complexity", "policy", "episodes", "precision", "rate", "f1", "answer acc"];
+  const header = ["scenario", "complexity", "policy", "episodes", "precision", "rate", "f1", "answer acc", "state"];
   const rows: string[][] = [];
   const cells = [...new Set(environments.map(cellOf))].sort();
   for (const cell of cells) {
@@ -59,7 +60,9 @@ export function scoreTable(environments: readonly Environment[], runs: readonly 
       const scores = results.filter((r) => byId.get(r.env) && cellOf(byId.get(r.env)!) === cell).map((r) => r.score?.ftrl ?? null);
       const scored = scores.filter((s) => s !== null);
       const avg = (f: (s: (typeof scored)[number]) => number): string => (scored.length ? mean(scored.map(f)).toFixed(3) : "-");
-      rows.push([...cell.split("\t"), label, `${scored.length}/${scores.length}`, avg((s) => s.solve_precision), avg((s) => s.solve_rate), avg((s) => s.solve_f1), avg((s) => (s.answer_correct ? 1 : 0))]);
+      const withState = scored.filter((s) => s.state !== undefined);
+      const state = withState.length ? mean(withState.map((s) => s.state!.state_match)).toFixed(3) : "-";
+      rows.push([...cell.split("\t"), label, `${scored.length}/${scores.length}`, avg((s) => s.solve_precision), avg((s) => s.solve_rate), avg((s) => s.solve_f1), avg((s) => (s.answer_correct ? 1 : 0)), state]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -184,7 +187,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       if (stop.signal.aborted) break;
     }
     write(io.stdout, "");
-    write(io.stdout, "Scores (ftrl reward; episodes = scored/run):");
+    write(io.stdout, "Scores (ftrl reward; episodes = scored/run; state = mean state_match of write tasks):");
     write(io.stdout, scoreTable(chosen, runs));
     const oracleOk = perfect(runs[0]?.results ?? []);
     write(io.stdout, oracleOk ? "oracle: perfect on every task (build, serve, record and score agree)" : "oracle: NOT perfect on every task; see the failures above and envforge score --db");

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { attempt, PROCEDURAL, suiteRequests, validateEnvironment } from "../../src/construct/index.ts";
+import { attempt, buildWrite, PROCEDURAL, suiteRequests, validateEnvironment, writeSuiteRequests } from "../../src/construct/index.ts";
 import { loadEnvironments } from "../../src/load/index.ts";
 import { SCENARIOS, STRATEGIES } from "../../src/schema/index.ts";
 
@@ -35,7 +35,15 @@ describe("shipped suite", async () => {
 
   it("is reproduced byte for byte from the suite plan (a sample)", async () => {
     const requests = suiteRequests();
-    expect(requests.length).toBe(report.environments.length);
+    const writes = writeSuiteRequests();
+    expect(requests.length + writes.length).toBe(report.environments.length);
+    // Write environments: the id is stable across retries, so a rebuild of the request must give the shipped bytes.
+    for (const request of writes.filter((_, i) => i % 11 === 0)) {
+      const built = await buildWrite(request);
+      const shipped = report.environments.find((e) => e.env.id === built.env.id);
+      expect(shipped, built.env.id).toBeDefined();
+      expect(built.text === readFileSync(shipped!.file, "utf8"), `${built.env.id} differs from a rebuild; run npm run build:envs`).toBe(true);
+    }
     for (const request of requests.filter((_, i) => i % 37 === 0)) {
       const shipped = report.environments.find((e) => e.env.id === request.id);
       expect(shipped, request.id).toBeDefined();
