@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { Recorder, Records } from "../store/index.ts";
-import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStdio, startHttpServer } from "../serve/index.ts";
+import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStdio, SERVE_MODES, startHttpServer, type ServeMode } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
@@ -71,8 +71,11 @@ async function run(argv: string[], io: Io): Promise<number> {
       "idle-timeout": { type: "string" },
       seed: { type: "string" },
       "no-submit-tool": { type: "boolean" },
+      mode: { type: "string" },
     },
   });
+  const mode = values.mode ?? "eval";
+  if (!(SERVE_MODES as readonly string[]).includes(mode)) throw new UsageError(`--mode is ${SERVE_MODES.join(" or ")}, got ${JSON.stringify(mode)}`);
   const sync = values.sync ?? "normal";
   if (sync !== "normal" && sync !== "full") throw new UsageError(`--sync is normal or full, got ${JSON.stringify(sync)}`);
   const seed = values.seed === undefined ? undefined : Number(values.seed);
@@ -104,6 +107,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     recorder,
     ...(values["max-calls"] !== undefined ? { maxCalls: positiveInt("max-calls", values["max-calls"])! } : {}),
     ...(values["no-submit-tool"] ? { submitTool: false } : {}),
+    mode: mode as ServeMode,
   };
 
   try {
@@ -137,13 +141,14 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(values["max-body"] !== undefined ? { maxBodyBytes: positiveInt("max-body", values["max-body"])! } : {}),
       ...(idleSeconds !== undefined ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
       log: (line) => write(io.stderr, line),
-      // The web viewer (src/view) answers at / and below, after any other route.
-      routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }))],
+      // The web viewer (src/view) answers at / and below, after any other route. In training mode the
+      // agent's listener carries no control plane (scores, solved sub-answers): use `envforge view --db`.
+      routes: mode === "train" ? [] : [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }))],
     });
     const example = registry.list()[0]!.env;
     write(io.stdout, `envforge serve: listening on ${server.url}`);
     write(io.stdout, `  catalog:  ${server.url}`);
-    write(io.stdout, `  viewer:   ${server.origin}/`);
+    write(io.stdout, mode === "train" ? `  training mode: no progress or score on this listener; viewer: envforge view --db ${dbFile}` : `  viewer:   ${server.origin}/`);
     write(io.stdout, `  episode:  ${server.url}?env=${example.id}&task=${example.tasks[0]!.id}`);
     write(io.stdout, `  ${registry.size} environments from ${dir}; recording to ${dbFile}`);
     const signal = await new Promise<string>((resolve) => onSignal(resolve));
@@ -159,6 +164,6 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "Serve environments over MCP (stdio, or Streamable HTTP with --http), recording every message",
   usage:
-    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
+    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool] [--mode eval|train]",
   run,
 };

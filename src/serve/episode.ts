@@ -5,6 +5,7 @@ import type { Recorder } from "../store/index.ts";
 import { now } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
 import { EpisodeTracker, finalAnswerFound, scoreState } from "../score/index.ts";
+import { agentDescriptions, agentProgress, agentSubmitResult, type ServeMode } from "./agent-view.ts";
 import type { Environment, EpisodeScore, EpisodeScores, EpisodeStatus, StateScore, Task, Tool, TransportKind } from "../schema/index.ts";
 
 export const SUBMIT_TOOL = "submit_answer";
@@ -42,6 +43,8 @@ export interface EpisodeOptions {
   submitTool?: boolean;
   /** Seed of the sandbox's Math.random; recorded with the episode. */
   seed?: number;
+  /** `train` keeps progress counts and the score off the agent plane (see agent-view.ts); default `eval`. */
+  mode?: ServeMode;
   /** Runs once when the episode ends, with its final status. */
   onEnd?: (status: EpisodeStatus) => void;
 }
@@ -77,6 +80,7 @@ export class EpisodeSession {
   readonly task: Task;
   readonly maxCalls: number;
   readonly submitTool: boolean;
+  readonly mode: ServeMode;
   private readonly options: EpisodeOptions;
   private readonly tools: Map<string, Tool>;
   private readonly ftrl: EpisodeTracker;
@@ -99,6 +103,7 @@ export class EpisodeSession {
     this.task = options.task;
     this.maxCalls = options.maxCalls ?? DEFAULT_MAX_CALLS;
     this.submitTool = options.submitTool ?? true;
+    this.mode = options.mode ?? "eval";
     this.tools = new Map(options.env.tools.map((t) => [t.name, t]));
     if (this.submitTool && this.tools.has(SUBMIT_TOOL)) {
       throw new Error(`environment "${options.env.id}" has its own tool named ${SUBMIT_TOOL}; serve it with the submit tool turned off`);
@@ -129,7 +134,7 @@ export class EpisodeSession {
       transport: o.transport,
       sessionId: o.sessionId ?? null,
       needed: this.ftrl.needed,
-      meta: { max_calls: this.maxCalls, submit_tool: this.submitTool, ...(o.seed !== undefined ? { seed: o.seed } : {}) },
+      meta: { max_calls: this.maxCalls, submit_tool: this.submitTool, ...(this.mode === "train" ? { mode: "train" } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}) },
     });
   }
 
@@ -140,6 +145,17 @@ export class EpisodeSession {
     return run;
   }
 
+  /** What the agent may read of the progress (`envforge://episode`), given the mode. */
+  agentProgress(): EpisodeProgress | Omit<EpisodeProgress, "sub_answers" | "score"> {
+    return agentProgress(this.progress(), this.mode);
+  }
+
+  /** The submit_answer tool as this episode's agent sees it. */
+  submitToolDoc(): typeof SUBMIT_TOOL_DOC {
+    return { ...SUBMIT_TOOL_DOC, description: agentDescriptions(this.mode).submit };
+  }
+
+  /** Everything, for the control plane. */
   progress(): EpisodeProgress {
     return {
       episode: this.id,
@@ -254,6 +270,6 @@ export class EpisodeSession {
     }
     this.ending = Promise.resolve();
     this.finish("submitted", answer, ctx.meta);
-    return textResult(JSON.stringify({ status: "submitted", answer, score: this.finalScore }));
+    return textResult(agentSubmitResult(answer, this.finalScore, this.mode));
   }
 }

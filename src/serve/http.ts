@@ -1,4 +1,5 @@
 // MCP over Streamable HTTP on node:http: one episode per session, safety checks and limits, and a hook for extra routes.
+import type { ServeMode } from "./agent-view.ts";
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -74,6 +75,8 @@ export interface HttpServerOptions {
   idleTimeoutMs?: number;
   maxCallsPerEpisode?: number;
   submitTool?: boolean;
+  /** `train` keeps progress and the score off the agent plane. */
+  mode?: ServeMode;
   routes?: readonly Route[];
   /** Diagnostics (refused requests, recording failures); stderr in the CLI. */
   log?: (line: string) => void;
@@ -227,6 +230,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       connectHint,
       ...(options.maxCallsPerEpisode !== undefined ? { maxCalls: options.maxCallsPerEpisode } : {}),
       ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}),
+      ...(options.mode !== undefined ? { mode: options.mode } : {}),
       onRecordError: (err) => log(`envforge serve: recording failed: ${err.message}`),
       onClose: () => sessions.delete(sessionId),
     });

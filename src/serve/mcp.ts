@@ -19,7 +19,8 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { SCENARIOS, type Environment, type Tool } from "../schema/index.ts";
-import { SUBMIT_TOOL, SUBMIT_TOOL_DOC, type EpisodeSession } from "./episode.ts";
+import { agentDescriptions } from "./agent-view.ts";
+import { SUBMIT_TOOL, type EpisodeSession } from "./episode.ts";
 import type { EnvironmentRegistry } from "./registry.ts";
 
 export const SERVER_NAME = "envforge";
@@ -88,7 +89,7 @@ export function createEpisodeServer(episode: EpisodeSession): Server {
       instructions: `${task.question}${submitHint}`,
     },
   );
-  const tools = [...env.tools.map(mcpTool), ...(episode.submitTool ? [SUBMIT_TOOL_DOC] : [])];
+  const tools = [...env.tools.map(mcpTool), ...(episode.submitTool ? [episode.submitToolDoc()] : [])];
   handle(server, ListToolsRequestSchema, () => ({ tools }));
   handle(server, CallToolRequestSchema, (req, extra) =>
     episode.callTool(req.params.name, req.params.arguments ?? {}, { requestId: extra.requestId, meta: req.params._meta }),
@@ -102,14 +103,14 @@ export function createEpisodeServer(episode: EpisodeSession): Server {
   });
   const resources: Resource[] = [
     { uri: TASK_URI, name: "task", title: "The task", description: "The question this episode asks", mimeType: "text/plain" },
-    { uri: EPISODE_URI, name: "episode", title: "Episode progress", description: "Calls made, sub-answers solved and pending, limits; the score once it has ended", mimeType: "application/json" },
+    { uri: EPISODE_URI, name: "episode", title: "Episode progress", description: agentDescriptions(episode.mode).episode, mimeType: "application/json" },
   ];
   handle(server, ListResourcesRequestSchema, () => ({ resources }));
   handle(server, ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));
   handle(server, ReadResourceRequestSchema, (req) => {
     const uri = req.params.uri;
     if (uri === TASK_URI) return { contents: [{ uri, mimeType: "text/plain", text: task.question }] };
-    if (uri === EPISODE_URI) return { contents: [{ uri, mimeType: "application/json", text: json(episode.progress()) }] };
+    if (uri === EPISODE_URI) return { contents: [{ uri, mimeType: "application/json", text: json(episode.agentProgress()) }] };
     throw rpcError(RESOURCE_NOT_FOUND, `resource not found: ${uri}`, { uri });
   });
   return server;

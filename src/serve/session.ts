@@ -1,4 +1,5 @@
 // One MCP session, whatever carries it: an episode or the catalog, its server, and the recording transport it talks through.
+import type { ServeMode } from "./agent-view.ts";
 import { randomUUID } from "node:crypto";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
@@ -24,6 +25,8 @@ export interface SessionOptions {
   sessionId?: string | null;
   maxCalls?: number;
   submitTool?: boolean;
+  /** `train` keeps progress and the score off the agent plane. */
+  mode?: ServeMode;
   seed?: number;
   connectHint?: CatalogOptions["connectHint"];
   /** Runs once when an episode ends (not for the catalog). */
@@ -78,6 +81,7 @@ export function openSession(options: SessionOptions): Session {
       sessionId: options.sessionId ?? null,
       ...(options.maxCalls !== undefined ? { maxCalls: options.maxCalls } : {}),
       ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}),
+      ...(options.mode !== undefined ? { mode: options.mode } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.onEnd ? { onEnd: options.onEnd } : {}),
     });
