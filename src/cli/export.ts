@@ -7,6 +7,7 @@ import { Records } from "../store/index.ts";
 import { RewardMode, type Environment } from "../schema/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
+import { applyBand, BAND_FLAGS, BAND_USAGE } from "./band.ts";
 import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
 
 /** The database and environments that reading commands (export, score --db) share. */
@@ -33,7 +34,7 @@ export const rewardMode = (value: string | undefined): RewardMode => {
 export const exportCommand: Command = {
   name: "export",
   summary: "Export recorded episodes as FTRL training rows, chat JSONL for SFT, or Parquet",
-  usage: "export --format ftrl|chat|parquet --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train]",
+  usage: `export --format ftrl|chat|parquet --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train] ${BAND_USAGE}`,
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,
@@ -47,6 +48,7 @@ export const exportCommand: Command = {
         "min-score": { type: "string" },
         reward: { type: "string" },
         split: { type: "string" },
+        ...BAND_FLAGS,
       },
     });
     const format = values.format as ExportFormat | undefined;
@@ -58,6 +60,7 @@ export const exportCommand: Command = {
     const { records, environments, dbFile } = await openRecorded(values, io, "export");
     try {
       const out = resolve(io.cwd, values.out);
+      const banded = values["pass-band"] === undefined ? null : applyBand(values, environments, values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS, io, "export");
       const stats = await exportRecords({
         records,
         environments,
@@ -68,6 +71,7 @@ export const exportCommand: Command = {
         ...(values.model !== undefined ? { model: values.model } : {}),
         ...(minScore !== undefined ? { minScore } : {}),
         ...(values.split !== undefined ? { split: values.split } : {}),
+        ...(banded ? { tasks: new Set(banded.flatMap((e) => e.tasks.map((t) => `${e.id}/${t.id}`))) } : {}),
       });
       const skipped = Object.entries(stats.skipped).map(([k, v]) => `${v} ${k.replaceAll("_", " ")}`);
       write(io.stdout, `wrote ${stats.rows} ${format === "chat" ? "conversations" : "rows"} from ${stats.exported} of ${stats.episodes} episodes in ${dbFile} to ${out}${skipped.length ? `; left out: ${skipped.join(", ")}` : ""}`);

@@ -7,6 +7,8 @@ import { formatProblem } from "../load/index.ts";
 import { Recorder, Records } from "../store/index.ts";
 import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStdio, SERVE_MODES, startHttpServer, type ServeMode } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
+import type { Environment } from "../schema/index.ts";
+import { applyBand, BAND_FLAGS, BAND_USAGE } from "./band.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
 
@@ -51,6 +53,11 @@ function onSignal(handler: (signal: string) => void): () => void {
   return off;
 }
 
+/** The registry cut to the band's tasks; each environment keeps its file's hash. */
+function bandRegistry(full: EnvironmentRegistry, kept: readonly Environment[]): EnvironmentRegistry {
+  return new EnvironmentRegistry(kept.map((env) => ({ env, file: full.get(env.id)!.file, sha256: full.get(env.id)!.sha256 })), full.limits, full.source);
+}
+
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -72,6 +79,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       seed: { type: "string" },
       "no-submit-tool": { type: "boolean" },
       mode: { type: "string" },
+      ...BAND_FLAGS,
     },
   });
   const mode = values.mode ?? "eval";
@@ -87,8 +95,9 @@ async function run(argv: string[], io: Io): Promise<number> {
   const idleSeconds = positiveInt("idle-timeout", values["idle-timeout"]);
 
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
-  const { registry, problems } = await EnvironmentRegistry.load([dir]);
-  for (const p of problems) write(io.stderr, `envforge serve: skipping ${formatProblem(p)}`);
+  const loaded = await EnvironmentRegistry.load([dir]);
+  for (const p of loaded.problems) write(io.stderr, `envforge serve: skipping ${formatProblem(p)}`);
+  const registry = values["pass-band"] === undefined ? loaded.registry : bandRegistry(loaded.registry, applyBand(values, loaded.registry.list().map((r) => r.env), dir, io, "serve"));
   if (registry.size === 0) throw new UsageError(`no valid environments in ${dir}`);
   if (values.env) {
     try {
@@ -164,6 +173,6 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "Serve environments over MCP (stdio, or Streamable HTTP with --http), recording every message",
   usage:
-    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool] [--mode eval|train]",
+    `serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool] [--mode eval|train] ${BAND_USAGE}`,
   run,
 };

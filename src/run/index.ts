@@ -17,3 +17,18 @@ export {
   type RunSummary,
   type Target,
 } from "./runner.ts";
+export {
+  calibrate,
+  calibrationOf,
+  calibrationPath,
+  modelCalibration,
+  parsePassBand,
+  readCalibration,
+  runCurriculum,
+  succeeded,
+  taskKey,
+  withinBand,
+  writeCalibration,
+  type CurriculumOptions,
+  type CurriculumRound,
+} from "./calibrate.ts";
