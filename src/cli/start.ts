@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { Recorder, Records } from "../store/index.ts";
 import { oracleFactory, randomFactory, runRollouts, type PolicyFactory, type RolloutResult } from "../run/index.ts";
-import { mean } from "../score/index.ts";
+import { mean, succeeded } from "../score/index.ts";
 import { EnvironmentRegistry, rewardRoutes, startHttpServer, type HttpServer, type HttpServerOptions } from "../serve/index.ts";
 import type { Environment } from "../schema/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
@@ -47,7 +47,7 @@ export function pickTasks(environments: readonly Environment[], perCell: number 
 
 /** Whether every rollout of a policy ran and scored precision 1, rate 1, a correct answer and (write tasks) the expected final state. */
 export const perfect = (results: readonly RolloutResult[]): boolean =>
-  results.length > 0 && results.every((r) => r.status !== "failed" && r.score !== null && r.score.ftrl.solve_precision === 1 && r.score.ftrl.solve_rate === 1 && r.score.ftrl.answer_correct === true && (r.score.ftrl.state === undefined || r.score.ftrl.state.state_match === 1));
+  results.length > 0 && results.every((r) => r.status !== "failed" && r.score !== null && r.score.ftrl.solve_precision === 1 && succeeded(r.score.ftrl));
 
 /** The table: one row per scenario x complexity x policy, ftrl metrics averaged over its rollouts. */
 export function scoreTable(environments: readonly Environment[], runs: readonly { label: string; results: readonly RolloutResult[] }[]): string {

@@ -1,6 +1,6 @@
 // Score tables from the database: metrics with 95% intervals per environment, scenario, complexity and model, and per-group GRPO statistics.
 import type { EpisodeRow, Records } from "../store/index.ts";
-import { confidenceInterval, grpoAdvantages, mean, passAtK, sampleStd, type Interval } from "../score/index.ts";
+import { confidenceInterval, grpoAdvantages, mean, passAtK, sampleStd, succeeded, type Interval } from "../score/index.ts";
 import type { Environment, EpisodeScore, RewardMode } from "../schema/index.ts";
 import { recordedEpisodes } from "./rows.ts";
 import { agentOf, runMetaOf, scoreOf } from "./transcript.ts";
@@ -19,6 +19,8 @@ export interface MetricRow {
   solve_f1: Interval;
   /** Share of episodes whose submitted answer holds the task's final answer (no answer counts as wrong). */
   answer_accuracy: Interval;
+  /** Mean state_match over the episodes of tasks that declare a final state; null when there are none. */
+  state_match: Interval | null;
 }
 
 /** One GRPO group: the rollouts of one agent on one task. */
@@ -83,6 +85,7 @@ function metricRow(key: string, rows: readonly Scored[]): MetricRow {
     solve_rate: pick((s) => s.solve_rate),
     solve_f1: pick((s) => s.solve_f1),
     answer_accuracy: pick((s) => (s.answer_correct === true ? 1 : 0)),
+    state_match: rows.some((r) => r.score.state) ? confidenceInterval(rows.filter((r) => r.score.state).map((r) => r.score.state!.state_match)) : null,
   };
 }
 
@@ -95,8 +98,7 @@ function table(rows: readonly Scored[], keyOf: (r: Scored) => string): MetricRow
   return [...groups.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, rs]) => metricRow(key, rs));
 }
 
-/** A rollout succeeds when it solved every sub-answer and its final answer is right. */
-export const succeeded = (s: EpisodeScore): boolean => s.solve_rate === 1 && s.answer_correct === true;
+export { succeeded };
 
 /** Builds the report over every recorded episode that has a score. */
 export function buildReport(records: Records, environments: readonly Environment[], options: ReportOptions = {}): Report {
@@ -158,7 +160,7 @@ export function buildReport(records: Records, environments: readonly Environment
     mode,
     definitions: {
       group_reward: `solve_f1 of the episode (${mode} reward)`,
-      success: "solve_rate == 1 and the submitted answer contains the final answer",
+      success: "solve_rate == 1 and the submitted answer contains the final answer (and, for tasks with a final state, state_match == 1)",
       interval: "95% two-sided, Student t with n-1 degrees of freedom; null below two episodes",
       complexity: "level N when all four scaling strategies are at level N, else fgA peB ptgC teD (functional generalization, parameter expansion, parameter type generalization, toolset extension)",
     },
@@ -190,7 +192,7 @@ export function formatReport(report: Report): string {
   out.push(`${scored} of ${read} episodes scored (${report.mode} reward)${left.length ? `; left out: ${left.join(", ")}` : ""}. Means ± 95% CI half-width.`);
   for (const [name, rows] of Object.entries(report.tables)) {
     if (rows.length === 0) continue;
-    out.push("", render([name, "n", "precision", "rate", "f1", "answer"], rows.map((r) => [r.key, String(r.episodes), withHalf(r.solve_precision), withHalf(r.solve_rate), withHalf(r.solve_f1), withHalf(r.answer_accuracy)])));
+    out.push("", render([name, "n", "precision", "rate", "f1", "answer", "state"], rows.map((r) => [r.key, String(r.episodes), withHalf(r.solve_precision), withHalf(r.solve_rate), withHalf(r.solve_f1), withHalf(r.answer_accuracy), r.state_match ? withHalf(r.state_match) : "-"])));
   }
   if (report.groups.length > 0) {
     out.push(

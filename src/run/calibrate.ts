@@ -4,15 +4,13 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { Calibration, CALIBRATION_FILE, CALIBRATION_FORMAT, type Environment, type EpisodeScores, type ModelCalibration, type PassBand, type TaskCalibration } from "../schema/index.ts";
+import { succeeded } from "../score/index.ts";
 import { runRollouts, type RolloutResult, type RunOptions } from "./runner.ts";
 
 export const taskKey = (env: string, task: string): string => `${env}/${task}`;
 
 /** A rollout succeeds when it solves every sub-answer, answers right, and (write tasks) leaves the expected state. */
-export function succeeded(score: EpisodeScores | null): boolean {
-  const s = score?.ftrl;
-  return !!s && s.solve_rate === 1 && s.answer_correct === true && (s.state === undefined || s.state.state_match === 1);
-}
+const rolloutSucceeded = (score: EpisodeScores | null): boolean => !!score && succeeded(score.ftrl);
 
 /** Per-task figures from rollout results (rollouts without a score, failed ones, count as unsolved). */
 export function calibrationOf(results: readonly RolloutResult[], n: number): ModelCalibration {
@@ -24,7 +22,7 @@ export function calibrationOf(results: readonly RolloutResult[], n: number): Mod
   const tasks: Record<string, TaskCalibration> = {};
   for (const key of [...byTask.keys()].sort()) {
     const rs = byTask.get(key)!;
-    const successes = rs.filter((r) => succeeded(r.score)).length;
+    const successes = rs.filter((r) => rolloutSucceeded(r.score)).length;
     const states = rs.map((r) => r.score?.ftrl.state).filter((s) => s !== undefined);
     tasks[key] = {
       rollouts: rs.length,
@@ -153,7 +151,7 @@ export async function runCurriculum(options: CurriculumOptions): Promise<{ round
       const times = played.get(p.key) ?? 0;
       const summary = await runRollouts({ ...options, envIds: [p.env.id], taskIds: [p.task.id], n, kStart: times * n });
       results.push(...summary.results);
-      const rate = summary.results.filter((r) => succeeded(r.score)).length / Math.max(1, summary.results.length);
+      const rate = summary.results.filter((r) => rolloutSucceeded(r.score)).length / Math.max(1, summary.results.length);
       entry.tasks.push({ key: p.key, estimate: estimate.get(p.key)!, rate });
       estimate.set(p.key, rate);
       played.set(p.key, times + 1);

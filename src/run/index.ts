@@ -25,7 +25,6 @@ export {
   parsePassBand,
   readCalibration,
   runCurriculum,
-  succeeded,
   taskKey,
   withinBand,
   writeCalibration,

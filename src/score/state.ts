@@ -1,5 +1,5 @@
 // The final-state check: what an episode did to the world, judged against the changes a task expects.
-import type { FinalState, StateChange, StateScore } from "../schema/index.ts";
+import type { EpisodeScore, FinalState, StateChange, StateScore } from "../schema/index.ts";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -94,3 +94,6 @@ export function deriveFinalState(initial: unknown, afterGold: unknown): FinalSta
   const checked = [...new Set(changes.map((c) => `/${c.path.split("/")[1]}`))].sort();
   return { checked, changes };
 }
+
+/** A rollout succeeds when it solved every sub-answer, its final answer is right and (tasks with a final state) the state matches. */
+export const succeeded = (s: EpisodeScore): boolean => s.solve_rate === 1 && s.answer_correct === true && (s.state === undefined || s.state.state_match === 1);
