@@ -1,6 +1,7 @@
 // `npm run bench`: runs every benchmark module in turn; each prints its figures and its ratio to a baseline.
 // Add a module with one line below. Modules run at import, so each also runs alone: `node --import tsx bench/<area>.ts`.
 await import("./score.ts");
+await import("./state.ts");
 await import("./view.ts");
 await import("./run.ts");
 await import("./build.ts");
