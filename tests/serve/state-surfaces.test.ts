@@ -68,6 +68,17 @@ describe("the state check on every surface", () => {
     }
   });
 
+  it("POST /v1/reward: the state check of the world a response leaves, from the start or after a recorded episode", async () => {
+    const origin = new URL(server.url).origin;
+    const post = async (body: unknown) => (await (await fetch(`${origin}/v1/reward`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as { final_state: { state_match: number } | null; score: { rewards: { f1: number } } };
+    const message = (plan: { tool: string; arguments: Record<string, unknown> }[]) => ({ content: null, tool_calls: plan.map((p, i) => ({ id: `c${i}`, type: "function", function: { name: p.tool, arguments: JSON.stringify(p.arguments) } })) });
+    expect((await post({ env: WRITE.id, task: TASK.id, response: message(TASK.gold_plan) })).final_state!.state_match).toBe(1);
+    expect((await post({ env: WRITE.id, task: TASK.id, response: message(nearMisses(WRITE, TASK).find((m) => m.kind === "duplicate")!.plan) })).final_state!.state_match).toBe(0);
+    // After the recorded gold episode, a plain answer leaves the world as it should be; nothing done at all does not.
+    expect((await post({ episode: "gold", response: `The answer is ${TASK.answer}.` })).final_state!.state_match).toBe(1);
+    expect((await post({ env: WRITE.id, task: TASK.id, response: `The answer is ${TASK.answer}.` })).final_state!.state_match).toBe(0);
+  });
+
   it("the score tables: a state column with the mean state_match", () => {
     const report = buildReport(new Records(recorder.db), [WRITE]);
     expect(report.tables.environment[0]!.state_match!.mean).toBe(0.5);
