@@ -6,40 +6,13 @@ import { Recorder } from "../store/index.ts";
 import { calibrate, calibrationPath, DEFAULT_MAX_TURNS, writeCalibration } from "../run/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
-import { policyOf } from "./run.ts";
+import { count, policyOf, POLICY_FLAGS, ROLLOUT_FLAGS } from "./run.ts";
 import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
-
-function count(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} wants an integer >= 1, got ${JSON.stringify(value)}`);
-  return n;
-}
 
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: {
-      policy: { type: "string" },
-      dir: { type: "string" },
-      env: { type: "string", multiple: true },
-      task: { type: "string", multiple: true },
-      limit: { type: "string" },
-      n: { type: "string" },
-      concurrency: { type: "string" },
-      "max-turns": { type: "string" },
-      db: { type: "string" },
-      out: { type: "string" },
-      seed: { type: "string" },
-      "base-url": { type: "string" },
-      model: { type: "string" },
-      "api-key-env": { type: "string" },
-      raw: { type: "boolean" },
-      temperature: { type: "string" },
-      "max-tokens": { type: "string" },
-      timeout: { type: "string" },
-      retries: { type: "string" },
-    },
+    options: { ...POLICY_FLAGS, ...ROLLOUT_FLAGS, out: { type: "string" } },
   });
   const policy = policyOf(values, io);
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
@@ -56,10 +29,10 @@ async function run(argv: string[], io: Io): Promise<number> {
       target: { kind: "memory", recorder },
       ...(values.env ? { envIds: values.env } : {}),
       ...(values.task ? { taskIds: values.task } : {}),
-      ...(values.limit !== undefined ? { limit: count("limit", values.limit, 1) } : {}),
-      n: count("n", values.n, 8),
-      concurrency: count("concurrency", values.concurrency, 4),
-      maxTurns: count("max-turns", values["max-turns"], DEFAULT_MAX_TURNS),
+      ...(values.limit !== undefined ? { limit: count("limit", values.limit)! } : {}),
+      n: count("n", values.n) ?? 8,
+      concurrency: count("concurrency", values.concurrency) ?? 4,
+      maxTurns: count("max-turns", values["max-turns"]) ?? DEFAULT_MAX_TURNS,
     });
     const figures = Object.values(result.calibration.tasks);
     if (figures.length === 0) throw new UsageError("no task matches --env/--task");

@@ -10,7 +10,7 @@ import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
 import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
 
-function count(name: string, value: string | undefined, min = 1): number | undefined {
+export function count(name: string, value: string | undefined, min = 1): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} wants an integer >= ${min}, got ${JSON.stringify(value)}`);
@@ -23,6 +23,32 @@ function real(name: string, value: string | undefined): number | undefined {
   if (!Number.isFinite(n)) throw new UsageError(`--${name} wants a number, got ${JSON.stringify(value)}`);
   return n;
 }
+
+/** The policy and its model endpoint (run and calibrate). */
+export const POLICY_FLAGS = {
+  policy: { type: "string" },
+  seed: { type: "string" },
+  "base-url": { type: "string" },
+  model: { type: "string" },
+  "api-key-env": { type: "string" },
+  raw: { type: "boolean" },
+  temperature: { type: "string" },
+  "max-tokens": { type: "string" },
+  timeout: { type: "string" },
+  retries: { type: "string" },
+} as const;
+
+/** Which tasks, how many rollouts, and where they are recorded (run and calibrate). */
+export const ROLLOUT_FLAGS = {
+  dir: { type: "string" },
+  env: { type: "string", multiple: true },
+  task: { type: "string", multiple: true },
+  limit: { type: "string" },
+  n: { type: "string" },
+  concurrency: { type: "string" },
+  "max-turns": { type: "string" },
+  db: { type: "string" },
+} as const;
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -62,28 +88,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      policy: { type: "string" },
-      dir: { type: "string" },
-      env: { type: "string", multiple: true },
-      task: { type: "string", multiple: true },
-      limit: { type: "string" },
-      n: { type: "string" },
-      concurrency: { type: "string" },
-      "max-turns": { type: "string" },
-      db: { type: "string" },
+      ...POLICY_FLAGS,
+      ...ROLLOUT_FLAGS,
       url: { type: "string" },
       token: { type: "string" },
-      seed: { type: "string" },
       progress: { type: "boolean" },
       json: { type: "boolean" },
-      "base-url": { type: "string" },
-      model: { type: "string" },
-      "api-key-env": { type: "string" },
-      raw: { type: "boolean" },
-      temperature: { type: "string" },
-      "max-tokens": { type: "string" },
-      timeout: { type: "string" },
-      retries: { type: "string" },
       ...BAND_FLAGS,
       curriculum: { type: "string" },
       rounds: { type: "string" },
