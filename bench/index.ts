@@ -2,6 +2,7 @@
 // Add a module with one line below. Modules run at import, so each also runs alone: `node --import tsx bench/<area>.ts`.
 await import("./cli.ts");
 await import("./score.ts");
+await import("./state.ts");
 await import("./view.ts");
 await import("./run.ts");
 await import("./build.ts");

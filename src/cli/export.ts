@@ -8,6 +8,7 @@ import { Records } from "../store/index.ts";
 import { plural, RewardMode, size, type Environment } from "../schema/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
+import { applyBand, BAND_FLAGS, BAND_USAGE } from "./band.ts";
 import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
 
 /** The database and environments that reading commands (export, score --db) share. */
@@ -27,7 +28,7 @@ export const rewardMode = (value: string | undefined): RewardMode => {
 };
 
 export const exportCommand: Command = {
-  usage: "export --format ftrl|chat|parquet --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train] [--progress]",
+  usage: `export --format ftrl|chat|parquet --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train] [--progress] ${BAND_USAGE}`,
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,
@@ -42,6 +43,7 @@ export const exportCommand: Command = {
         reward: { type: "string" },
         split: { type: "string" },
         progress: { type: "boolean" },
+        ...BAND_FLAGS,
       },
     });
     const format = values.format as ExportFormat | undefined;
@@ -58,6 +60,7 @@ export const exportCommand: Command = {
     let started = false;
     try {
       const out = resolve(io.cwd, values.out);
+      const banded = values["pass-band"] === undefined ? null : applyBand(values, environments, values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS, io, "export");
       const stats = await exportRecords({
         records,
         environments,
@@ -77,6 +80,7 @@ export const exportCommand: Command = {
               },
             }
           : {}),
+        ...(banded ? { tasks: new Set(banded.flatMap((e) => e.tasks.map((t) => `${e.id}/${t.id}`))) } : {}),
       });
       bar?.stop();
       const skipped = Object.entries(stats.skipped).map(([k, v]) => `${v} ${k.replaceAll("_", " ")}`);

@@ -14,6 +14,7 @@ export const COMMANDS: readonly Entry[] = [
   { name: "schema", summary: "Print the JSON Schema of the environment format (or write it with --out)", load: async () => (await import("./schema.ts")).schemaCommand },
   { name: "score", summary: "Score episode and step JSON Lines with the verifiable reward (one JSON object per line)", load: async () => (await import("./score.ts")).scoreCommand },
   { name: "run", summary: "Roll out a policy (oracle, random, or an OpenAI-compatible model) through MCP and record the episodes", load: async () => (await import("./run.ts")).runCommand },
+  { name: "calibrate", summary: "Measure difficulty: n rollouts per task; pass@1, pass@n, mean solve rate and state_match per model into DIR/calibration.json", load: async () => (await import("./calibrate.ts")).calibrateCommand },
   { name: "export", summary: "Export recorded episodes as FTRL training rows, chat JSONL for SFT, or Parquet", load: async () => (await import("./export.ts")).exportCommand },
   { name: "serve", summary: "Serve environments over MCP (stdio, or Streamable HTTP with --http), recording every message", load: async () => (await import("./serve.ts")).serveCommand },
   { name: "view", summary: "Serve a web viewer for recorded episodes (list, timelines, charts, live updates)", load: async () => (await import("./view.ts")).viewCommand },

@@ -4,13 +4,14 @@ import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
 import { Recorder } from "../store/index.ts";
-import { DEFAULT_MAX_TURNS, llmFactory, oracleFactory, randomFactory, runRollouts, type PolicyFactory, type RolloutResult, type Target } from "../run/index.ts";
+import { calibrationPath, DEFAULT_MAX_TURNS, llmFactory, oracleFactory, randomFactory, readCalibration, runCurriculum, runRollouts, type CurriculumOptions, type PolicyFactory, type RolloutResult, type Target } from "../run/index.ts";
+import { applyBand, BAND_FLAGS, BAND_USAGE } from "./band.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
 import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
 import { plural } from "../schema/index.ts";
 
-function count(name: string, value: string | undefined, min = 1): number | undefined {
+export function count(name: string, value: string | undefined, min = 1): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} wants an integer >= ${min}, got ${JSON.stringify(value)}`);
@@ -24,9 +25,35 @@ function real(name: string, value: string | undefined): number | undefined {
   return n;
 }
 
-type Values = Record<string, string | boolean | string[] | undefined>;
+/** The policy and its model endpoint (run and calibrate). */
+export const POLICY_FLAGS = {
+  policy: { type: "string" },
+  seed: { type: "string" },
+  "base-url": { type: "string" },
+  model: { type: "string" },
+  "api-key-env": { type: "string" },
+  raw: { type: "boolean" },
+  temperature: { type: "string" },
+  "max-tokens": { type: "string" },
+  timeout: { type: "string" },
+  retries: { type: "string" },
+} as const;
 
-function policyOf(values: Values, io: Io): PolicyFactory {
+/** Which tasks, how many rollouts, and where they are recorded (run and calibrate). */
+export const ROLLOUT_FLAGS = {
+  dir: { type: "string" },
+  env: { type: "string", multiple: true },
+  task: { type: "string", multiple: true },
+  limit: { type: "string" },
+  n: { type: "string" },
+  concurrency: { type: "string" },
+  "max-turns": { type: "string" },
+  db: { type: "string" },
+} as const;
+
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+export function policyOf(values: Values, io: Io): PolicyFactory {
   const policy = values.policy as string | undefined;
   const llmOnly = ["base-url", "model", "raw", "temperature", "max-tokens", "timeout", "retries", "api-key-env"].filter((k) => values[k] !== undefined);
   if (policy !== "llm" && llmOnly.length > 0) throw new UsageError(`--${llmOnly[0]} applies to --policy llm only`);
@@ -63,35 +90,23 @@ async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      policy: { type: "string" },
-      dir: { type: "string" },
-      env: { type: "string", multiple: true },
-      task: { type: "string", multiple: true },
-      limit: { type: "string" },
-      n: { type: "string" },
-      concurrency: { type: "string" },
-      "max-turns": { type: "string" },
-      db: { type: "string" },
+      ...POLICY_FLAGS,
+      ...ROLLOUT_FLAGS,
       url: { type: "string" },
       token: { type: "string" },
-      seed: { type: "string" },
       progress: { type: "boolean" },
       json: { type: "boolean" },
-      "base-url": { type: "string" },
-      model: { type: "string" },
-      "api-key-env": { type: "string" },
-      raw: { type: "boolean" },
-      temperature: { type: "string" },
-      "max-tokens": { type: "string" },
-      timeout: { type: "string" },
-      retries: { type: "string" },
+      ...BAND_FLAGS,
+      curriculum: { type: "string" },
+      rounds: { type: "string" },
+      batch: { type: "string" },
     },
   });
   const policy = policyOf(values, io);
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
   const loaded = await loadEnvironments([dir]);
   for (const p of loaded.problems) write(io.stderr, `envforge run: skipping ${formatProblem(p)}`);
-  const environments = loaded.environments.map((e) => e.env);
+  const environments = applyBand(values, loaded.environments.map((e) => e.env), dir, io, "run");
   const unknown = (values.env ?? []).filter((id) => !environments.some((e) => e.id === id));
   if (unknown.length > 0) throw new UsageError(`no environment ${unknown.map((u) => JSON.stringify(u)).join(", ")} in ${dir}`);
 
@@ -134,6 +149,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   process.on("SIGINT", onInterrupt);
   process.on("SIGTERM", onInterrupt);
   try {
+    if (values.curriculum !== undefined) return await curriculum(values, { environments, policy, target, n: count("n", values.n) ?? 4, concurrency: count("concurrency", values.concurrency) ?? 4, maxTurns: count("max-turns", values["max-turns"]) ?? DEFAULT_MAX_TURNS, onRollout, signal: stop.signal }, dir, io);
     const summary = await runRollouts({
       environments,
       policy,
@@ -167,9 +183,22 @@ async function run(argv: string[], io: Io): Promise<number> {
   }
 }
 
+/** `run --curriculum TARGET`: rounds of the tasks nearest the target pass rate, estimates from the calibration sidecar. */
+async function curriculum(values: Values, options: Omit<CurriculumOptions, "targetRate" | "rounds" | "batch" | "prior">, dir: string, io: Io): Promise<number> {
+  const targetRate = Number(values.curriculum);
+  if (!Number.isFinite(targetRate) || targetRate < 0 || targetRate > 1) throw new UsageError(`--curriculum wants a target pass rate in [0, 1], got ${JSON.stringify(values.curriculum)}`);
+  const file = values.calibration ? resolve(io.cwd, values.calibration as string) : calibrationPath(dir);
+  const calibration = readCalibration(file);
+  const prior = calibration.models[(values["calibrated-model"] as string | undefined) ?? options.policy.label] ?? null;
+  if (!prior) write(io.stderr, `envforge run: no calibration for ${options.policy.label} in ${file}; every task starts unestimated`);
+  const { rounds, results } = await runCurriculum({ ...options, targetRate, rounds: count("rounds", values.rounds as string | undefined) ?? 4, batch: count("batch", values.batch as string | undefined) ?? 8, prior });
+  for (const r of rounds) write(io.stdout, `round ${r.round}: ${r.tasks.map((t) => `${t.key} (est ${fmt(t.estimate)} -> ${fmt(t.rate)})`).join(", ")}`);
+  return results.some((r) => r.status === "failed") ? 1 : 0;
+}
+
 export const runCommand: Command = {
   usage:
-    "run --policy oracle|random|llm [--dir DIR] [--env ID]... [--task ID]... [--limit N] [--n K] [--concurrency C] [--max-turns 20] [--db FILE | --url URL [--token T] [--db FILE]] [--seed S] [--progress] [--json]\n" +
+    `run --policy oracle|random|llm [--dir DIR] [--env ID]... [--task ID]... [--limit N] [--n K] [--concurrency C] [--max-turns 20] [--db FILE | --url URL [--token T] [--db FILE]] [--seed S] [--progress] [--json] ${BAND_USAGE} [--curriculum TARGET [--rounds 4] [--batch 8]]\n` +
     "    llm: --base-url URL --model NAME [--api-key-env OPENAI_API_KEY] [--raw] [--temperature T] [--max-tokens N] [--timeout MS] [--retries 4]",
   run,
 };

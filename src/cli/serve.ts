@@ -6,8 +6,10 @@ import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { configureSandboxPool } from "../runtime/index.ts";
 import { Recorder, Records } from "../store/index.ts";
-import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, startHttpServer, SUBMIT_TOOL, submitClash } from "../serve/index.ts";
+import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, SERVE_MODES, startHttpServer, SUBMIT_TOOL, submitClash, type ServeMode } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
+import type { Environment } from "../schema/index.ts";
+import { applyBand, BAND_FLAGS, BAND_USAGE } from "./band.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
 import { checkExposure } from "./exposure.ts";
@@ -82,6 +84,11 @@ export function reportStore(recorder: Recorder, io: Io, command: string): void {
     );
 }
 
+/** The registry cut to the band's tasks; each environment keeps its file's hash. */
+function bandRegistry(full: EnvironmentRegistry, kept: readonly Environment[]): EnvironmentRegistry {
+  return new EnvironmentRegistry(kept.map((env) => ({ env, file: full.get(env.id)!.file, sha256: full.get(env.id)!.sha256 })), full.limits);
+}
+
 async function run(argv: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -108,8 +115,12 @@ async function run(argv: string[], io: Io): Promise<number> {
       seed: { type: "string" },
       "no-submit-tool": { type: "boolean" },
       insecure: { type: "boolean" },
+      mode: { type: "string" },
+      ...BAND_FLAGS,
     },
   });
+  const mode = values.mode ?? "eval";
+  if (!(SERVE_MODES as readonly string[]).includes(mode)) throw new UsageError(`--mode is ${SERVE_MODES.join(" or ")}, got ${JSON.stringify(mode)}`);
   const sync = values.sync ?? "normal";
   if (sync !== "normal" && sync !== "full") throw new UsageError(`--sync is normal or full, got ${JSON.stringify(sync)}`);
   const seed = values.seed === undefined ? undefined : Number(values.seed);
@@ -132,8 +143,9 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (values.workers !== undefined) configureSandboxPool({ workers: positiveInt("workers", values.workers)! });
 
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
-  const { registry, problems } = await EnvironmentRegistry.load([dir]);
-  for (const p of problems) write(io.stderr, `envforge serve: skipping ${formatProblem(p)}`);
+  const loaded = await EnvironmentRegistry.load([dir]);
+  for (const p of loaded.problems) write(io.stderr, `envforge serve: skipping ${formatProblem(p)}`);
+  const registry = values["pass-band"] === undefined ? loaded.registry : bandRegistry(loaded.registry, applyBand(values, loaded.registry.list().map((r) => r.env), dir, io, "serve"));
   if (registry.size === 0) throw new UsageError(`no valid environments in ${dir}`);
   if (!values["no-submit-tool"]) {
     for (const { env } of registry.list()) if (env.tools.some((t) => t.name === SUBMIT_TOOL)) write(io.stderr, `envforge serve: ${submitClash(env.id)}; its episodes are refused`);
@@ -152,6 +164,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     recorder,
     ...(values["max-calls"] !== undefined ? { maxCalls: positiveInt("max-calls", values["max-calls"])! } : {}),
     ...(values["no-submit-tool"] ? { submitTool: false } : {}),
+    mode: mode as ServeMode,
   };
 
   try {
@@ -192,12 +205,14 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(values["max-body"] !== undefined ? { maxBodyBytes: positiveInt("max-body", values["max-body"])! } : {}),
       ...(idleSeconds !== undefined ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
       log: (line) => write(io.stderr, line),
-      // The web viewer (src/view) answers at / and below, after any other route.
+      // The web viewer (src/view) answers at / and below, after any other route; like the reward API it is
+      // on the control plane, which an agent never reaches (in training mode too).
       routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }), adminToken ? { token: adminToken } : {})],
     });
     const example = registry.list()[0]!.env;
     write(io.stdout, `envforge serve: listening on ${server.url}`);
     write(io.stdout, `  catalog:  ${server.url}`);
+    if (mode === "train") write(io.stdout, "  training mode: no progress counts or score on the agent plane");
     write(io.stdout, `  episode:  ${server.url}?env=${example.id}&task=${example.tasks[0]!.id}`);
     write(io.stdout, `  REST:     ${server.origin}/v1/episodes    ORS: ${server.origin}/list_environments`);
     write(io.stdout, `  viewer:   ${server.adminOrigin}/ (control plane, with the reward API: never give it to an agent)`);
@@ -213,6 +228,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 export const serveCommand: Command = {
   usage:
-    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool]",
+    `serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool] [--mode eval|train] ${BAND_USAGE}`,
   run,
 };

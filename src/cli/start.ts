@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { Recorder, Records } from "../store/index.ts";
 import { oracleFactory, randomFactory, runRollouts, type PolicyFactory, type RolloutResult } from "../run/index.ts";
-import { mean } from "../score/index.ts";
+import { mean, succeeded } from "../score/index.ts";
 import { EnvironmentRegistry, rewardRoutes, startHttpServer, type HttpServer, type HttpServerOptions } from "../serve/index.ts";
 import { complexityLabel, plural, type Environment } from "../schema/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
@@ -22,7 +22,8 @@ const BIN = fileURLToPath(new URL("../../bin/envforge.js", import.meta.url));
 /** The database when --db is not given: in the working folder, so a later `envforge score`/`view` finds it and a rerun resumes. */
 export const startDb = (cwd: string): string => join(cwd, ".envforge", "start.db");
 
-const cellOf = (env: Environment): string => `${env.scenario}\t${complexityLabel(env.complexity)}`;
+/** Write tasks (judged by final state too) get cells of their own, so the table shows them apart. */
+const cellOf = (env: Environment): string => `${env.scenario}\t${env.tasks.some((t) => t.final_state) ? "write tasks" : complexityLabel(env.complexity)}`;
 
 /** The first `perCell` tasks of every scenario x complexity cell (all with null), as environments holding just those tasks. */
 export function pickTasks(environments: readonly Environment[], perCell: number | null): Environment[] {
@@ -39,9 +40,9 @@ export function pickTasks(environments: readonly Environment[], perCell: number 
   return out;
 }
 
-/** Whether every rollout of a policy ran and scored precision 1, rate 1 and a correct answer. */
+/** Whether every rollout of a policy ran and scored precision 1, rate 1, a correct answer and (write tasks) the expected final state. */
 export const perfect = (results: readonly RolloutResult[]): boolean =>
-  results.length > 0 && results.every((r) => r.status !== "failed" && r.score !== null && r.score.ftrl.solve_precision === 1 && r.score.ftrl.solve_rate === 1 && r.score.ftrl.answer_correct === true);
+  results.length > 0 && results.every((r) => r.status !== "failed" && r.score !== null && r.score.ftrl.solve_precision === 1 && succeeded(r.score.ftrl));
 
 /** What each policy of the table is for, shown next to its name: neither is a model being evaluated. */
 const ROLES: Readonly<Record<string, string>> = { oracle: "oracle (self-check)", random: "random (floor)" };
@@ -49,7 +50,7 @@ const ROLES: Readonly<Record<string, string>> = { oracle: "oracle (self-check)",
 /** The table: one row per scenario x complexity x policy, ftrl metrics averaged over its rollouts. */
 export function scoreTable(environments: readonly Environment[], runs: readonly { label: string; results: readonly RolloutResult[] }[]): string {
   const byId = new Map(environments.map((e) => [e.id, e]));
-  const header = ["scenario", "complexity", "policy", "episodes", "precision", "rate", "f1", "answer acc"];
+  const header = ["scenario", "complexity", "policy", "episodes", "precision", "rate", "f1", "answer acc", "state"];
   const rows: string[][] = [];
   const cells = [...new Set(environments.map(cellOf))].sort();
   for (const cell of cells) {
@@ -57,7 +58,9 @@ export function scoreTable(environments: readonly Environment[], runs: readonly 
       const scores = results.filter((r) => byId.get(r.env) && cellOf(byId.get(r.env)!) === cell).map((r) => r.score?.ftrl ?? null);
       const scored = scores.filter((s) => s !== null);
       const avg = (f: (s: (typeof scored)[number]) => number): string => (scored.length ? mean(scored.map(f)).toFixed(3) : "-");
-      rows.push([...cell.split("\t"), ROLES[label] ?? label, `${scored.length}/${scores.length}`, avg((s) => s.solve_precision), avg((s) => s.solve_rate), avg((s) => s.solve_f1), avg((s) => (s.answer_correct ? 1 : 0))]);
+      const withState = scored.filter((s) => s.state !== undefined);
+      const state = withState.length ? mean(withState.map((s) => s.state!.state_match)).toFixed(3) : "-";
+      rows.push([...cell.split("\t"), ROLES[label] ?? label, `${scored.length}/${scores.length}`, avg((s) => s.solve_precision), avg((s) => s.solve_rate), avg((s) => s.solve_f1), avg((s) => (s.answer_correct ? 1 : 0)), state]);
     }
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -207,7 +210,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       if (stop.signal.aborted) break;
     }
     write(io.stdout, "");
-    write(io.stdout, "Scores (ftrl reward; episodes = scored/run):");
+    write(io.stdout, "Scores (ftrl reward; episodes = scored/run; state = mean state_match of write tasks):");
     write(io.stdout, scoreTable(chosen, runs));
     write(io.stdout, "");
     write(io.stdout, TABLE_NOTE);

@@ -4,10 +4,11 @@ import { join } from "node:path";
 import type { Scenario } from "../schema/index.ts";
 import { SCENARIOS, STRATEGIES } from "../schema/index.ts";
 import { loadEnvironments, type Problem } from "../load/index.ts";
-import { buildEnvironments, buildRequests, type BuildResult, type Built } from "./build.ts";
+import { buildEnvironments, buildRequests, summarize, type BuildResult, type Built } from "./build.ts";
 import type { BuildOptions } from "./plan.ts";
 import { GENERATOR } from "./deploy.ts";
 import { suiteRequests } from "./suite.ts";
+import { buildWriteSuite } from "./write-build.ts";
 
 export interface WriteReport {
   written: string[];
@@ -91,7 +92,17 @@ export interface BuildToDirectoryOptions extends BuildOptions {
 
 /** `envforge build` as one call: plan, build with the gate, write the files. */
 export async function buildToDirectory(options: BuildToDirectoryOptions): Promise<BuildResult & WriteReport> {
-  const result = options.suite ? await buildRequests(suiteRequests(), options) : await buildEnvironments(options);
+  const result = options.suite ? await buildSuite(options) : await buildEnvironments(options);
   const files = await writeEnvironments(options.out, result.environments, options.suite === true);
   return { ...result, ...files };
+}
+
+/** The shipped suite: the planned environments, then the write environments (whose tasks are judged by final state too). */
+async function buildSuite(options: BuildToDirectoryOptions): Promise<BuildResult> {
+  const planned = await buildRequests(suiteRequests(), options);
+  const writes = await buildWriteSuite();
+  const rejected = { ...planned.summary.rejected };
+  for (const w of writes) for (const [k, v] of Object.entries(w.rejected)) rejected[k] = (rejected[k] ?? 0) + v;
+  const environments = [...planned.environments, ...writes.map(({ env, text }) => ({ env, text }))];
+  return { environments, summary: summarize(environments, planned.summary.candidates + writes.reduce((n, w) => n + w.candidates, 0), rejected) };
 }

@@ -27,6 +27,7 @@ import { EpisodeTracker, normalize, verify } from "../score/index.ts";
 import { compileEnvironment, formatCallError, type CompiledEnvironment, type Episode } from "../runtime/index.ts";
 import { parseEnvironment, type Problem } from "../load/index.ts";
 import { adversarialCalls } from "./adversarial.ts";
+import { stateGate } from "./state-gate.ts";
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -74,7 +75,7 @@ function covers(a: Json, gold: Json): boolean {
 }
 
 /** Normalized keys (first fields) of every row of the initial state. */
-function rowKeys(state: Environment["initial_state"]): Set<string> {
+export function rowKeys(state: Environment["initial_state"]): Set<string> {
   const keys = new Set<string>();
   for (const rows of Object.values(state)) {
     if (!Array.isArray(rows)) continue;
@@ -112,7 +113,7 @@ function echoed(tool: string, args: Record<string, Json>, golden: string): boole
 }
 
 /** Rows of the initial state that hold `value` in some column, and that column's other values. */
-function sameColumn(state: Environment["initial_state"], value: string, limit: number): string[] {
+export function sameColumn(state: Environment["initial_state"], value: string, limit: number): string[] {
   const want = normalize(value);
   for (const rows of Object.values(state)) {
     if (!Array.isArray(rows)) continue;
@@ -171,7 +172,7 @@ export function probesFor(env: Environment, step: GoldStep, keys: Set<string> = 
   return out;
 }
 
-function issue(issues: GateIssue[], check: GateIssue["check"], path: string, message: string): void {
+export function issue(issues: GateIssue[], check: GateIssue["check"], path: string, message: string): void {
   if (issues.length < 50) issues.push({ check, path, message });
 }
 
@@ -302,6 +303,7 @@ export async function gate(env: Environment, limits: SandboxLimitsInput = {}): P
   }
   let replayed = 0;
   let probes = 0;
+  let nearMisses: number | undefined;
   const goldOutputs = new Map<string, string>();
   // Each task replays as an agent would meet it, on a fresh copy of the state. Opening an episode costs
   // more than most calls, so when no tool changes state (nothing to reset) the tasks and probes share one.
@@ -317,13 +319,14 @@ export async function gate(env: Environment, limits: SandboxLimitsInput = {}): P
     for (const [ti, task] of env.tasks.entries()) replayed += await replayTask(fresh(), env, task, ti, issues, goldOutputs);
     probes = await probeAll(fresh(), env, issues, goldOutputs);
     probes += await probeAdversarial(fresh(), env, issues);
+    if (env.tasks.some((t) => t.final_state)) nearMisses = await stateGate(compiled, env, issues);
   } catch (err) {
     // Calls report tool failures as results; a throw means the code could not even be set up.
     issue(issues, "compile", "$.implementation", (err as Error).message);
   } finally {
     for (const e of episodes) e.close();
   }
-  return { ok: issues.length === 0, issues, replayed_steps: replayed, probes };
+  return { ok: issues.length === 0, issues, replayed_steps: replayed, probes, ...(nearMisses !== undefined ? { near_misses: nearMisses } : {}) };
 }
 
 /** The static checks of the loader, then the dynamic gate; every finding as a Problem. */

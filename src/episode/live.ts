@@ -4,8 +4,9 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Recorder } from "../store/index.ts";
 import { now, StoreError } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
-import { EpisodeTracker, finalAnswerFound, scoreStep } from "../score/index.ts";
-import { RAW_ARGUMENTS_KEY, type CallResult, type Environment, type EpisodeScore, type EpisodeScores, type EpisodeStatus, type ParsedResponse, type StepScore, type StepState, type Task, type Tool, type TransportKind } from "../schema/index.ts";
+import { EpisodeTracker, finalAnswerFound, scoreState, scoreStep } from "../score/index.ts";
+import { agentDescriptions, agentSubmitResult, type ServeMode } from "./views.ts";
+import { RAW_ARGUMENTS_KEY, type CallResult, type Environment, type EpisodeScore, type EpisodeScores, type EpisodeStatus, type ParsedResponse, type StateScore, type StepScore, type StepState, type Task, type Tool, type TransportKind } from "../schema/index.ts";
 
 export const SUBMIT_TOOL = "submit_answer";
 export const DEFAULT_MAX_CALLS = 100;
@@ -66,6 +67,8 @@ export interface EpisodeOptions {
   seed?: number;
   /** Which face opened it (mcp, rest, ors); recorded in the episode's meta. */
   face?: string;
+  /** `train` keeps progress counts and the score off the agent plane (see views.ts); default `eval`. */
+  mode?: ServeMode;
   /** Runs once when the episode ends, with its final status. */
   onEnd?: (status: EpisodeStatus) => void;
 }
@@ -149,6 +152,7 @@ export class EpisodeSession {
   readonly task: Task;
   readonly maxCalls: number;
   readonly submitTool: boolean;
+  readonly mode: ServeMode;
   private readonly options: EpisodeOptions;
   private readonly tools: Map<string, Tool>;
   private readonly ftrl: EpisodeTracker;
@@ -158,6 +162,8 @@ export class EpisodeSession {
   private begun = false;
   private seq = 0;
   private sandbox: Promise<SandboxEpisode> | null = null;
+  /** The sandbox once it is running, so the final state can be read when the episode ends. */
+  private opened: SandboxEpisode | null = null;
   /** Calls run one at a time in arrival order, so seq order is execution order and state changes never interleave. */
   private queue: Promise<unknown> = Promise.resolve();
   private finalScore: EpisodeScores | null = null;
@@ -171,6 +177,7 @@ export class EpisodeSession {
     this.task = options.task;
     this.maxCalls = options.maxCalls ?? DEFAULT_MAX_CALLS;
     this.submitTool = options.submitTool ?? true;
+    this.mode = options.mode ?? "eval";
     this.tools = new Map(options.env.tools.map((t) => [t.name, t]));
     if (this.submitTool && this.tools.has(SUBMIT_TOOL)) {
       throw new Error(`environment "${options.env.id}" has its own tool named ${SUBMIT_TOOL}; serve it with the submit tool turned off`);
@@ -190,7 +197,7 @@ export class EpisodeSession {
 
   /** The tools the agent gets: the environment's, then submit_answer when it is offered. */
   toolDocs(): ToolDoc[] {
-    return [...this.env.tools.map(toolDoc), ...(this.submitTool ? [SUBMIT_TOOL_DOC] : [])];
+    return [...this.env.tools.map(toolDoc), ...(this.submitTool ? [{ ...SUBMIT_TOOL_DOC, description: agentDescriptions(this.mode).submit }] : [])];
   }
 
   /** The prompt: the task's question, and how to hand in the answer. */
@@ -216,7 +223,7 @@ export class EpisodeSession {
       transport: o.transport,
       sessionId: o.sessionId ?? null,
       needed: this.ftrl.needed,
-      meta: { max_calls: this.maxCalls, submit_tool: this.submitTool, ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.face ? { face: o.face } : {}) },
+      meta: { max_calls: this.maxCalls, submit_tool: this.submitTool, ...(this.mode === "train" ? { mode: "train" } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.face ? { face: o.face } : {}) },
     });
   }
 
@@ -285,9 +292,9 @@ export class EpisodeSession {
     return this.enqueue(async () => this.answerNow({ answer }, ctx));
   }
 
-  private answerNow(args: Record<string, unknown>, ctx: CallContext): CallOutcome {
+  private async answerNow(args: Record<string, unknown>, ctx: CallContext): Promise<CallOutcome> {
     const state = this.stepState();
-    const result = this.submit(args, ctx);
+    const result = await this.submit(args, ctx);
     const answered = !result.isError;
     return { result, step: answered ? scoreStep(state, { content: args.answer as string, tool_calls: [] }, []) : null, done: this.ending !== null };
   }
@@ -309,7 +316,7 @@ export class EpisodeSession {
         if (ran.executed) calls.push(ran.executed);
         else calls.push({ tool: call.name, arguments: call.arguments, output: textOf(ran.result), is_error: true });
       }
-      if (parsed.tool_calls.length === 0) this.submit({ answer: parsed.content }, ctx);
+      if (parsed.tool_calls.length === 0) await this.submit({ answer: parsed.content }, ctx);
       const step = scoreStep(state, parsed, calls.map((c) => c.output), { errors: calls.map((c) => c.is_error) });
       return { parsed, calls, step, done: this.ending !== null };
     });
@@ -343,8 +350,8 @@ export class EpisodeSession {
     return this.ending;
   }
 
-  private finish(status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): void {
-    const score = this.scores(answer);
+  private async finish(status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): Promise<void> {
+    const score = this.scores(answer, await this.stateScore());
     try {
       if (this.begun) this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score });
     } catch (err) {
@@ -355,24 +362,45 @@ export class EpisodeSession {
     this.finalScore = score;
     const sandbox = this.sandbox;
     this.sandbox = null;
+    this.opened = null;
     sandbox?.then((s) => s.close(), () => undefined);
     this.options.onEnd?.(status);
   }
 
-  private scores(answer: string | null): EpisodeScores {
+  /** The final-state check, when the task declares a final state: the sandbox's state now (the initial state if no call ran). */
+  private async stateScore(): Promise<StateScore | undefined> {
+    const expected = this.task.final_state;
+    if (!expected) return undefined;
+    let final: unknown;
+    try {
+      final = this.opened ? await this.opened.state() : this.env.initial_state;
+    } catch {
+      // A sandbox broken by a limit has no state to read; nothing expected can be shown to have happened.
+      return { state_match: 0, changes_made: 0, expected_changes: expected.changes.length, unexpected_changes: 0 };
+    }
+    return scoreState(this.env.initial_state, final, expected);
+  }
+
+  private scores(answer: string | null, state: StateScore | undefined): EpisodeScores {
     const one = (t: EpisodeTracker): EpisodeScore => ({
       ...t.metrics(),
       mode: t.mode,
       answer_correct: answer === null ? null : finalAnswerFound(answer, this.task.answer, t.mode),
+      ...(state ? { state } : {}),
     });
     return { ftrl: one(this.ftrl), strict: one(this.strict) };
   }
 
   /** Ends the episode from inside a call; when the end cannot be stored the episode stays open and the call fails. */
-  private endNow(status: "submitted" | "limit_exceeded", answer: string | null, meta: unknown): void {
-    this.ending = Promise.resolve();
+  private async endNow(status: "submitted" | "limit_exceeded", answer: string | null, meta: unknown): Promise<void> {
+    const done = this.finish(status, answer, meta);
+    // From here no call runs, and end() waits for this ending rather than starting its own.
+    this.ending = done.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      this.finish(status, answer, meta);
+      await done;
     } catch (err) {
       this.ending = null;
       throw err;
@@ -389,7 +417,7 @@ export class EpisodeSession {
     const failure = this.options.recorder.failure;
     if (failure) throw failure;
     if (this.ftrl.calls >= this.maxCalls) {
-      this.endNow("limit_exceeded", null, undefined);
+      await this.endNow("limit_exceeded", null, undefined);
       return { result: textResult(`call limit reached: an episode allows at most ${this.maxCalls} tool calls, so this one has ended (limit_exceeded)`, true), executed: null };
     }
     this.sandbox ??= this.options.compiled().then((c) => c.openEpisode(this.options.seed !== undefined ? { seed: this.options.seed } : {}));
@@ -397,6 +425,7 @@ export class EpisodeSession {
     let sandbox: SandboxEpisode;
     try {
       sandbox = await this.sandbox;
+      this.opened = sandbox;
     } catch (err) {
       this.sandbox = null;
       return { result: textResult(formatCallError(name, `the environment could not be started: ${(err as Error).message}`), true), executed: null };
@@ -440,13 +469,13 @@ export class EpisodeSession {
     return { result: textResult(output), executed: done };
   }
 
-  private submit(args: Record<string, unknown>, ctx: CallContext): CallToolResult {
+  private async submit(args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult> {
     if (this.ending) return this.endedResult();
     const answer = args.answer;
     if (typeof answer !== "string") {
       return textResult(formatCallError(SUBMIT_TOOL, `"answer" must be a string, got ${answer === undefined ? "nothing" : JSON.stringify(answer)}`), true);
     }
-    this.endNow("submitted", answer, ctx.meta);
-    return textResult(JSON.stringify({ status: "submitted", answer, score: this.finalScore }));
+    await this.endNow("submitted", answer, ctx.meta);
+    return textResult(agentSubmitResult(answer, this.finalScore, this.mode));
   }
 }

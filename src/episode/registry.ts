@@ -26,13 +26,14 @@ export class EnvironmentRegistry {
   private readonly compiled = new Map<string, Promise<CompiledEnvironment>>();
 
   constructor(
-    environments: readonly { env: Environment; file?: string | null }[],
+    /** `sha256` keeps the hash of the file as written when `env` is a cut of it (tasks left out by a pass band). */
+    environments: readonly { env: Environment; file?: string | null; sha256?: string }[],
     /** Sandbox limits every compiled environment gets. */
     readonly limits: SandboxLimitsInput = {},
   ) {
-    for (const { env, file } of environments) {
+    for (const { env, file, sha256 } of environments) {
       if (this.byId.has(env.id)) throw new Error(`environment id "${env.id}" is given twice`);
-      this.byId.set(env.id, { env, file: file ?? null, sha256: createHash("sha256").update(JSON.stringify(env)).digest("hex") });
+      this.byId.set(env.id, { env, file: file ?? null, sha256: sha256 ?? createHash("sha256").update(JSON.stringify(env)).digest("hex") });
     }
   }
 

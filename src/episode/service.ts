@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Recorder } from "../store/index.ts";
 import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { EpisodeSession, SUBMIT_TOOL } from "./live.ts";
+import type { ServeMode } from "./views.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 
 /** Why an environment with its own `submit_answer` tool is not served beside the server's. */
@@ -17,6 +18,8 @@ export interface ServiceOptions {
   maxCalls?: number;
   /** Offer the submit_answer tool (default true). */
   submitTool?: boolean;
+  /** `train` keeps progress counts and the score off the agent plane; default `eval`. */
+  mode?: ServeMode;
 }
 
 export interface OpenOptions {
@@ -34,6 +37,7 @@ export interface OpenOptions {
   lazy?: boolean;
   maxCalls?: number;
   submitTool?: boolean;
+  mode?: ServeMode;
   onEnd?: (status: EpisodeStatus) => void;
 }
 
@@ -73,6 +77,7 @@ export class EpisodeService {
     const id = o.id ?? randomUUID();
     const maxCalls = o.maxCalls ?? this.options.maxCalls;
     const submitTool = o.submitTool ?? this.options.submitTool;
+    const mode = o.mode ?? this.options.mode;
     if ((submitTool ?? true) && entry.env.tools.some((t) => t.name === SUBMIT_TOOL)) throw new LookupError(submitClash(entry.env.id), 409);
     const episode = new EpisodeSession({
       env: entry.env,
@@ -87,6 +92,7 @@ export class EpisodeService {
       ...(maxCalls !== undefined ? { maxCalls } : {}),
       ...(submitTool !== undefined ? { submitTool } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(mode !== undefined ? { mode } : {}),
       onEnd: (status) => {
         this.live.delete(id);
         o.onEnd?.(status);

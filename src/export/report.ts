@@ -1,6 +1,6 @@
 // Score tables from the database: metrics with 95% intervals per environment, scenario, complexity and model, and per-group GRPO statistics.
 import type { EpisodeRow, Records } from "../store/index.ts";
-import { confidenceInterval, grpoAdvantages, mean, passAtK, sampleStd, type Interval } from "../score/index.ts";
+import { confidenceInterval, grpoAdvantages, mean, passAtK, sampleStd, succeeded, type Interval } from "../score/index.ts";
 import { complexityLabel, plural, type Environment, type EpisodeScore, type RewardMode } from "../schema/index.ts";
 import { recordedEpisodes } from "./rows.ts";
 import { agentOf, runMetaOf, scoreOf } from "./transcript.ts";
@@ -25,6 +25,8 @@ export interface MetricRow {
   solve_f1: Interval;
   /** Share of episodes whose submitted answer holds the task's final answer (no answer counts as wrong). */
   answer_accuracy: Interval;
+  /** Mean state_match over the episodes of tasks that declare a final state; null when there are none. */
+  state_match: Interval | null;
 }
 
 /** One GRPO group: the rollouts of one agent on one task. */
@@ -92,6 +94,7 @@ function metricRow(key: string, model: string | null, rows: readonly Scored[]): 
     solve_rate: pick((s) => s.solve_rate),
     solve_f1: pick((s) => s.solve_f1),
     answer_accuracy: pick((s) => (s.answer_correct === true ? 1 : 0)),
+    state_match: rows.some((r) => r.score.state) ? confidenceInterval(rows.filter((r) => r.score.state).map((r) => r.score.state!.state_match)) : null,
   };
 }
 
@@ -110,8 +113,7 @@ function table(rows: readonly Scored[], keyOf: (r: Scored) => string, pooled: bo
     });
 }
 
-/** A rollout succeeds when it solved every sub-answer and its final answer is right. */
-export const succeeded = (s: EpisodeScore): boolean => s.solve_rate === 1 && s.answer_correct === true;
+export { succeeded };
 
 /** Builds the report over every recorded episode that has a score. */
 export function buildReport(records: Records, environments: readonly Environment[], options: ReportOptions = {}): Report {
@@ -175,7 +177,7 @@ export function buildReport(records: Records, environments: readonly Environment
     mode,
     definitions: {
       group_reward: `solve_f1 of the episode (${mode} reward)`,
-      success: "solve_rate == 1 and the submitted answer contains the final answer",
+      success: "solve_rate == 1 and the submitted answer contains the final answer (and, for tasks with a final state, state_match == 1)",
       interval: "95% two-sided, Student t with n-1 degrees of freedom; null below two episodes",
       complexity: "level N when all four scaling strategies are at level N, else fgA peB ptgC teD (functional generalization, parameter expansion, parameter type generalization, toolset extension)",
       rows: options.pool ? "every model and client averaged together" : "one row per key and model or client (the model table: one per model or client)",
@@ -210,8 +212,8 @@ export function formatReport(report: Report): string {
   for (const [name, rows] of Object.entries(report.tables)) {
     if (rows.length === 0) continue;
     const byModel = rows.some((r) => r.model !== null);
-    const head = byModel ? [name, "model", "n", "precision", "rate", "f1", "answer"] : [name, "n", "precision", "rate", "f1", "answer"];
-    const cells = (r: MetricRow): string[] => [r.key, ...(byModel ? [r.model ?? ""] : []), String(r.episodes), withHalf(r.solve_precision), withHalf(r.solve_rate), withHalf(r.solve_f1), withHalf(r.answer_accuracy)];
+    const head = [name, ...(byModel ? ["model"] : []), "n", "precision", "rate", "f1", "answer", "state"];
+    const cells = (r: MetricRow): string[] => [r.key, ...(byModel ? [r.model ?? ""] : []), String(r.episodes), withHalf(r.solve_precision), withHalf(r.solve_rate), withHalf(r.solve_f1), withHalf(r.answer_accuracy), r.state_match ? withHalf(r.state_match) : "-"];
     out.push("", render(head, rows.map(cells), byModel ? 2 : 1));
   }
   if (report.groups.length > 0) {

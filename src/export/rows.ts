@@ -14,6 +14,8 @@ export interface ExportFilter {
   mode?: RewardMode;
   /** The rows' `split` field. */
   split?: string;
+  /** Keep only episodes of these tasks (`ENV/TASK`), e.g. those inside a calibrated pass band. */
+  tasks?: ReadonlySet<string>;
 }
 
 export interface ExportStats {
@@ -53,6 +55,10 @@ export function* transcripts(records: Records, environments: readonly Environmen
   };
   for (const episode of recordedEpisodes(records, filter.envId)) {
     stats.episodes++;
+    if (filter.tasks !== undefined && !filter.tasks.has(`${episode.envId}/${episode.taskId}`)) {
+      skip("filtered");
+      continue;
+    }
     if (filter.minScore !== undefined) {
       const score = scoreOf(episode, mode);
       if (!score || score.solve_f1 < filter.minScore) {

@@ -2,7 +2,7 @@
 import { readFile, readdir, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { z } from "zod";
-import { crossFieldIssues, Environment } from "../schema/index.ts";
+import { CALIBRATION_FILE, crossFieldIssues, Environment } from "../schema/index.ts";
 import { findJsonSyntaxError } from "./json.ts";
 
 export interface Problem {
@@ -72,7 +72,7 @@ export async function loadEnvironmentFile(file: string): Promise<Parsed> {
   return parseEnvironmentText(text, file);
 }
 
-/** Environment files below a folder: every `*.json` except `schema.json`, in sorted order. */
+/** Environment files below a folder: every `*.json` except `schema.json` and the calibration sidecar, in sorted order. */
 export async function findEnvironmentFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string): Promise<void> => {
@@ -82,7 +82,7 @@ export async function findEnvironmentFiles(dir: string): Promise<string[]> {
       const p = join(d, e.name);
       if (e.isDirectory()) {
         if (e.name !== "node_modules" && !e.name.startsWith(".")) await walk(p);
-      } else if (e.isFile() && e.name.endsWith(".json") && e.name !== "schema.json") out.push(p);
+      } else if (e.isFile() && e.name.endsWith(".json") && e.name !== "schema.json" && e.name !== CALIBRATION_FILE) out.push(p);
     }
   };
   await walk(dir);

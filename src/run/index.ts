@@ -17,3 +17,17 @@ export {
   type RunSummary,
   type Target,
 } from "./runner.ts";
+export {
+  calibrate,
+  calibrationOf,
+  calibrationPath,
+  modelCalibration,
+  parsePassBand,
+  readCalibration,
+  runCurriculum,
+  taskKey,
+  withinBand,
+  writeCalibration,
+  type CurriculumOptions,
+  type CurriculumRound,
+} from "./calibrate.ts";

@@ -47,6 +47,8 @@ export interface RunOptions {
   target: Target;
   /** Rollouts per task (a GRPO group). */
   n?: number;
+  /** The first rollout index k (default 0): a later round of the same tasks (the curriculum) gets new rollout ids. */
+  kStart?: number;
   concurrency?: number;
   maxTurns?: number;
   envIds?: readonly string[];
@@ -268,7 +270,7 @@ export async function runRollouts(options: RunOptions): Promise<RunSummary> {
   const records = recorder ? new Records(recorder.db) : null;
   if (target.kind === "memory") target.recorder.recoverInterrupted();
 
-  const jobs = tasks.flatMap(({ env, task }) => Array.from({ length: n }, (_, k) => ({ env, task, k })));
+  const jobs = tasks.flatMap(({ env, task }) => Array.from({ length: n }, (_, i) => ({ env, task, k: (options.kStart ?? 0) + i })));
   const results: RolloutResult[] = new Array(jobs.length);
   let done = 0;
 

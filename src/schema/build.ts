@@ -230,7 +230,7 @@ export const Scaling = z.strictObject({
 export type Scaling = z.infer<typeof Scaling>;
 
 /** The gate's checks; a failed check names one of these. */
-export const GateCheck = z.enum(["schema", "compile", "runtime", "replay", "exclusive", "answer", "provenance", "leak", "determinism", "uniqueness"]);
+export const GateCheck = z.enum(["schema", "compile", "runtime", "replay", "exclusive", "answer", "provenance", "leak", "determinism", "uniqueness", "state"]);
 export type GateCheck = z.infer<typeof GateCheck>;
 
 export const GateIssue = z.strictObject({ check: GateCheck, path: z.string(), message: z.string() });
@@ -242,6 +242,8 @@ export const ValidationReport = z.strictObject({
   issues: z.array(GateIssue),
   replayed_steps: z.number().int().min(0),
   probes: z.number().int().min(0),
+  /** Near-miss plans replayed against tasks that declare a final state (none for format @1 files). */
+  near_misses: z.number().int().min(0).optional(),
 });
 export type ValidationReport = z.infer<typeof ValidationReport>;
 

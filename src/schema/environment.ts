@@ -95,12 +95,36 @@ export type GoldStep = z.infer<typeof GoldStep>;
 export const UnsolvedSet = z.record(z.string(), z.array(z.string()));
 export type UnsolvedSet = z.infer<typeof UnsolvedSet>;
 
+/** A JSON Pointer (RFC 6901) into the state, e.g. `/orders/2/status`; the empty pointer (the whole state) is not allowed. */
+export const StatePointer = z.string().regex(/^(\/([^~/]|~[01])*)+$/, 'state paths are JSON Pointers such as "/orders/2/status"');
+export type StatePointer = z.infer<typeof StatePointer>;
+
+/** One change the task must make: the value at `path` afterwards, or `removed` when it must be gone. */
+export const StateChange = z.union([
+  z.strictObject({ path: StatePointer, value: z.json() }),
+  z.strictObject({ path: StatePointer, removed: z.literal(true) }),
+]);
+export type StateChange = z.infer<typeof StateChange>;
+
+/**
+ * The state a task must end in (format @2): under each `checked` path, the episode's final state must
+ * equal the initial state with exactly the `changes` applied. The generator derives it by replaying the
+ * gold plan in a fresh episode; anything outside the checked paths is not judged.
+ */
+export const FinalState = z.strictObject({
+  checked: z.array(StatePointer).min(1),
+  changes: z.array(StateChange),
+});
+export type FinalState = z.infer<typeof FinalState>;
+
 export const Task = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, "task ids are 1-128 of [A-Za-z0-9_.-]"),
   question: z.string().min(1),
   unsolved_set: UnsolvedSet,
   answer: z.string().min(1),
   gold_plan: z.array(GoldStep).min(1),
+  /** Only in format @2 files. */
+  final_state: FinalState.optional(),
 });
 export type Task = z.infer<typeof Task>;
 
@@ -113,11 +137,15 @@ export const Provenance = z.strictObject({
 });
 export type Provenance = z.infer<typeof Provenance>;
 
+/** Format 1: tasks judged by their outputs. Files in it load unchanged, and the generator still writes it for them. */
 export const FORMAT = "envforge/environment@1";
+/** Format 2 adds a task's expected `final_state`. */
+export const FORMAT_V2 = "envforge/environment@2";
+export const FORMATS = [FORMAT, FORMAT_V2] as const;
 
 const EnvironmentShape = z.strictObject({
   $schema: z.string().optional(),
-  format: z.literal(FORMAT),
+  format: z.enum(FORMATS),
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, "environment ids are 1-128 of [A-Za-z0-9_.-]"),
   title: z.string().min(1),
   domain: z.string().min(1),
@@ -141,8 +169,9 @@ const CrossTool = z.looseObject({
   input_schema: z.looseObject({ properties: z.record(z.string(), z.unknown()).optional(), required: z.array(z.string()).optional() }).catch({}),
 });
 const CrossStep = z.looseObject({ id: z.string(), tool: z.string(), depends_on: z.array(z.string()).catch([]), yields: z.string() });
-const CrossTask = z.looseObject({ id: z.string(), unsolved_set: z.record(z.string(), z.array(z.string())), gold_plan: z.array(lenient(CrossStep)) });
+const CrossTask = z.looseObject({ id: z.string(), unsolved_set: z.record(z.string(), z.array(z.string())), gold_plan: z.array(lenient(CrossStep)), final_state: lenient(FinalState).optional() });
 const CrossView = z.looseObject({
+  format: z.string().catch(""),
   tools: z.array(lenient(CrossTool)).catch([]),
   implementation: lenient(z.looseObject({ tools: z.record(z.string(), z.unknown()) })),
   tasks: z.array(lenient(CrossTask)).catch([]),
@@ -197,6 +226,7 @@ export function crossFieldIssues(value: unknown): CrossIssue[] {
       if (allTools && !toolNames.has(step.tool)) add([...at, "tool"], `unknown tool "${step.tool}"`);
       yielded.set(step.tool, [...(yielded.get(step.tool) ?? []), step.yields]);
     });
+    if (task.final_state) checkFinalState(env.format, task.final_state, ["tasks", ti, "final_state"], add);
     // The gold plan must solve exactly the unsolved_set, or replay could never reach precision 1 and rate 1.
     if (task.gold_plan.some((step) => step === null)) return;
     const tools = new Set([...Object.keys(task.unsolved_set), ...yielded.keys()]);
@@ -213,6 +243,18 @@ export function crossFieldIssues(value: unknown): CrossIssue[] {
 
 function crossCheck(env: z.infer<typeof EnvironmentShape>, ctx: z.RefinementCtx): void {
   for (const { path, message } of crossFieldIssues(env)) ctx.addIssue({ code: "custom", path, message });
+}
+
+/** A final state needs format @2, and every expected change must lie under a checked path. */
+function checkFinalState(format: string, fs: FinalState, at: (string | number)[], add: (path: (string | number)[], message: string) => void): void {
+  if (format !== FORMAT_V2) add(at, `final_state needs "format": "${FORMAT_V2}" (this file says "${format}")`);
+  const under = (path: string, root: string) => path === root || path.startsWith(`${root}/`);
+  const seen = new Set<string>();
+  fs.changes.forEach((c, ci) => {
+    if (!fs.checked.some((root) => under(c.path, root))) add([...at, "changes", ci, "path"], `"${c.path}" is under no checked path`);
+    if (seen.has(c.path)) add([...at, "changes", ci, "path"], `"${c.path}" is changed twice`);
+    seen.add(c.path);
+  });
 }
 
 /** A whole environment: tools, their implementation, initial state and tasks. */

@@ -7,3 +7,4 @@ export * from "./record.ts";
 export * from "./rollout.ts";
 export * from "./build.ts";
 export * from "./words.ts";
+export * from "./calibration.ts";

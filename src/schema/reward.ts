@@ -20,11 +20,27 @@ export const EpisodeMetrics = z.strictObject({
 });
 export type EpisodeMetrics = z.infer<typeof EpisodeMetrics>;
 
+/**
+ * The final-state check of a task that declares one: beside the FTRL reward, never in place of it.
+ * `state_match` is 1 when every expected change was made and nothing else under the checked paths changed.
+ */
+export const StateScore = z.strictObject({
+  state_match: z.union([z.literal(0), z.literal(1)]),
+  /** Expected changes made, over expected changes (1 when none are expected). */
+  changes_made: z.number().min(0).max(1),
+  expected_changes: z.number().int().min(0),
+  /** Changed paths under the checked paths that no expected change names (a duplicate booking, the wrong order). */
+  unexpected_changes: z.number().int().min(0),
+});
+export type StateScore = z.infer<typeof StateScore>;
+
 /** The score of a finished episode: metrics plus whether the final answer was right. */
 export const EpisodeScore = EpisodeMetrics.extend({
   mode: RewardMode,
   /** Null when no final answer was handed in or none is known. */
   answer_correct: z.boolean().nullable(),
+  /** Present when the task declares a final state; the same in both modes (the state does not depend on the reward). */
+  state: StateScore.optional(),
 });
 export type EpisodeScore = z.infer<typeof EpisodeScore>;
 

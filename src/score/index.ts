@@ -16,3 +16,4 @@ export {
   type StepLineScore,
 } from "./lines.ts";
 export * from "./stats.ts";
+export { scoreState, succeeded, deriveFinalState, stateDiff, jsonEqual, valueAtPointer } from "./state.ts";

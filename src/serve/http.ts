@@ -10,7 +10,7 @@ import { openSession, type Session } from "./session.ts";
 import { restRoutes } from "./rest.ts";
 import { orsRoutes } from "./ors.ts";
 import { modernFace } from "./modern.ts";
-import { EpisodeService, LookupError, type EnvironmentRegistry } from "../episode/index.ts";
+import { EpisodeService, LookupError, type EnvironmentRegistry, type ServeMode } from "../episode/index.ts";
 import { admit, clientOf, type FairnessLimits } from "./fairness.ts";
 
 export const MCP_PATH = "/mcp";
@@ -107,6 +107,8 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number;
   maxCallsPerEpisode?: number;
   submitTool?: boolean;
+  /** `train` keeps progress and the score off the agent plane. */
+  mode?: ServeMode;
   routes?: readonly Route[];
   /** Diagnostics (refused requests, recording failures); stderr in the CLI. */
   log?: (line: string) => void;
@@ -209,7 +211,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const tokenDigest = options.token ? digest(options.token) : null;
   const adminDigest = options.adminToken ? digest(options.adminToken) : null;
   if (options.adminToken !== undefined && options.adminToken === options.token) throw new Error("the admin token must differ from the agent token: the control plane never answers the agent's credentials");
-  const service = options.service ?? new EpisodeService(registry, recorder, { ...(options.maxCallsPerEpisode !== undefined ? { maxCalls: options.maxCallsPerEpisode } : {}), ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}) });
+  const service = options.service ?? new EpisodeService(registry, recorder, { ...(options.maxCallsPerEpisode !== undefined ? { maxCalls: options.maxCallsPerEpisode } : {}), ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}), ...(options.mode !== undefined ? { mode: options.mode } : {}) });
   const custom = options.routes ?? [];
   /** Agent plane: what the agent's credentials reach. Custom routes first, so a caller can override a face's path. */
   const agentRoutes = [...custom.filter((r) => r.plane !== "control"), ...(options.faces === false ? [] : [...restRoutes(), ...orsRoutes()])];
@@ -293,6 +295,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       connectHint,
       ...(options.maxCallsPerEpisode !== undefined ? { maxCalls: options.maxCallsPerEpisode } : {}),
       ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}),
+      ...(options.mode !== undefined ? { mode: options.mode } : {}),
       onRecordError: (err) => log(`envforge serve: recording failed: ${err.message}`),
       onClose: () => sessions.delete(sessionId),
     });

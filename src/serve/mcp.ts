@@ -19,7 +19,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { plural, SCENARIOS, type Environment } from "../schema/index.ts";
-import { agentProgress, toolDoc, type EnvironmentRegistry, type EpisodeSession } from "../episode/index.ts";
+import { agentDescriptions, agentProgress, toolDoc, type EnvironmentRegistry, type EpisodeSession } from "../episode/index.ts";
 
 export const SERVER_NAME = "envforge";
 export const SERVER_VERSION = "0.1.0";
@@ -133,7 +133,7 @@ function defineEpisode(episode: EpisodeSession, handle: Register): void {
   });
   const resources: Resource[] = [
     { uri: TASK_URI, name: "task", title: "The task", description: "The question this episode asks", mimeType: "text/plain" },
-    { uri: EPISODE_URI, name: "episode", title: "Episode progress", description: "Calls made, sub-answers solved and pending, limits; the score once it has ended", mimeType: "application/json" },
+    { uri: EPISODE_URI, name: "episode", title: "Episode progress", description: agentDescriptions(episode.mode).episode, mimeType: "application/json" },
   ];
   handle(ListResourcesRequestSchema, () => ({ resources }));
   handle(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: [] }));

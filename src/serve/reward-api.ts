@@ -2,8 +2,8 @@
 import { z } from "zod";
 import type { Records } from "../store/index.ts";
 import { formatCallError } from "../runtime/index.ts";
-import { EpisodeTracker, parseOpenAIMessage, parseResponse, scoreStep } from "../score/index.ts";
-import { RewardMode, UnsolvedSet, type ParsedResponse, type StepScore, type StepState, type Task } from "../schema/index.ts";
+import { EpisodeTracker, parseOpenAIMessage, parseResponse, scoreState, scoreStep } from "../score/index.ts";
+import { RewardMode, UnsolvedSet, type ParsedResponse, type StateScore, type StepScore, type StepState, type Task } from "../schema/index.ts";
 import { HttpError, type Route } from "./http.ts";
 import { LookupError, type EnvironmentRegistry } from "../episode/index.ts";
 
@@ -60,6 +60,12 @@ export interface RewardResult {
   calls: ExecutedToolCall[];
   /** `rewards.f1` is the default training reward; the other variants and the deciding rule come with it. */
   score: StepScore;
+  /**
+   * For a task that declares a final state: the state check of the world the response leaves, from the
+   * initial state (or, with `episode`, after replaying that episode's recorded calls) plus the response's
+   * calls. Beside the reward, never in it; null for tasks without a final state.
+   */
+  final_state: StateScore | null;
 }
 
 /** The recorded episode's state: its task's unsolved set less what its recorded calls solved, replayed in `mode`. */
@@ -109,19 +115,23 @@ export async function computeReward(registry: EnvironmentRegistry, records: Reco
 
   const parsed = parseModelResponse(request.response);
   const calls: ExecutedToolCall[] = [];
-  if (parsed.tool_calls.length > 0) {
+  let finalState: StateScore | null = null;
+  if (parsed.tool_calls.length > 0 || task.final_state) {
     const sandbox = (await registry.compile(entry.env.id)).openEpisode();
     try {
+      // The recorded calls only rebuild the world for the state check; the reward's pending set comes from episodeState.
+      if (task.final_state && request.episode !== undefined) for (const call of records.listCalls(request.episode)) await sandbox.call(call.tool, call.arguments);
       for (const call of parsed.tool_calls) {
         const result = await sandbox.call(call.name, call.arguments);
         calls.push({ name: call.name, arguments: call.arguments, output: result.ok ? result.text : formatCallError(call.name, result.error), is_error: !result.ok });
       }
+      if (task.final_state) finalState = scoreState(entry.env.initial_state, await sandbox.state(), task.final_state);
     } finally {
       sandbox.close();
     }
   }
   const score = scoreStep(state, parsed, calls.map((c) => c.output), { mode, errors: calls.map((c) => c.is_error) });
-  return { env: entry.env.id, task: task.id, episode: request.episode ?? null, state: { unsolved_set: state.unsolved_set, solve_rate: state.solve_rate }, parsed, calls, score };
+  return { env: entry.env.id, task: task.id, episode: request.episode ?? null, state: { unsolved_set: state.unsolved_set, solve_rate: state.solve_rate }, parsed, calls, score, final_state: finalState };
 }
 
 /** An episode's stored record and score, or a 404. */

@@ -6,7 +6,7 @@ import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { RecordingTransport, type Recorder } from "../store/index.ts";
 import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
-import { EpisodeService, LookupError, type EnvironmentRegistry, type EpisodeSession } from "../episode/index.ts";
+import { EpisodeService, LookupError, type EnvironmentRegistry, type EpisodeSession, type ServeMode } from "../episode/index.ts";
 import { serveStdio as serveModernStdio, type StdioServerHandle } from "@modelcontextprotocol/server/stdio";
 import { catalogSurface, createCatalogServer, createEpisodeServer, episodeSurface, type CatalogOptions } from "./mcp.ts";
 import { modernServer } from "./modern.ts";
@@ -25,6 +25,8 @@ export interface SessionOptions {
   sessionId?: string | null;
   maxCalls?: number;
   submitTool?: boolean;
+  /** `train` keeps progress and the score off the agent plane. */
+  mode?: ServeMode;
   seed?: number;
   connectHint?: CatalogOptions["connectHint"];
   /** Runs once when an episode this session opened ends (not for the catalog or an episode it joined). */
@@ -87,6 +89,7 @@ export function openSession(options: SessionOptions): Session {
       lazy: true,
       ...(options.maxCalls !== undefined ? { maxCalls: options.maxCalls } : {}),
       ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}),
+      ...(options.mode !== undefined ? { mode: options.mode } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.onEnd ? { onEnd: options.onEnd } : {}),
     });

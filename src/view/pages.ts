@@ -1,6 +1,6 @@
 // The viewer's HTML: layout with landmarks, the filterable episode list, the episode timeline and the charts page; every value from the database goes through `html`.
 import type { EpisodeFacets } from "../store/index.ts";
-import { EpisodeStatus, plural, RewardMode, SCENARIOS, type EpisodeScore } from "../schema/index.ts";
+import { EpisodeStatus, plural, RewardMode, SCENARIOS, type EpisodeScore, type EpisodeScores, type StateScore } from "../schema/index.ts";
 import { agentChart, groupsChart, rewardChart, type ChartsData } from "./charts.ts";
 import type { ListPage, ListRow } from "./data.ts";
 import type { CallView, EpisodeView, TurnView } from "./episode.ts";
@@ -301,8 +301,24 @@ function scoreTable(view: EpisodeView): Html {
   return html`<table class="scores" data-agree="${agree === null ? "" : String(agree)}">
 <caption>${source}</caption>
 <thead><tr><th scope="col">Metric</th><th scope="col" class="num">ftrl (reference)</th><th scope="col" class="num">strict</th></tr></thead>
-<tbody>${SCORE_ROWS.map((r) => html`<tr><th scope="row">${r.label}</th>${cell("ftrl", r.key)}${cell("strict", r.key)}</tr>`)}</tbody>
+<tbody>${SCORE_ROWS.map((r) => html`<tr><th scope="row">${r.label}</th>${cell("ftrl", r.key)}${cell("strict", r.key)}</tr>`)}${stateRows(recorded)}</tbody>
 </table>`;
+}
+
+const STATE_ROWS: { key: keyof StateScore; label: string }[] = [
+  { key: "state_match", label: "Final state matches" },
+  { key: "changes_made", label: "Expected changes made" },
+  { key: "unexpected_changes", label: "Unexpected changes" },
+];
+
+/** The final-state check as the server recorded it (it needs the sandbox's final state, so it is never recomputed here). */
+function stateRows(recorded: EpisodeScores | null): Html {
+  if (!recorded?.ftrl.state) return EMPTY;
+  const cell = (mode: RewardMode, key: keyof StateScore): Html => {
+    const v = recorded[mode].state?.[key];
+    return html`<td class="num" data-mode="${mode}" data-metric="state.${key}">${key === "state_match" ? scoreValue(v === undefined ? null : v === 1) : scoreValue(v)}</td>`;
+  };
+  return html`${STATE_ROWS.map((r) => html`<tr><th scope="row">${r.label}</th>${cell("ftrl", r.key)}${cell("strict", r.key)}</tr>`)}`;
 }
 
 function subAnswerTable(view: EpisodeView): Html {

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { attempt, PROCEDURAL, suiteRequests, validateEnvironment } from "../../src/construct/index.ts";
+import { attempt, buildWrite, PROCEDURAL, suiteRequests, validateEnvironment, writeSuiteRequests } from "../../src/construct/index.ts";
 import { loadEnvironments } from "../../src/load/index.ts";
 import { SCENARIOS, STRATEGIES } from "../../src/schema/index.ts";
 
@@ -27,7 +27,8 @@ describe("shipped suite", async () => {
     for (const { file, env } of report.environments) expect(file).toBe(join(DIR, env.scenario, `${env.id}.json`));
   });
 
-  // 256 environments, each replayed, probed for leaks and probed with long adversarial strings: minutes on a busy machine.
+  // Some 290 gates, each replayed, probed for leaks and with long adversarial strings, the write environments'
+  // with near-miss replays: minutes on a busy machine.
   it("passes the validation gate, every environment", { timeout: 600_000 }, async () => {
     const problems = [];
     for (const { file, env } of report.environments) problems.push(...(await validateEnvironment(env, file)));
@@ -36,7 +37,15 @@ describe("shipped suite", async () => {
 
   it("is reproduced byte for byte from the suite plan (a sample)", async () => {
     const requests = suiteRequests();
-    expect(requests.length).toBe(report.environments.length);
+    const writes = writeSuiteRequests();
+    expect(requests.length + writes.length).toBe(report.environments.length);
+    // Write environments: the id is stable across retries, so a rebuild of the request must give the shipped bytes.
+    for (const request of writes.filter((_, i) => i % 11 === 0)) {
+      const built = await buildWrite(request);
+      const shipped = report.environments.find((e) => e.env.id === built.env.id);
+      expect(shipped, built.env.id).toBeDefined();
+      expect(built.text === readFileSync(shipped!.file, "utf8"), `${built.env.id} differs from a rebuild; run npm run build:envs`).toBe(true);
+    }
     for (const request of requests.filter((_, i) => i % 37 === 0)) {
       const shipped = report.environments.find((e) => e.env.id === request.id);
       expect(shipped, request.id).toBeDefined();

@@ -32,7 +32,7 @@ describe("envforge start --once", () => {
     expect(stdout).toMatch(/serving \d+ environments from .* at http:\/\/127\.0\.0\.1:\d+\/mcp/);
     const lines = stdout.split("\n");
     const head = lines.findIndex((l) => l.startsWith("scenario"));
-    expect(columns(lines[head]!)).toEqual(["scenario", "complexity", "policy", "episodes", "precision", "rate", "f1", "answer acc"]);
+    expect(columns(lines[head]!)).toEqual(["scenario", "complexity", "policy", "episodes", "precision", "rate", "f1", "answer acc", "state"]);
     const body = lines.slice(head + 2);
     const rows = body.slice(0, body.indexOf("")).map(columns);
 
@@ -44,7 +44,9 @@ describe("envforge start --once", () => {
     const random = rows.filter((r) => r[2] === "random (floor)");
     expect(oracle.length).toBe(random.length);
     expect(oracle.reduce((n, r) => n + Number(r[3]!.split("/")[0]), 0)).toBe(chosen.reduce((n, e) => n + e.tasks.length, 0));
-    for (const r of oracle) expect(r.slice(4)).toEqual(["1.000", "1.000", "1.000", "1.000"]);
+    for (const r of oracle) expect(r.slice(4)).toEqual(["1.000", "1.000", "1.000", "1.000", r[1] === "write tasks" ? "1.000" : "-"]);
+    // The write tasks have rows of their own, in every scenario.
+    expect(new Set(oracle.filter((r) => r[1] === "write tasks").map((r) => r[0])).size).toBe(4);
     expect(random.some((r) => Number(r[6]) < 1)).toBe(true);
     expect(stdout).toContain("oracle: perfect on every task");
     // The table says what the two policies are for, so random's low scores do not read as a failure.
