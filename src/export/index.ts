@@ -1,43 +1,32 @@
 // The export layer: recorded episodes -> training data (FTRL rows, chat JSONL, Parquet) and score reports.
-import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { once } from "node:events";
 import type { Records } from "../store/index.ts";
 import type { Environment, FtrlRow } from "../schema/index.ts";
 import { ftrlParquet } from "./parquet.ts";
 import { chatLine, ftrlRows, transcripts, type ExportFilter, type ExportStats } from "./rows.ts";
+import { writeLines } from "./lines.ts";
+import { writeTraceFormat, TRACE_FORMATS, type TraceFormat } from "./formats.ts";
 
 export { ftrlParquet, FTRL_PARQUET_SCHEMA } from "./parquet.ts";
 export { chatLine, dataSource, ftrlRows, recordedEpisodes, transcripts, type ChatLine, type ExportFilter, type ExportStats } from "./rows.ts";
 export { agentOf, chatTools, readTranscript, runMetaOf, scoreOf, toolCodes, type Transcript, type TranscriptProblem, type TranscriptTurn } from "./transcript.ts";
 export { buildReport, formatReport, succeeded, type GroupStats, type MetricRow, type Report, type ReportOptions } from "./report.ts";
 
-export const EXPORT_FORMATS = ["ftrl", "chat", "parquet"] as const;
+export { atifTrajectory, atifMetrics, argumentsObject } from "./atif.ts";
+export { hfRow, type HfRow, type HfMessage } from "./hf.ts";
+export { episodeSpans, otlpTraces, evaluationEvents, attr, type OtlpSpan, type OtlpTraces, type OtlpAttribute } from "./otlp.ts";
+export { TRACE_FORMATS, type TraceFormat } from "./formats.ts";
+
+export const EXPORT_FORMATS = ["ftrl", "chat", "parquet", ...TRACE_FORMATS] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions extends ExportFilter {
   records: Records;
   environments: readonly Environment[];
   format: ExportFormat;
-  /** The file to write (its folder is created). */
+  /** The file to write (its folder is created); for `atif`, the folder to write. */
   out: string;
-}
-
-/** Writes JSON Lines without holding them all: one line per row, with backpressure. */
-async function writeLines(file: string, lines: Iterable<unknown>): Promise<number> {
-  const stream = createWriteStream(file, { encoding: "utf8" });
-  let n = 0;
-  try {
-    for (const line of lines) {
-      n++;
-      if (!stream.write(`${JSON.stringify(line)}\n`)) await once(stream, "drain");
-    }
-  } finally {
-    stream.end();
-    await once(stream, "close");
-  }
-  return n;
 }
 
 /** Exports the episodes that pass the filters to `out` in `format`; returns what was read, written and left out. */
@@ -47,6 +36,10 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
   const split = options.split ?? "train";
   await mkdir(dirname(options.out), { recursive: true });
   const selected = transcripts(options.records, options.environments, options, stats);
+  if ((TRACE_FORMATS as readonly string[]).includes(options.format)) {
+    await writeTraceFormat(options.format as TraceFormat, selected, options.out, stats);
+    return stats;
+  }
   if (options.format === "chat") {
     const lines = function* () {
       for (const t of selected) {

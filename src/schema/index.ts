@@ -6,3 +6,4 @@ export * from "./runtime.ts";
 export * from "./record.ts";
 export * from "./rollout.ts";
 export * from "./build.ts";
+export * from "./atif.ts";

@@ -32,6 +32,27 @@ export const ChatTool = z.strictObject({
 });
 export type ChatTool = z.infer<typeof ChatTool>;
 
+/**
+ * What the model endpoint said about the tokens of one assistant turn, when it said anything:
+ * the sampled tokens, their ids and log probabilities (OpenAI `logprobs`, vLLM/SGLang token
+ * ids), so trainers can use the exact tokens instead of re-tokenizing the text.
+ */
+export const TurnTokens = z.strictObject({
+  /** The sampled tokens as text, one per generated token. */
+  tokens: z.array(z.string()).optional(),
+  /** Their ids in the model's vocabulary. */
+  token_ids: z.array(z.number().int()).optional(),
+  /** The log probability of each sampled token. */
+  logprobs: z.array(z.number()).optional(),
+  /** The most likely alternatives at each position, when asked for. */
+  top_logprobs: z.array(z.array(z.strictObject({ token: z.string(), logprob: z.number() }))).optional(),
+  /** The prompt's token ids, when the server returns them. */
+  prompt_token_ids: z.array(z.number().int()).optional(),
+  prompt_tokens: z.number().int().min(0).optional(),
+  completion_tokens: z.number().int().min(0).optional(),
+});
+export type TurnTokens = z.infer<typeof TurnTokens>;
+
 /** The `_meta` key under which each `tools/call` request carries the assistant turn that made it. */
 export const ASSISTANT_META_KEY = "envforge/assistant";
 
@@ -53,6 +74,8 @@ export const AssistantTurnMeta = z.strictObject({
    * (arguments that are not a JSON object): the conversation the model saw had them.
    */
   local_results: z.record(z.string(), z.string()).optional(),
+  /** The turn's tokens and log probabilities, when the endpoint gave them. */
+  tokens: TurnTokens.optional(),
 });
 export type AssistantTurnMeta = z.infer<typeof AssistantTurnMeta>;
 
