@@ -56,7 +56,8 @@ export function atifTrajectory(t: Transcript): AtifTrajectory {
           ...(errors.get(tc.id) ? { extra: { is_error: true } } : {}),
         })),
       },
-      extra: { turn: turn.meta.turn, solved: turn.solved, ...(turn.meta.raw !== undefined ? { raw: turn.meta.raw } : {}) },
+      // ATIF messages are strings; `content_null` keeps a null content (a calls-only turn) apart from "".
+      extra: { turn: turn.meta.turn, solved: turn.solved, ...(turn.meta.message.content === null ? { content_null: true } : {}), ...(turn.meta.raw !== undefined ? { raw: turn.meta.raw } : {}) },
     };
     const ts = iso(turn.startedAt);
     if (ts) step.timestamp = ts;

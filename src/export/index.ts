@@ -70,3 +70,4 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
   await writeFile(options.out, new Uint8Array(ftrlParquet(all)));
   return stats;
 }
+export { importTrajectories, IMPORT_FORMATS, ImportError, type ImportFormat, type ImportItem, type ImportOptions, type ImportResult, type ImportTurn } from "./import.ts";

@@ -32,13 +32,15 @@ export interface ExportStats {
  */
 export const dataSource = (envId: string, taskId: string): string => `envforge/${envId}/${taskId}`;
 
-/** Every recorded episode (not catalog or proxy sessions), oldest first, page by page. */
+/** Every recorded episode (not catalog or proxy sessions), oldest first, page by page; then the imported ones. */
 export function* recordedEpisodes(records: Records, envId?: string): Generator<EpisodeRow> {
-  let offset: number | null = 0;
-  while (offset !== null) {
-    const page = records.listEpisodes({ kind: "episode", order: "oldest", limit: 1000, offset, ...(envId !== undefined ? { envId } : {}) });
-    yield* page.episodes;
-    offset = page.nextOffset;
+  for (const kind of ["episode", "imported"] as const) {
+    let offset: number | null = 0;
+    while (offset !== null) {
+      const page = records.listEpisodes({ kind, order: "oldest", limit: 1000, offset, ...(envId !== undefined ? { envId } : {}) });
+      yield* page.episodes;
+      offset = page.nextOffset;
+    }
   }
 }
 

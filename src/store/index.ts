@@ -48,3 +48,4 @@ export {
   type ScoreGroups,
 } from "./browse.ts";
 export { RecordingTransport, InvalidMessageError, describeMessage, type RecordingOptions } from "./transport.ts";
+export { existingEpisodeIds, storeImport, type ImportBatch, type ImportedCall, type ImportedEpisodeRecord } from "./imported.ts";
