@@ -27,7 +27,7 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 
 function policyOf(values: Values, io: Io): PolicyFactory {
   const policy = values.policy as string | undefined;
-  const llmOnly = ["base-url", "model", "raw", "temperature", "max-tokens", "timeout", "retries", "api-key-env"].filter((k) => values[k] !== undefined);
+  const llmOnly = ["base-url", "model", "raw", "temperature", "max-tokens", "timeout", "retries", "api-key-env", "logprobs", "no-logprobs", "token-ids"].filter((k) => values[k] !== undefined);
   if (policy !== "llm" && llmOnly.length > 0) throw new UsageError(`--${llmOnly[0]} applies to --policy llm only`);
   if (policy === "oracle") return oracleFactory();
   if (policy === "random") return randomFactory((values.seed as string | undefined) ?? "0");
@@ -41,6 +41,7 @@ function policyOf(values: Values, io: Io): PolicyFactory {
   const maxTokens = count("max-tokens", values["max-tokens"] as string | undefined);
   const timeoutMs = count("timeout", values.timeout as string | undefined);
   const retries = count("retries", values.retries as string | undefined, 0);
+  const logprobs = values["no-logprobs"] ? false : count("logprobs", values.logprobs as string | undefined, 0);
   return llmFactory(
     {
       baseUrl,
@@ -50,8 +51,11 @@ function policyOf(values: Values, io: Io): PolicyFactory {
       ...(maxTokens !== undefined ? { maxTokens } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(retries !== undefined ? { retries } : {}),
+      ...(logprobs !== undefined ? { logprobs } : {}),
+      ...(values["token-ids"] ? { tokenIds: true } : {}),
     },
     values.raw ? "raw" : "native",
+    (message) => write(io.stderr, `envforge run: ${message}`),
   );
 }
 
@@ -80,6 +84,9 @@ async function run(argv: string[], io: Io): Promise<number> {
       "api-key-env": { type: "string" },
       raw: { type: "boolean" },
       temperature: { type: "string" },
+      logprobs: { type: "string" },
+      "no-logprobs": { type: "boolean" },
+      "token-ids": { type: "boolean" },
       "max-tokens": { type: "string" },
       timeout: { type: "string" },
       retries: { type: "string" },
@@ -163,6 +170,6 @@ export const runCommand: Command = {
   summary: "Roll out a policy (oracle, random, or an OpenAI-compatible model) through MCP and record the episodes",
   usage:
     "run --policy oracle|random|llm [--dir DIR] [--env ID]... [--task ID]... [--limit N] [--n K] [--concurrency C] [--max-turns 20] [--db FILE | --url URL [--token T] [--db FILE]] [--seed S] [--progress] [--json]\n" +
-    "    llm: --base-url URL --model NAME [--api-key-env OPENAI_API_KEY] [--raw] [--temperature T] [--max-tokens N] [--timeout MS] [--retries 4]",
+    "    llm: --base-url URL --model NAME [--api-key-env OPENAI_API_KEY] [--raw] [--temperature T] [--max-tokens N] [--timeout MS] [--retries 4] [--logprobs TOP_N | --no-logprobs] [--token-ids]",
   run,
 };

@@ -90,6 +90,8 @@ export function ftrlRows(transcript: Transcript, mode: RewardMode = "ftrl", spli
   // The reference computes 1 - remaining / total; with nothing to solve the task is complete.
   const solveRate = (): number => (needed > 0 ? 1 - tracker.pendingCount / needed : 1);
   const messages: ChatMessage[] = [{ role: "user", content: task.question }];
+  // Token columns only for rollouts that recorded tokens, so other rows keep exactly method.md §4's fields.
+  const tokens = transcript.turns.some((t) => t.meta.tokens) ? transcript.turns.map((t) => t.meta.tokens) : null;
   const row = (): FtrlRow => ({
     messages: structuredClone(messages),
     tools,
@@ -99,6 +101,12 @@ export function ftrlRows(transcript: Transcript, mode: RewardMode = "ftrl", spli
     data_source: dataSource(env.id, task.id),
     split,
     answer: task.answer,
+    ...(tokens
+      ? (() => {
+          const seen = tokens.slice(0, messages.filter((m) => m.role === "assistant").length);
+          return { token_ids: seen.map((t) => t?.token_ids ?? null), logprobs: seen.map((t) => t?.logprobs ?? null) };
+        })()
+      : {}),
   });
   const rows = [row()];
   for (const turn of transcript.turns) {

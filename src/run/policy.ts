@@ -176,19 +176,28 @@ export class LlmPolicy implements Policy {
   constructor(
     private readonly endpoint: ChatEndpoint,
     private readonly mode: LlmMode = "native",
+    /** Called after a completion that carried no token logprobs or ids although they were asked for. */
+    private readonly onNoTokens: () => void = () => undefined,
   ) {}
+
+  private complete(messages: readonly object[], tools: readonly ChatTool[] | null, signal?: AbortSignal): Promise<Completion> {
+    return chatCompletion(this.endpoint, messages, tools, signal).then((c) => {
+      if (c.tokens === null && (this.endpoint.logprobs !== false || this.endpoint.tokenIds)) this.onNoTokens();
+      return c;
+    });
+  }
 
   async next({ tools, messages, turn, signal }: TurnRequest): Promise<AssistantTurn> {
     if (this.mode === "raw") {
       const plain = hermesMessages(messages, tools, (i) => this.raws[i] ?? "");
-      const { message, ...completion } = await chatCompletion(this.endpoint, plain, null, signal);
+      const { message, ...completion } = await this.complete(plain, null, signal);
       const raw = typeof message.content === "string" ? message.content : "";
       this.raws.push(raw);
       const parsed = parseResponse(raw);
       const calls = parsed.tool_calls.map((c, i) => call(`call_${turn}_${i}`, c.name, c.arguments));
       return { message: assistant(parsed.content, calls), raw, completion };
     }
-    const { message, ...completion } = await chatCompletion(this.endpoint, messages, tools, signal);
+    const { message, ...completion } = await this.complete(messages, tools, signal);
     const calls = (message.tool_calls ?? []).map(
       (tc, i): ChatToolCall => ({
         id: typeof tc.id === "string" && tc.id !== "" ? tc.id : `call_${turn}_${i}`,
@@ -210,7 +219,13 @@ export const randomFactory = (seed: string | number = 0): PolicyFactory => ({
   create: ({ episodeId }) => new RandomPolicy(seed, episodeId),
 });
 
-export const llmFactory = (endpoint: ChatEndpoint, mode: LlmMode = "native"): PolicyFactory => ({
-  label: endpoint.model,
-  create: () => new LlmPolicy(endpoint, mode),
-});
+/** `notice` hears, once per factory, that the endpoint gives no token logprobs or ids. */
+export function llmFactory(endpoint: ChatEndpoint, mode: LlmMode = "native", notice?: (message: string) => void): PolicyFactory {
+  let told = false;
+  const onNoTokens = (): void => {
+    if (told) return;
+    told = true;
+    notice?.(`${endpoint.baseUrl} returned no token logprobs or ids for ${endpoint.model}; the rollouts record text only (ATIF metrics and token columns stay empty)`);
+  };
+  return { label: endpoint.model, create: () => new LlmPolicy(endpoint, mode, onNoTokens) };
+}

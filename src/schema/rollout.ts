@@ -119,5 +119,11 @@ export const FtrlRow = z.strictObject({
   data_source: z.string(),
   split: z.string(),
   answer: z.string(),
+  /**
+   * Only when the rollout recorded tokens: per assistant message of `messages`, in order, the
+   * sampled token ids and their logprobs (null for a turn the endpoint gave none for).
+   */
+  token_ids: z.array(z.array(z.number().int()).nullable()).optional(),
+  logprobs: z.array(z.array(z.number()).nullable()).optional(),
 });
 export type FtrlRow = z.infer<typeof FtrlRow>;
