@@ -14,8 +14,9 @@ import { recordCommand } from "./record.ts";
 import { builderCommand } from "./builder.ts";
 import { startCommand } from "./start.ts";
 import { importCommand } from "./import.ts";
+import { modelProxyCommand } from "./model-proxy.ts";
 
-export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, viewCommand, buildCommand, listCommand, recordCommand, startCommand, builderCommand, importCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, viewCommand, buildCommand, listCommand, recordCommand, startCommand, builderCommand, importCommand, modelProxyCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

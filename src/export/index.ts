@@ -71,3 +71,4 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
   return stats;
 }
 export { importTrajectories, IMPORT_FORMATS, ImportError, type ImportFormat, type ImportItem, type ImportOptions, type ImportResult, type ImportTurn } from "./import.ts";
+export { modelTurn, sseEvents, type ModelTurn } from "./model-calls.ts";

@@ -227,5 +227,6 @@ export function llmFactory(endpoint: ChatEndpoint, mode: LlmMode = "native", not
     told = true;
     notice?.(`${endpoint.baseUrl} returned no token logprobs or ids for ${endpoint.model}; the rollouts record text only (ATIF metrics and token columns stay empty)`);
   };
-  return { label: endpoint.model, create: () => new LlmPolicy(endpoint, mode, onNoTokens) };
+  // `{episode}` in the base URL becomes the rollout's episode id, so a model proxy files each call under its episode.
+  return { label: endpoint.model, create: ({ episodeId }) => new LlmPolicy({ ...endpoint, baseUrl: endpoint.baseUrl.replaceAll("{episode}", encodeURIComponent(episodeId)) }, mode, onNoTokens) };
 }
