@@ -1,6 +1,8 @@
 // `envforge import`: trajectories from elsewhere (ATIF, HF chat rows, FTRL rows) checked against an environment, re-scored in both reward modes, and stored as `imported` episodes.
 import { createHash } from "node:crypto";
-import { readFile, readdir, stat } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { open, readFile, readdir, stat } from "node:fs/promises";
+import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { EpisodeTracker, finalAnswerFound } from "../score/index.ts";
 import {
@@ -79,12 +81,20 @@ function jsonLine(line: string, where: string): unknown {
 const issues = (error: { issues: { path: PropertyKey[]; message: string }[] }): string =>
   error.issues.slice(0, 3).map((i) => `${i.path.length ? `$.${i.path.map(String).join(".")}: ` : ""}${i.message}`).join("; ");
 
-function* lines(text: string): Generator<{ line: string; where: string }> {
+/** The non-blank lines of a file, streamed: import files can be larger than a string can hold. */
+async function* lines(file: string): AsyncGenerator<{ line: string; where: string }> {
   let n = 0;
-  for (const line of text.split("\n")) {
+  for await (const line of createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY })) {
     n++;
     if (line.trim() !== "") yield { line, where: `line ${n}` };
   }
+}
+
+/** A file's SHA-256, streamed. */
+async function fileHash(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
 }
 
 const safeJson = (line: string): unknown => {
@@ -210,6 +220,18 @@ type Reader = (file: string, onItem: (read: () => ImportItem) => void) => Promis
 
 const sha = (text: string): string => createHash("sha256").update(text).digest("hex");
 
+/** The first KiB of a file, to tell one JSON document from JSON Lines without reading it all. */
+async function readHead(file: string): Promise<string> {
+  const handle = await open(file);
+  try {
+    const buffer = Buffer.alloc(1024);
+    const { bytesRead } = await handle.read(buffer, 0, 1024, 0);
+    return buffer.subarray(0, bytesRead).toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
 const readAtif: Reader = async (file, onItem) => {
   if ((await stat(file)).isDirectory()) {
     // A folder from `envforge export --format atif`: every file the manifest lists, checked against its SHA-256.
@@ -224,15 +246,17 @@ const readAtif: Reader = async (file, onItem) => {
     }
     return;
   }
-  const text = await readFile(file, "utf8");
-  const trimmed = text.trimStart();
-  // One trajectory as a JSON document, or JSON Lines with one per line.
-  if (trimmed.startsWith("{") && !trimmed.includes("\n{")) return onItem(() => atifItem(jsonLine(text, "the file"), "the file", text));
-  for (const { line, where } of lines(text)) onItem(() => atifItem(jsonLine(line, where), where, line));
+  // One trajectory as a JSON document (pretty-printed, as Harbor writes it), or JSON Lines with one per line.
+  const head = await readHead(file);
+  if (/^\s*\{\s*\n/.test(head) || /\.json$/i.test(file)) {
+    const text = await readFile(file, "utf8");
+    return onItem(() => atifItem(jsonLine(text, "the file"), "the file", text));
+  }
+  for await (const { line, where } of lines(file)) onItem(() => atifItem(jsonLine(line, where), where, line));
 };
 
 const readHf: Reader = async (file, onItem) => {
-  for (const { line, where } of lines(await readFile(file, "utf8"))) {
+  for await (const { line, where } of lines(file)) {
     onItem(() => {
       const row = jsonLine(line, where) as { messages?: unknown; tools?: { function?: { name?: unknown } }[] } | null;
       if (row === null || typeof row !== "object") throw new ImportError(`${where}: not an object`);
@@ -255,7 +279,7 @@ const readFtrl: Reader = async (file, onItem) => {
       if (Array.isArray(tools)) item.tools = (tools as { function?: { name?: unknown } }[]).map((t) => String(t?.function?.name ?? ""));
       return item;
     });
-  for (const { line, where } of lines(await readFile(file, "utf8"))) {
+  for await (const { line, where } of lines(file)) {
     const parsed = FtrlRow.safeParse(safeJson(line));
     if (!parsed.success) {
       onItem(() => {
@@ -377,7 +401,7 @@ function toEpisode(item: ImportItem, options: ImportOptions, envs: ReadonlyMap<s
  */
 export async function importTrajectories(options: ImportOptions): Promise<ImportResult> {
   const envs = new Map(options.environments.map((env) => [env.id, { env, sha256: createHash("sha256").update(JSON.stringify(env)).digest("hex") }]));
-  const fileSha = (await stat(options.file)).isDirectory() ? sha(await readFile(join(options.file, "manifest.json"), "utf8")) : sha(await readFile(options.file, "utf8"));
+  const fileSha = await fileHash((await stat(options.file)).isDirectory() ? join(options.file, "manifest.json") : options.file);
   const batch = `import-${fileSha.slice(0, 12)}-${Math.round(now())}`;
   const episodes: ImportedEpisodeRecord[] = [];
   const problems: string[] = [];
