@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { Recorder, Records } from "../store/index.ts";
-import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStdio, startHttpServer } from "../serve/index.ts";
+import { EnvironmentRegistry, HTTP_DEFAULTS, LookupError, rewardRoutes, serveStdio, startHttpServer, otlpTracer, SERVER_VERSION } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
@@ -71,6 +71,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       "idle-timeout": { type: "string" },
       seed: { type: "string" },
       "no-submit-tool": { type: "boolean" },
+      otlp: { type: "string" },
     },
   });
   const sync = values.sync ?? "normal";
@@ -99,9 +100,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   const recorder = Recorder.open(dbFile, { synchronous: sync });
   const interrupted = recorder.recoverInterrupted();
   if (interrupted > 0) write(io.stderr, `envforge serve: marked ${interrupted} episodes of stopped servers as interrupted in ${dbFile}`);
+  if (values.otlp !== undefined && !/^https?:\/\//.test(values.otlp)) throw new UsageError(`--otlp wants an http(s) URL of an OTLP/HTTP endpoint, got ${JSON.stringify(values.otlp)}`);
+  const otel = values.otlp ? otlpTracer(values.otlp, SERVER_VERSION) : null;
   const common = {
     registry,
     recorder,
+    ...(otel ? { tracer: otel.tracer } : {}),
     ...(values["max-calls"] !== undefined ? { maxCalls: positiveInt("max-calls", values["max-calls"])! } : {}),
     ...(values["no-submit-tool"] ? { submitTool: false } : {}),
   };
@@ -151,6 +155,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     await server.close();
     return 0;
   } finally {
+    await otel?.shutdown();
     recorder.close();
   }
 }
@@ -159,6 +164,6 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "Serve environments over MCP (stdio, or Streamable HTTP with --http), recording every message",
   usage:
-    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool]",
+    "serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--idle-timeout SECONDS] [--max-body BYTES]] [--db FILE] [--sync normal|full] [--max-calls N] [--no-submit-tool] [--otlp URL]",
   run,
 };

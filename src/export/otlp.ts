@@ -1,5 +1,7 @@
 // Episodes as OpenTelemetry GenAI spans in OTLP/JSON: one ExportTraceServiceRequest per line (as the Collector's file exporter writes).
 import { createHash } from "node:crypto";
+import { EVALUATION_EVENT, evaluationAttributes } from "../score/index.ts";
+import type { EpisodeScore, RewardMode } from "../schema/index.ts";
 import { scoreOf, type Transcript } from "./transcript.ts";
 
 type AnyValue = { stringValue: string } | { intValue: string } | { doubleValue: number } | { boolValue: boolean };
@@ -39,23 +41,11 @@ const nanos = (ms: number): string => (BigInt(Math.round(ms * 1000)) * 1000n).to
 const hexId = (chars: number, ...parts: string[]): string => createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, chars);
 
 /** GenAI evaluation events (`gen_ai.evaluation.result`) for the episode's score in both reward modes. */
-export function evaluationEvents(scores: Record<string, { solve_f1: number; solve_rate: number; solve_precision: number; answer_correct: boolean | null } | null>, at: string): NonNullable<OtlpSpan["events"]> {
-  return Object.entries(scores).flatMap(([mode, s]) =>
-    s === null
-      ? []
-      : [
-          {
-            timeUnixNano: at,
-            name: "gen_ai.evaluation.result",
-            attributes: [
-              attr("gen_ai.evaluation.name", `envforge.solve_f1.${mode}`),
-              attr("gen_ai.evaluation.score.value", s.solve_f1),
-              attr("gen_ai.evaluation.score.label", s.solve_rate === 1 && s.answer_correct === true ? "pass" : "fail"),
-              attr("gen_ai.evaluation.explanation", `solve_rate ${s.solve_rate}, solve_precision ${s.solve_precision}, answer_correct ${String(s.answer_correct)} (${mode} reward)`),
-            ],
-          },
-        ],
-  );
+export function evaluationEvents(scores: Record<RewardMode, EpisodeScore | null>, at: string): NonNullable<OtlpSpan["events"]> {
+  return (["ftrl", "strict"] as const).flatMap((mode) => {
+    const s = scores[mode];
+    return s === null ? [] : [{ timeUnixNano: at, name: EVALUATION_EVENT, attributes: Object.entries(evaluationAttributes(mode, s)).map(([k, v]) => attr(k, v)) }];
+  });
 }
 
 /**

@@ -16,3 +16,4 @@ export {
   type StepLineScore,
 } from "./lines.ts";
 export * from "./stats.ts";
+export { EVALUATION_EVENT, evaluationAttributes } from "./evaluation.ts";

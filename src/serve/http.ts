@@ -6,7 +6,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { describeMessage, Records, type Recorder } from "../store/index.ts";
 import { idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE_ERROR } from "./jsonrpc.ts";
-import { openSession, type Session } from "./session.ts";
+import { openSession, type Session, type SessionOptions } from "./session.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 
 export const MCP_PATH = "/mcp";
@@ -77,6 +77,8 @@ export interface HttpServerOptions {
   routes?: readonly Route[];
   /** Diagnostics (refused requests, recording failures); stderr in the CLI. */
   log?: (line: string) => void;
+  /** Sends OpenTelemetry spans for every MCP request (`serve --otlp`). */
+  tracer?: SessionOptions["tracer"];
 }
 
 export interface HttpServer {
@@ -229,6 +231,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}),
       onRecordError: (err) => log(`envforge serve: recording failed: ${err.message}`),
       onClose: () => sessions.delete(sessionId),
+      ...(options.tracer ? { tracer: options.tracer } : {}),
     });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId, enableJsonResponse: true });
     await session.connect(transport);

@@ -8,6 +8,8 @@ import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { EpisodeSession } from "./episode.ts";
 import { createCatalogServer, createEpisodeServer, type CatalogOptions } from "./mcp.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
+import type { Tracer } from "@opentelemetry/api";
+import { TracingTransport } from "./otel.ts";
 
 /** Ids a client may choose: safe in URLs, headers, file names and SQL text. */
 export const EPISODE_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -32,6 +34,8 @@ export interface SessionOptions {
   onRecordError?: (error: Error) => void;
   /** Runs once after the session has closed, however it closed. */
   onClose?: () => void;
+  /** Sends OpenTelemetry spans for every request of the session (`serve --otlp`). */
+  tracer?: Tracer;
 }
 
 export interface Session {
@@ -105,7 +109,7 @@ export function openSession(options: SessionOptions): Session {
         },
         ...(options.onRecordError ? { onRecordError: options.onRecordError } : {}),
       });
-      return server.connect(recording);
+      return server.connect(options.tracer ? new TracingTransport(recording, options.tracer, { episodeId: id, transport: options.transport, envId: options.envId ?? null, taskId: episode?.task.id ?? null }) : recording);
     },
     async close(status = "closed") {
       if (closed) return;
