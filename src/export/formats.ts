@@ -6,7 +6,7 @@ import { ATIF_VERSION } from "../schema/index.ts";
 import { atifTrajectory } from "./atif.ts";
 import { hfRow } from "./hf.ts";
 import { writeInspectLog } from "./inspect.ts";
-import { writeLines } from "./lines.ts";
+import { linePerEpisode, writeLines } from "./lines.ts";
 import { episodeSpans, otlpTraces } from "./otlp.ts";
 import type { ExportStats } from "./rows.ts";
 import type { Transcript } from "./transcript.ts";
@@ -46,21 +46,6 @@ async function writeAtif(selected: Iterable<Transcript>, dir: string, stats: Exp
 export async function writeTraceFormat(format: TraceFormat, selected: Iterable<Transcript>, out: string, stats: ExportStats): Promise<void> {
   if (format === "atif") return writeAtif(selected, out, stats);
   if (format === "inspect") return writeInspectLog(selected, out, stats);
-  const lines = function* () {
-    for (const t of selected) {
-      if (format === "otlp") {
-        stats.exported++;
-        yield otlpTraces(episodeSpans(t));
-        continue;
-      }
-      const row = hfRow(t);
-      if (!row) {
-        stats.skipped.no_final_answer = (stats.skipped.no_final_answer ?? 0) + 1;
-        continue;
-      }
-      stats.exported++;
-      yield row;
-    }
-  };
-  stats.rows = await writeLines(out, lines());
+  const line: (t: Transcript) => object | null = format === "otlp" ? (t) => otlpTraces(episodeSpans(t)) : hfRow;
+  stats.rows = await writeLines(out, linePerEpisode(selected, stats, line));
 }

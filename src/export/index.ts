@@ -5,7 +5,7 @@ import type { Records } from "../store/index.ts";
 import type { Environment, FtrlRow } from "../schema/index.ts";
 import { ftrlParquet } from "./parquet.ts";
 import { chatLine, ftrlRows, transcripts, type ExportFilter, type ExportStats } from "./rows.ts";
-import { writeLines } from "./lines.ts";
+import { linePerEpisode, writeLines } from "./lines.ts";
 import { writeTraceFormat, TRACE_FORMATS, type TraceFormat } from "./formats.ts";
 
 export { ftrlParquet, FTRL_PARQUET_SCHEMA } from "./parquet.ts";
@@ -41,18 +41,7 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
     return stats;
   }
   if (options.format === "chat") {
-    const lines = function* () {
-      for (const t of selected) {
-        const line = chatLine(t);
-        if (!line) {
-          stats.skipped.no_final_answer = (stats.skipped.no_final_answer ?? 0) + 1;
-          continue;
-        }
-        stats.exported++;
-        yield line;
-      }
-    };
-    stats.rows = await writeLines(options.out, lines());
+    stats.rows = await writeLines(options.out, linePerEpisode(selected, stats, chatLine));
     return stats;
   }
   const rows = function* (): Generator<FtrlRow> {

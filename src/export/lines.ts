@@ -1,6 +1,8 @@
 // JSON Lines output for the exporters: one line per row, streamed with backpressure.
 import { createWriteStream } from "node:fs";
 import { once } from "node:events";
+import type { ExportStats } from "./rows.ts";
+import type { Transcript } from "./transcript.ts";
 
 /** Writes JSON Lines without holding them all: one line per row, with backpressure. */
 export async function writeLines(file: string, lines: Iterable<unknown>): Promise<number> {
@@ -16,4 +18,17 @@ export async function writeLines(file: string, lines: Iterable<unknown>): Promis
     await once(stream, "close");
   }
   return n;
+}
+
+/** One line per transcript; a transcript that gives none (null: no final answer) is counted as skipped. */
+export function* linePerEpisode<T>(selected: Iterable<Transcript>, stats: ExportStats, line: (t: Transcript) => T | null): Generator<T> {
+  for (const t of selected) {
+    const value = line(t);
+    if (value === null) {
+      stats.skipped.no_final_answer = (stats.skipped.no_final_answer ?? 0) + 1;
+      continue;
+    }
+    stats.exported++;
+    yield value;
+  }
 }

@@ -4,29 +4,10 @@ import { existsSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { Records } from "../../src/store/index.ts";
 import { exportRecords, type ExportFormat, type ExportStats } from "../../src/export/index.ts";
-import { llmFactory, oracleFactory } from "../../src/run/index.ts";
 import type { Environment } from "../../src/schema/index.ts";
-import { environmentsIn, EXAMPLES, runInMemory } from "../run/helpers.ts";
-import { startFakeOpenAI } from "../run/openai-server.ts";
-import { nativeBirthYear, rawBirthYear } from "../run/scripted.ts";
 import { venv } from "../helpers/venv.ts";
 
-export const ENV = "example-films-director-birth";
-
-/** Oracle rollouts (two per task) and two scripted model rollouts, recorded into `db`. */
-export async function recordRollouts(db: string): Promise<Environment[]> {
-  const environments = await environmentsIn(EXAMPLES);
-  await runInMemory(db, { environments, policy: oracleFactory(), n: 2 });
-  for (const [script, mode, model] of [[nativeBirthYear, "native", "native-model"], [rawBirthYear, "raw", "raw-model"]] as const) {
-    const server = await startFakeOpenAI(script);
-    try {
-      await runInMemory(db, { environments, policy: llmFactory({ baseUrl: server.baseUrl, model }, mode), envIds: [ENV], taskIds: ["director-birth-year"] });
-    } finally {
-      await server.close();
-    }
-  }
-  return environments;
-}
+export { ENV, recordRollouts } from "../export/helpers.ts";
 
 export async function exportTo(db: string, environments: Environment[], format: ExportFormat, out: string, filter: { model?: string } = {}): Promise<ExportStats> {
   const records = Records.open(db);
