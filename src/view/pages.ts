@@ -367,7 +367,7 @@ ${view.gold_answer !== null ? html`<div><dt>Expected</dt><dd><q>${view.gold_answ
 <div class="page-head"><nav aria-label="Breadcrumb" class="crumbs"><a href="/">Episodes</a> <span aria-hidden="true">›</span> <span>${e.id}</span></nav>
 <h1>Episode <code>${breakable(e.id)}</code> ${statusBadge(e.status)}</h1>
 <p class="downloads"><a class="button-link" href="/api/episodes/${id}/export.json" download>Download JSON</a>
-${view.export.rows ? html`<a class="button-link" href="/api/episodes/${id}/row.jsonl" download>Download exported rows (FTRL JSONL)</a>` : html`<span class="muted">No exported rows: ${view.export.problem?.replace(/_/g, " ")}</span>`}</p></div>
+${view.export.rows ? html`<a class="button-link" href="/api/episodes/${id}/row.jsonl" download>Download exported rows (FTRL JSONL)</a> <a class="button-link" href="/api/episodes/${id}/atif.json" download>ATIF</a> <a class="button-link" href="/api/episodes/${id}/otlp.json" download>OTLP spans</a>` : html`<span class="muted">No exported rows: ${view.export.problem?.replace(/_/g, " ")}</span>`}</p></div>
 ${view.notes.map((n) => html`<p class="note" role="note">${n}</p>`)}
 ${facts(view)}
 <section aria-labelledby="question-h"><h2 id="question-h">Question</h2>${view.question !== null ? html`<blockquote class="question">${view.question}</blockquote>` : html`<p class="muted">Unknown: the task is not loaded here.</p>`}</section>

@@ -8,6 +8,7 @@ import { AtifTrajectory, type Environment } from "../../src/schema/index.ts";
 import { EXAMPLES, tempDir } from "../run/helpers.ts";
 import { memoryIo } from "../helpers/io.ts";
 import { runPython } from "../helpers/venv.ts";
+import { startViewServer, Viewer } from "../../src/view/index.ts";
 import { withoutNulls } from "../export/helpers.ts";
 import { ENV, exportTo, harborModels, inspectPython, recordRollouts, tracesPython } from "./fixtures.ts";
 
@@ -176,4 +177,29 @@ print(json.dumps(res))`,
     const names = spans.filter((s) => s.trace === root.trace).map((s) => s.name);
     expect(names.filter((n) => n.startsWith("chat "))).toEqual(["chat native-model", "chat native-model"]);
   }, 600_000);
+});
+
+describe("viewer downloads", () => {
+  it("serves an episode as the same ATIF trajectory and OTLP spans the export writes", async () => {
+    const dir = `${tmp.dir}/atif-view`;
+    await exportTo(db, environments, "atif", dir, { model: "native-model" });
+    const manifest = JSON.parse(readFileSync(`${dir}/manifest.json`, "utf8")) as { trajectories: { file: string; episode: string }[] };
+    const [entry] = manifest.trajectories;
+    const records = Records.open(db);
+    const viewer = new Viewer({ records, environments });
+    const server = await startViewServer({ viewer, port: 0 });
+    const base = server.url.replace(/\/$/, "");
+    try {
+      const atif = await fetch(`${base}/api/episodes/${encodeURIComponent(entry!.episode)}/atif.json`);
+      expect(atif.headers.get("content-disposition")).toContain(".atif.json");
+      expect(await atif.text()).toBe(readFileSync(`${dir}/${entry!.file}`, "utf8"));
+      const otlp = (await (await fetch(`${base}/api/episodes/${encodeURIComponent(entry!.episode)}/otlp.json`)).json()) as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] };
+      expect(otlp.resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => s.name)).toContain("execute_tool get_weather");
+      expect((await fetch(`${base}/api/episodes/nope/atif.json`)).status).toBe(404);
+    } finally {
+      await server.close();
+      viewer.close();
+      records.close();
+    }
+  });
 });
