@@ -1,4 +1,5 @@
 // The model proxy: OpenAI chat completions and responses, streamed and not, relayed byte for byte and recorded under the episode in the path; the viewer puts model calls and tool calls on one timeline.
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelTurn, sseEvents } from "../../src/export/index.ts";
 import { llmFactory } from "../../src/run/index.ts";
@@ -112,5 +113,29 @@ describe("model proxy", () => {
     } finally {
       records.close();
     }
+  });
+});
+
+describe("reading recorded streams (property)", () => {
+  it("assembles a chat completion stream the same way however its bytes were cut into events", () => {
+    const row = (response: string) => ({ id: 1, episodeId: "e", api: "chat", path: "/v1/chat/completions", model: "m", stream: true, status: 200, startedAt: 0, latencyMs: 1, request: "{}", response, error: null });
+    fc.assert(
+      fc.property(fc.array(fc.string({ minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 12 }), fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), fc.constantFrom("\n\n", "\r\n\r\n"), (pieces, args, sep) => {
+        const events = [
+          ...pieces.map((p) => ({ choices: [{ index: 0, delta: { content: p }, logprobs: { content: [{ token: p, logprob: -0.5 }] } }] })),
+          ...(args.length ? [{ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, id: "c1", function: { name: "get_film", arguments: "" } }] } }] }] : []),
+          ...args.map((a) => ({ choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: a } }] } }] })),
+        ];
+        const text = `${events.map((e) => `data: ${JSON.stringify(e)}`).join(sep)}${sep}data: [DONE]${sep}`;
+        const turn = modelTurn(row(text));
+        expect(turn.text).toBe(pieces.join(""));
+        expect(turn.logprobs.map((l) => l.token)).toEqual(pieces);
+        expect(turn.tool_calls).toEqual(args.length ? [{ id: "c1", name: "get_film", arguments: args.join("") }] : []);
+        // A stream cut anywhere reads as far as its whole events go, without throwing.
+        const cut = modelTurn(row(text.slice(0, Math.floor(text.length / 2))));
+        expect(pieces.join("").startsWith(cut.text)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
