@@ -7,7 +7,9 @@ import { Records } from "../../src/store/index.ts";
 import { ASSISTANT_META_KEY, AtifTrajectory, FtrlRow, type AssistantTurnMeta } from "../../src/schema/index.ts";
 import { environmentsIn, EXAMPLES, runInMemory, tempDir } from "../run/helpers.ts";
 import { memoryIo } from "../helpers/io.ts";
-import { ENV, exportTo } from "./fixtures.ts";
+import { ENV, exportTo, tracesPython } from "./fixtures.ts";
+import { runPython } from "../helpers/venv.ts";
+import { readParquet } from "../export/helpers.ts";
 import { startWireServer, tokensOf, type WireReply } from "./openai-wire.ts";
 
 const tmp = tempDir("envforge-tokens-");
@@ -53,6 +55,14 @@ describe("token capture", () => {
       expect(rows.map((r) => r.token_ids!.length)).toEqual([0, 1, 2]);
       expect(rows[2]!.token_ids).toEqual(REPLIES.slice(0, 2).map((r) => tokensOf(textOf(r)).map((x) => x.id)));
       expect(rows[2]!.logprobs![1]).toEqual(tokensOf(textOf(REPLIES[1]!)).map((x) => x.logprob));
+
+      const parquet = `${tmp.dir}/rows.parquet`;
+      await exportTo(db, environments, "parquet", parquet);
+      const read = await readParquet(readFileSync(parquet).buffer as ArrayBuffer);
+      expect(read.map((r) => r.token_ids)).toEqual(rows.map((r) => r.token_ids));
+      expect(read.map((r) => r.logprobs)).toEqual(rows.map((r) => r.logprobs));
+      const arrow = JSON.parse(runPython(tracesPython(), "import json, sys, pyarrow.parquet as pq; t = pq.read_table(sys.argv[1]); print(json.dumps({'ids': t.column('token_ids').to_pylist(), 'type': str(t.schema.field('token_ids').type)}))", [parquet])) as { ids: unknown; type: string };
+      expect(arrow).toEqual({ ids: rows.map((r) => r.token_ids), type: "list<element: list<element: int32 not null>>" });
     } finally {
       await server.close();
     }
