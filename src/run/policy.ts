@@ -2,7 +2,7 @@
 import { normalize, parseResponse } from "../score/index.ts";
 import type { ChatAssistantMessage, ChatMessage, ChatTool, ChatToolCall, Environment, GoldStep, Task } from "../schema/index.ts";
 import { hermesMessages } from "./hermes.ts";
-import { chatCompletion, type ChatEndpoint, type Completion } from "./openai.ts";
+import { chatCompletion, ModelEndpointError, type ChatEndpoint, type Completion } from "./openai.ts";
 import { Rng } from "./rng.ts";
 import { sampleArguments } from "./sample.ts";
 
@@ -165,6 +165,11 @@ export class RandomPolicy implements Policy {
 
 export type LlmMode = "native" | "raw";
 
+interface TokenRequests {
+  refused: boolean;
+  missing: () => void;
+}
+
 /**
  * A model behind an OpenAI-compatible chat-completions endpoint. `native` passes the tools
  * and reads structured `tool_calls`; `raw` puts the tools in the system prompt with the
@@ -176,15 +181,30 @@ export class LlmPolicy implements Policy {
   constructor(
     private readonly endpoint: ChatEndpoint,
     private readonly mode: LlmMode = "native",
-    /** Called after a completion that carried no token logprobs or ids although they were asked for. */
-    private readonly onNoTokens: () => void = () => undefined,
+    /** Shared by the rollouts of one factory: whether to stop asking for tokens, and what to say the first time they are missing. */
+    private readonly tokens: TokenRequests = { refused: false, missing: () => undefined },
   ) {}
 
-  private complete(messages: readonly object[], tools: readonly ChatTool[] | null, signal?: AbortSignal): Promise<Completion> {
-    return chatCompletion(this.endpoint, messages, tools, signal).then((c) => {
-      if (c.tokens === null && (this.endpoint.logprobs !== false || this.endpoint.tokenIds)) this.onNoTokens();
-      return c;
-    });
+  /**
+   * One completion, asking for tokens unless the endpoint refused them. Some endpoints answer
+   * 400 to `logprobs` (OpenAI's reasoning models) or to vLLM's `return_token_ids`: then every
+   * later request of the run goes without them, and the run says so once.
+   */
+  private async complete(messages: readonly object[], tools: readonly ChatTool[] | null, signal?: AbortSignal): Promise<Completion> {
+    const asks = this.endpoint.logprobs !== false || this.endpoint.tokenIds === true;
+    const plain: ChatEndpoint = { ...this.endpoint, logprobs: false, tokenIds: false };
+    const asked = asks && !this.tokens.refused;
+    let c: Completion;
+    try {
+      c = await chatCompletion(asked ? this.endpoint : plain, messages, tools, signal);
+    } catch (err) {
+      // Rollouts run concurrently: another may have learnt of the refusal while this request was out.
+      if (!(asked && err instanceof ModelEndpointError && err.status === 400 && /logprob|token_ids/i.test(err.message))) throw err;
+      this.tokens.refused = true;
+      c = await chatCompletion(plain, messages, tools, signal);
+    }
+    if (c.tokens === null && asks) this.tokens.missing();
+    return c;
   }
 
   async next({ tools, messages, turn, signal }: TurnRequest): Promise<AssistantTurn> {
@@ -222,11 +242,14 @@ export const randomFactory = (seed: string | number = 0): PolicyFactory => ({
 /** `notice` hears, once per factory, that the endpoint gives no token logprobs or ids. */
 export function llmFactory(endpoint: ChatEndpoint, mode: LlmMode = "native", notice?: (message: string) => void): PolicyFactory {
   let told = false;
-  const onNoTokens = (): void => {
-    if (told) return;
-    told = true;
-    notice?.(`${endpoint.baseUrl} returned no token logprobs or ids for ${endpoint.model}; the rollouts record text only (ATIF metrics and token columns stay empty)`);
+  const tokens: TokenRequests = {
+    refused: false,
+    missing: () => {
+      if (told) return;
+      told = true;
+      notice?.(`${endpoint.baseUrl} ${tokens.refused ? "refused requests for" : "returned no"} token logprobs or ids for ${endpoint.model}; the rollouts record text only (ATIF metrics and token columns stay empty)`);
+    },
   };
   // `{episode}` in the base URL becomes the rollout's episode id, so a model proxy files each call under its episode.
-  return { label: endpoint.model, create: ({ episodeId }) => new LlmPolicy({ ...endpoint, baseUrl: endpoint.baseUrl.replaceAll("{episode}", encodeURIComponent(episodeId)) }, mode, onNoTokens) };
+  return { label: endpoint.model, create: ({ episodeId }) => new LlmPolicy({ ...endpoint, baseUrl: endpoint.baseUrl.replaceAll("{episode}", encodeURIComponent(episodeId)) }, mode, tokens) };
 }

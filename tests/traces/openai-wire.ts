@@ -29,7 +29,7 @@ const logprobsOf = (text: string, top: number) =>
   tokensOf(text).map((t) => ({ token: t.token, logprob: t.logprob, bytes: [...Buffer.from(t.token)], top_logprobs: Array.from({ length: top }, (_, k) => ({ token: `${t.token}~${k}`, logprob: t.logprob - k - 1, bytes: [] })) }));
 
 /** `script` answers each request; `logprobs: false` makes the server ignore requests for them, as some endpoints do. */
-export async function startWireServer(script: (body: Record<string, unknown>, index: number) => WireReply, options: { logprobs?: boolean } = {}): Promise<WireServer> {
+export async function startWireServer(script: (body: Record<string, unknown>, index: number) => WireReply, options: { logprobs?: boolean; refuseLogprobs?: boolean } = {}): Promise<WireServer> {
   const requests: WireServer["requests"] = [];
   const giveTokens = options.logprobs !== false;
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -39,6 +39,11 @@ export async function startWireServer(script: (body: Record<string, unknown>, in
     const path = req.url ?? "";
     const index = requests.length;
     requests.push({ path, body });
+    if (options.refuseLogprobs && "logprobs" in body) {
+      // As OpenAI answers for its reasoning models.
+      res.writeHead(400, { "content-type": "application/json" });
+      return void res.end(JSON.stringify({ error: { message: "Unsupported parameter: 'logprobs' is not supported with this model.", type: "invalid_request_error", param: "logprobs", code: "unsupported_parameter" } }));
+    }
     const reply = script(body, index);
     const model = String(body.model);
     const text = reply.content + (reply.tool_calls ?? []).map((c) => c.name + c.arguments).join("");

@@ -88,4 +88,22 @@ describe("token capture", () => {
       await server.close();
     }
   });
+
+  it("stops asking once the endpoint refuses logprobs with a 400, and says so once", async () => {
+    const server = await startWireServer(script, { refuseLogprobs: true });
+    try {
+      const io = memoryIo({ cwd: tmp.dir });
+      const code = await main(["run", "--policy", "llm", "--base-url", server.baseUrl, "--model", "reasoner", "--dir", EXAMPLES, "--env", ENV, "--task", "director-birth-year", "--n", "2", "--retries", "0", "--db", `${tmp.dir}/refused.db`], io.io);
+      expect(io.err().match(/refused requests for token logprobs/g)).toHaveLength(1);
+      expect(io.err()).not.toContain("failed");
+      expect(code).toBe(0);
+      // The first request of each rollout (they start together) is refused; every other goes without logprobs.
+      const asked = server.requests.map((r) => "logprobs" in r.body);
+      expect(asked[0]).toBe(true);
+      expect(asked.filter(Boolean).length).toBeLessThanOrEqual(2);
+      expect(asked.filter((a) => !a)).toHaveLength(6);
+    } finally {
+      await server.close();
+    }
+  });
 });
