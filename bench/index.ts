@@ -9,3 +9,4 @@ await import("./build.ts");
 await import("./runtime.ts");
 await import("./pool.ts");
 await import("./serve.ts");
+await import("./traces.ts");

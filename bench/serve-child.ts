@@ -1,5 +1,5 @@
 // Server process for bench/serve.ts: envforge (sandbox + recording) or a bare SDK server with one trivial tool.
-// Usage: node --expose-gc --import tsx bench/serve-child.ts envforge|bare ENV_FILE DB_FILE normal|full
+// Usage: node --expose-gc --import tsx bench/serve-child.ts envforge|bare ENV_FILE DB_FILE normal|full [OTLP_URL]
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,9 +7,9 @@ import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import { Recorder } from "../src/store/index.ts";
-import { EnvironmentRegistry, startHttpServer } from "../src/serve/index.ts";
+import { EnvironmentRegistry, otlpTracer, startHttpServer } from "../src/serve/index.ts";
 
-const [mode, envFile, dbFile, sync] = process.argv.slice(2);
+const [mode, envFile, dbFile, sync, otlp] = process.argv.slice(2);
 
 /** Heap and RSS after a full collection (so open-session memory is what is really held), and CPU time used so far. */
 function stats(): Record<string, number> {
@@ -62,6 +62,7 @@ async function envforge(): Promise<string> {
     port: 0,
     maxSessions: 5000,
     maxCallsPerEpisode: 1_000_000,
+    ...(otlp ? { tracer: otlpTracer(otlp, "bench").tracer } : {}),
     routes: [{ method: "GET", path: "/stats", handler: (ctx) => ctx.sendJson(200, stats()) }],
   });
   return server.url;

@@ -2,7 +2,8 @@
 // beside a bare SDK server, memory per 1,000 open sessions, and a 1,000-session x 10-call load run whose records are counted. Loopback only.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:http";
+import { Agent, createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Records } from "../src/store/index.ts";
@@ -160,8 +161,8 @@ interface Server {
 
 const children = new Set<ChildProcessWithoutNullStreams>();
 
-async function startServer(mode: "envforge" | "bare", envFile: string, db: string, sync: "normal" | "full" = "normal"): Promise<Server> {
-  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", join(ROOT, "bench/serve-child.ts"), mode, envFile, db, sync], { cwd: ROOT });
+async function startServer(mode: "envforge" | "bare", envFile: string, db: string, sync: "normal" | "full" = "normal", otlp?: string): Promise<Server> {
+  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", join(ROOT, "bench/serve-child.ts"), mode, envFile, db, sync, ...(otlp ? [otlp] : [])], { cwd: ROOT });
   children.add(child);
   let err = "";
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
@@ -262,6 +263,13 @@ async function thousandSessions(server: Server): Promise<{ heapMiB: number; rssM
 
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
+// An OTLP/HTTP receiver that accepts and drops every export: the cost measured is the server's.
+const sink = createServer((req, res) => {
+  req.resume();
+  req.on("end", () => res.end("{}"));
+});
+await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
+const otlpReceiver = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`;
 const dir = mkdtempSync(join(tmpdir(), "envforge-bench-serve-"));
 try {
   const envFile = join(dir, "bench-lookup.json");
@@ -272,6 +280,7 @@ try {
   const bareServer = await startServer("bare", envFile, join(dir, "unused.db"));
   const normal = await startServer("envforge", envFile, join(dir, "normal.db"));
   const full = await startServer("envforge", envFile, join(dir, "full.db"), "full");
+  const traced = await startServer("envforge", envFile, join(dir, "otlp.db"), "normal", otlpReceiver);
   const targets = [
     { name: "bare SDK server (1 trivial tool, no recording)", server: bareServer, face: legacyFace(bareServer) },
     { name: "envforge MCP 2025-11-25 (sandbox + recording)", server: normal, face: legacyFace(normal) },
@@ -279,6 +288,7 @@ try {
     { name: "envforge REST /v1/episodes", server: normal, face: restFace(normal) },
     { name: "envforge ORS (SSE)", server: normal, face: orsFace(normal) },
     { name: "envforge MCP 2025-11-25, --sync full", server: full, face: legacyFace(full) },
+    { name: "envforge MCP 2025-11-25, --otlp to a local receiver", server: traced, face: legacyFace(traced) },
   ];
   for (const t of targets) await throughput(t.server, t.face, 4, 50); // warm up JITs and the sandbox
   // Three interleaved rounds, best of each, so a busy moment on the machine does not decide the ratio.
@@ -340,6 +350,8 @@ try {
   console.log(`  lost records: ${answered - counts.calls + (expectedMessages - counts.messages)}`);
 } finally {
   for (const child of children) child.kill("SIGKILL");
+  sink.closeAllConnections();
+  sink.close();
   agent.destroy();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -37,6 +37,9 @@ export const POLICY_FLAGS = {
   "max-tokens": { type: "string" },
   timeout: { type: "string" },
   retries: { type: "string" },
+  logprobs: { type: "string" },
+  "no-logprobs": { type: "boolean" },
+  "token-ids": { type: "boolean" },
 } as const;
 
 /** Which tasks, how many rollouts, and where they are recorded (run and calibrate). */
@@ -55,7 +58,7 @@ export type Values = Record<string, string | boolean | string[] | undefined>;
 
 export function policyOf(values: Values, io: Io): PolicyFactory {
   const policy = values.policy as string | undefined;
-  const llmOnly = ["base-url", "model", "raw", "temperature", "max-tokens", "timeout", "retries", "api-key-env"].filter((k) => values[k] !== undefined);
+  const llmOnly = ["base-url", "model", "raw", "temperature", "max-tokens", "timeout", "retries", "api-key-env", "logprobs", "no-logprobs", "token-ids"].filter((k) => values[k] !== undefined);
   if (policy !== "llm" && llmOnly.length > 0) throw new UsageError(`--${llmOnly[0]} applies to --policy llm only`);
   if (policy === "oracle") return oracleFactory();
   if (policy === "random") return randomFactory((values.seed as string | undefined) ?? "0");
@@ -69,6 +72,7 @@ export function policyOf(values: Values, io: Io): PolicyFactory {
   const maxTokens = count("max-tokens", values["max-tokens"] as string | undefined);
   const timeoutMs = count("timeout", values.timeout as string | undefined);
   const retries = count("retries", values.retries as string | undefined, 0);
+  const logprobs = values["no-logprobs"] ? false : count("logprobs", values.logprobs as string | undefined, 0);
   return llmFactory(
     {
       baseUrl,
@@ -78,9 +82,11 @@ export function policyOf(values: Values, io: Io): PolicyFactory {
       ...(maxTokens !== undefined ? { maxTokens } : {}),
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(retries !== undefined ? { retries } : {}),
+      ...(logprobs !== undefined ? { logprobs } : {}),
+      ...(values["token-ids"] ? { tokenIds: true } : {}),
     },
     values.raw ? "raw" : "native",
-    (line) => write(io.stderr, `envforge run: warning: ${line}`),
+    (line) => write(io.stderr, `envforge run: ${line}`),
   );
 }
 
@@ -199,6 +205,6 @@ async function curriculum(values: Values, options: Omit<CurriculumOptions, "targ
 export const runCommand: Command = {
   usage:
     `run --policy oracle|random|llm [--dir DIR] [--env ID]... [--task ID]... [--limit N] [--n K] [--concurrency C] [--max-turns 20] [--db FILE | --url URL [--token T] [--db FILE]] [--seed S] [--progress] [--json] ${BAND_USAGE} [--curriculum TARGET [--rounds 4] [--batch 8]]\n` +
-    "    llm: --base-url URL --model NAME [--api-key-env OPENAI_API_KEY] [--raw] [--temperature T] [--max-tokens N] [--timeout MS] [--retries 4]",
+    "    llm: --base-url URL --model NAME [--api-key-env OPENAI_API_KEY] [--raw] [--temperature T] [--max-tokens N] [--timeout MS] [--retries 4] [--logprobs TOP_N | --no-logprobs] [--token-ids]",
   run,
 };

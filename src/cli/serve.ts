@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { configureSandboxPool } from "../runtime/index.ts";
 import { Recorder, Records } from "../store/index.ts";
-import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, SERVE_MODES, startHttpServer, SUBMIT_TOOL, submitClash, type ServeMode } from "../serve/index.ts";
+import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, SERVE_MODES, startHttpServer, otlpTracer, SERVER_VERSION, SUBMIT_TOOL, submitClash, type ServeMode } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Environment } from "../schema/index.ts";
 import { applyBand, BAND_FLAGS, BAND_USAGE } from "./band.ts";
@@ -117,6 +117,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       insecure: { type: "boolean" },
       mode: { type: "string" },
       ...BAND_FLAGS,
+      otlp: { type: "string" },
     },
   });
   const mode = values.mode ?? "eval";
@@ -159,9 +160,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   reportStore(recorder, io, "serve");
   const interrupted = recorder.recoverInterrupted();
   if (interrupted > 0) write(io.stderr, `envforge serve: marked ${plural(interrupted, "episode")} of stopped servers as interrupted in ${dbFile}`);
+  if (values.otlp !== undefined && !/^https?:\/\//.test(values.otlp)) throw new UsageError(`--otlp wants an http(s) URL of an OTLP/HTTP endpoint, got ${JSON.stringify(values.otlp)}`);
+  const otel = values.otlp ? otlpTracer(values.otlp, SERVER_VERSION) : null;
   const common = {
     registry,
     recorder,
+    ...(otel ? { tracer: otel.tracer } : {}),
     ...(values["max-calls"] !== undefined ? { maxCalls: positiveInt("max-calls", values["max-calls"])! } : {}),
     ...(values["no-submit-tool"] ? { submitTool: false } : {}),
     mode: mode as ServeMode,
@@ -222,12 +226,13 @@ async function run(argv: string[], io: Io): Promise<number> {
     await server.close();
     return 0;
   } finally {
+    await otel?.shutdown();
     recorder.close();
   }
 }
 
 export const serveCommand: Command = {
   usage:
-    `serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool] [--mode eval|train] ${BAND_USAGE}`,
+    `serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool] [--mode eval|train] [--otlp URL] ${BAND_USAGE}`,
   run,
 };

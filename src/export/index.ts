@@ -1,19 +1,24 @@
 // The export layer: recorded episodes -> training data (FTRL rows, chat JSONL, Parquet) and score reports.
-import { createWriteStream } from "node:fs";
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { once } from "node:events";
 import type { Records } from "../store/index.ts";
 import type { Environment, FtrlRow } from "../schema/index.ts";
 import { ftrlParquet } from "./parquet.ts";
 import { chatLine, ftrlRows, transcripts, type ExportFilter, type ExportStats } from "./rows.ts";
+import { linePerEpisode, writeLines } from "./lines.ts";
+import { writeTraceFormat, TRACE_FORMATS, type TraceFormat } from "./formats.ts";
 
 export { ftrlParquet, FTRL_PARQUET_SCHEMA } from "./parquet.ts";
 export { chatLine, dataSource, ftrlRows, recordedEpisodes, transcripts, type ChatLine, type ExportFilter, type ExportStats } from "./rows.ts";
 export { agentOf, chatTools, readTranscript, runMetaOf, scoreOf, toolCodes, type Transcript, type TranscriptProblem, type TranscriptTurn } from "./transcript.ts";
 export { buildReport, formatReport, isEmptyEpisode, succeeded, type GroupStats, type MetricRow, type Report, type ReportOptions } from "./report.ts";
 
-export const EXPORT_FORMATS = ["ftrl", "chat", "parquet"] as const;
+export { atifTrajectory, atifMetrics, argumentsObject } from "./atif.ts";
+export { hfRow, type HfRow, type HfMessage } from "./hf.ts";
+export { episodeSpans, otlpTraces, evaluationEvents, attr, type OtlpSpan, type OtlpTraces, type OtlpAttribute } from "./otlp.ts";
+export { TRACE_FORMATS, type TraceFormat } from "./formats.ts";
+
+export const EXPORT_FORMATS = ["ftrl", "chat", "parquet", ...TRACE_FORMATS] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** How far an export has got, reported after every row (a large export takes minutes). */
@@ -30,29 +35,9 @@ export interface ExportOptions extends ExportFilter {
   records: Records;
   environments: readonly Environment[];
   format: ExportFormat;
-  /** The file to write (its folder is created). */
+  /** The file to write (its folder is created); for `atif`, the folder to write. */
   out: string;
   onProgress?: (progress: ExportProgress) => void;
-}
-
-/** Writes JSON Lines without holding them all: one line per row, with backpressure. */
-async function writeLines(file: string, lines: Iterable<unknown>, onLine: (rows: number, bytes: number) => void): Promise<number> {
-  const stream = createWriteStream(file, { encoding: "utf8" });
-  let n = 0;
-  let bytes = 0;
-  try {
-    for (const line of lines) {
-      n++;
-      const text = `${JSON.stringify(line)}\n`;
-      bytes += Buffer.byteLength(text);
-      onLine(n, bytes);
-      if (!stream.write(text)) await once(stream, "drain");
-    }
-  } finally {
-    stream.end();
-    await once(stream, "close");
-  }
-  return n;
 }
 
 /** Exports the episodes that pass the filters to `out` in `format`; returns what was read, written and left out. */
@@ -65,19 +50,12 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
   const report = options.onProgress ?? (() => undefined);
   const onLine = (rows: number, bytes: number): void => report({ episodes: stats.episodes, total, rows, bytes });
   const selected = transcripts(options.records, options.environments, options, stats);
+  if ((TRACE_FORMATS as readonly string[]).includes(options.format)) {
+    await writeTraceFormat(options.format as TraceFormat, selected, options.out, stats);
+    return stats;
+  }
   if (options.format === "chat") {
-    const lines = function* () {
-      for (const t of selected) {
-        const line = chatLine(t);
-        if (!line) {
-          stats.skipped.no_final_answer = (stats.skipped.no_final_answer ?? 0) + 1;
-          continue;
-        }
-        stats.exported++;
-        yield line;
-      }
-    };
-    stats.rows = await writeLines(options.out, lines(), onLine);
+    stats.rows = await writeLines(options.out, linePerEpisode(selected, stats, chatLine), onLine);
     stats.bytes = (await stat(options.out)).size;
     return stats;
   }
@@ -104,3 +82,5 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
   report({ episodes: stats.episodes, total, rows: stats.rows, bytes: stats.bytes });
   return stats;
 }
+export { importTrajectories, IMPORT_FORMATS, ImportError, type ImportFormat, type ImportItem, type ImportOptions, type ImportResult, type ImportTurn } from "./import.ts";
+export { modelTurn, sseEvents, type ModelTurn } from "./model-calls.ts";

@@ -49,8 +49,21 @@ function messageStruct(m: FtrlRow["messages"][number]): Record<string, unknown> 
   };
 }
 
+/** A nullable list of nullable lists of `type`: one list per assistant message (null where a turn has no tokens). */
+const listOfLists = (name: string, type: "INT32" | "DOUBLE"): SchemaElement[] => [
+  { name, repetition_type: "OPTIONAL", converted_type: "LIST", num_children: 1 },
+  { name: "list", repetition_type: "REPEATED", num_children: 1 },
+  { name: "element", repetition_type: "OPTIONAL", converted_type: "LIST", num_children: 1 },
+  { name: "list", repetition_type: "REPEATED", num_children: 1 },
+  { name: "element", type, repetition_type: "REQUIRED" },
+];
+
+/** The token columns, present only when some row carries tokens (token ids fit INT32: vocabularies are far smaller). */
+export const TOKEN_COLUMNS_SCHEMA: SchemaElement[] = [...listOfLists("token_ids", "INT32"), ...listOfLists("logprobs", "DOUBLE")];
+
 /** Encodes FTRL rows as Parquet bytes (snappy pages, one row group per 100,000 rows after the first 1,000). */
 export function ftrlParquet(rows: readonly FtrlRow[]): ArrayBuffer {
+  const tokens = rows.some((r) => r.token_ids !== undefined);
   const column = <K extends keyof FtrlRow>(name: K) => ({ name, data: rows.map((r) => r[name]) });
   return parquetWriteBuffer({
     columnData: [
@@ -62,8 +75,9 @@ export function ftrlParquet(rows: readonly FtrlRow[]): ArrayBuffer {
       column("data_source"),
       column("split"),
       column("answer"),
+      ...(tokens ? [{ name: "token_ids", data: rows.map((r) => r.token_ids ?? null) }, { name: "logprobs", data: rows.map((r) => r.logprobs ?? null) }] : []),
     ],
-    schema: FTRL_PARQUET_SCHEMA,
+    schema: tokens ? [{ ...FTRL_PARQUET_SCHEMA[0]!, num_children: 10 }, ...FTRL_PARQUET_SCHEMA.slice(1), ...TOKEN_COLUMNS_SCHEMA] : FTRL_PARQUET_SCHEMA,
     createdBy: "envforge export",
   });
 }

@@ -36,13 +36,15 @@ export interface ExportStats {
  */
 export const dataSource = (envId: string, taskId: string): string => `envforge/${envId}/${taskId}`;
 
-/** Every recorded episode (not catalog or proxy sessions), oldest first, page by page. */
+/** Every recorded episode (not catalog or proxy sessions), oldest first, page by page; then the imported ones. */
 export function* recordedEpisodes(records: Records, envId?: string): Generator<EpisodeRow> {
-  let offset: number | null = 0;
-  while (offset !== null) {
-    const page = records.listEpisodes({ kind: "episode", order: "oldest", limit: 1000, offset, ...(envId !== undefined ? { envId } : {}) });
-    yield* page.episodes;
-    offset = page.nextOffset;
+  for (const kind of ["episode", "imported"] as const) {
+    let offset: number | null = 0;
+    while (offset !== null) {
+      const page = records.listEpisodes({ kind, order: "oldest", limit: 1000, offset, ...(envId !== undefined ? { envId } : {}) });
+      yield* page.episodes;
+      offset = page.nextOffset;
+    }
   }
 }
 
@@ -96,6 +98,8 @@ export function ftrlRows(transcript: Transcript, mode: RewardMode = "ftrl", spli
   // The reference computes 1 - remaining / total; with nothing to solve the task is complete.
   const solveRate = (): number => (needed > 0 ? 1 - tracker.pendingCount / needed : 1);
   const messages: ChatMessage[] = [{ role: "user", content: task.question }];
+  // Token columns only for rollouts that recorded tokens, so other rows keep exactly method.md §4's fields.
+  const tokens = transcript.turns.some((t) => t.meta.tokens) ? transcript.turns.map((t) => t.meta.tokens) : null;
   const row = (): FtrlRow => ({
     messages: structuredClone(messages),
     tools,
@@ -105,6 +109,12 @@ export function ftrlRows(transcript: Transcript, mode: RewardMode = "ftrl", spli
     data_source: dataSource(env.id, task.id),
     split,
     answer: task.answer,
+    ...(tokens
+      ? (() => {
+          const seen = tokens.slice(0, messages.filter((m) => m.role === "assistant").length);
+          return { token_ids: seen.map((t) => t?.token_ids ?? null), logprobs: seen.map((t) => t?.logprobs ?? null) };
+        })()
+      : {}),
   });
   const rows = [row()];
   for (const turn of transcript.turns) {

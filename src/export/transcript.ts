@@ -23,6 +23,8 @@ export interface TranscriptTurn {
   executed: ExecutedCall[];
   /** Sub-answers the server saw each executed call solve, in ftrl and strict mode. */
   solved: { ftrl: string | null; strict: string | null }[];
+  /** When the turn's first call reached the server (ms since the epoch). */
+  startedAt: number | null;
 }
 
 export interface Transcript {
@@ -115,6 +117,7 @@ export function readTranscript(
       toolMessages,
       executed: order.map((c) => ({ name: c.tool, arguments: c.arguments as ExecutedCall["arguments"], output: c.output, is_error: c.isError })),
       solved: order.map((c) => ({ ftrl: c.solvedFtrl, strict: c.solvedStrict })),
+      startedAt: order[0]?.startedAt ?? null,
     });
   }
   if (complete && turns.length < byTurn.size) complete = false;

@@ -1,5 +1,5 @@
 // A minimal OpenAI-compatible chat-completions client: one POST per turn, bounded retries with backoff, no streaming.
-import type { ChatTool } from "../schema/index.ts";
+import type { ChatTool, TurnTokens } from "../schema/index.ts";
 
 export interface ChatEndpoint {
   /** Base URL up to the API version, e.g. `http://127.0.0.1:8000/v1`; `/chat/completions` is appended. */
@@ -14,6 +14,13 @@ export interface ChatEndpoint {
   retries?: number;
   /** First backoff in ms; doubled after every failed attempt (a Retry-After header wins, capped at 30 s). */
   backoffMs?: number;
+  /**
+   * Token log probabilities: `false` asks for none; a number N asks for each sampled token's
+   * logprob (OpenAI `logprobs: true`) and N alternatives (`top_logprobs`). Default 0.
+   */
+  logprobs?: number | false;
+  /** Ask for token ids with vLLM's `return_token_ids` (not part of OpenAI's API, so off unless asked). */
+  tokenIds?: boolean;
 }
 
 /** What the endpoint sent back, loosely typed: servers differ in what they fill in. */
@@ -28,6 +35,8 @@ export interface Completion {
   message: CompletionMessage;
   finishReason: string | null;
   usage: Record<string, unknown> | null;
+  /** The sampled tokens, their ids and logprobs, when the endpoint gave any. */
+  tokens: TurnTokens | null;
   /** Attempts it took, 1 when the first one worked. */
   attempts: number;
 }
@@ -55,6 +64,35 @@ class Retryable extends Error {
 }
 
 const RETRY_STATUS = new Set([408, 409, 429]);
+
+const ints = (v: unknown): number[] | undefined => (Array.isArray(v) && v.every((x) => Number.isInteger(x)) ? (v as number[]) : undefined);
+
+/**
+ * The token record of a choice: OpenAI's `logprobs.content` (token, logprob, top_logprobs),
+ * vLLM's `token_ids` on the choice and `prompt_token_ids` on the response, and the usage
+ * counts. Null when the endpoint gave neither logprobs nor ids.
+ */
+export function tokensOf(choice: Record<string, unknown>, response: { usage?: Record<string, unknown>; prompt_token_ids?: unknown }): TurnTokens | null {
+  const out: TurnTokens = {};
+  const content = (choice.logprobs as { content?: unknown } | null | undefined)?.content;
+  if (Array.isArray(content) && content.length > 0) {
+    const entries = content as { token?: unknown; logprob?: unknown; top_logprobs?: { token?: unknown; logprob?: unknown }[] }[];
+    out.tokens = entries.map((e) => String(e.token ?? ""));
+    if (entries.every((e) => typeof e.logprob === "number")) out.logprobs = entries.map((e) => e.logprob as number);
+    if (entries.some((e) => Array.isArray(e.top_logprobs) && e.top_logprobs.length > 0)) {
+      out.top_logprobs = entries.map((e) => (e.top_logprobs ?? []).map((t) => ({ token: String(t.token ?? ""), logprob: Number(t.logprob) })));
+    }
+  }
+  const ids = ints(choice.token_ids);
+  if (ids) out.token_ids = ids;
+  const promptIds = ints(response.prompt_token_ids);
+  if (promptIds) out.prompt_token_ids = promptIds;
+  if (Object.keys(out).length === 0) return null;
+  const usage = response.usage ?? {};
+  if (Number.isInteger(usage.prompt_tokens)) out.prompt_tokens = usage.prompt_tokens as number;
+  if (Number.isInteger(usage.completion_tokens)) out.completion_tokens = usage.completion_tokens as number;
+  return out;
+}
 
 function retryAfter(header: string | null): number | null {
   if (header === null) return null;
@@ -117,7 +155,7 @@ async function readCompletion(res: Response): Promise<Omit<Completion, "attempts
     if (RETRY_STATUS.has(res.status) || res.status >= 500) throw new Retryable(message, res.status, retryAfter(res.headers.get("retry-after")));
     throw new ModelEndpointError(message, res.status, 1);
   }
-  let json: { choices?: { message?: CompletionMessage; finish_reason?: string | null }[]; usage?: Record<string, unknown> };
+  let json: { choices?: (Record<string, unknown> & { message?: CompletionMessage; finish_reason?: string | null })[]; usage?: Record<string, unknown>; prompt_token_ids?: unknown };
   try {
     json = JSON.parse(text);
   } catch {
@@ -125,7 +163,7 @@ async function readCompletion(res: Response): Promise<Omit<Completion, "attempts
   }
   const choice = json.choices?.[0];
   if (!choice?.message || typeof choice.message !== "object") throw new Retryable(`the response has no choices[0].message: ${text.slice(0, 200)}`, res.status);
-  return { message: choice.message, finishReason: choice.finish_reason ?? null, usage: json.usage ?? null };
+  return { message: choice.message, finishReason: choice.finish_reason ?? null, usage: json.usage ?? null, tokens: tokensOf(choice, json) };
 }
 
 /**
@@ -138,6 +176,11 @@ export async function chatCompletion(endpoint: ChatEndpoint, messages: readonly 
   if (tools && tools.length > 0) request.tools = tools;
   if (endpoint.temperature !== undefined) request.temperature = endpoint.temperature;
   if (endpoint.maxTokens !== undefined) request.max_tokens = endpoint.maxTokens;
+  if (endpoint.logprobs !== false) {
+    request.logprobs = true;
+    if ((endpoint.logprobs ?? 0) > 0) request.top_logprobs = endpoint.logprobs;
+  }
+  if (endpoint.tokenIds) request.return_token_ids = true;
   const body = JSON.stringify(request);
   const retries = endpoint.retries ?? 4;
   let backoff = endpoint.backoffMs ?? 500;

@@ -2,7 +2,7 @@
 import { normalize, parseResponse } from "../score/index.ts";
 import type { ChatAssistantMessage, ChatMessage, ChatTool, ChatToolCall, Environment, GoldStep, Task } from "../schema/index.ts";
 import { hermesMessages } from "./hermes.ts";
-import { chatCompletion, type ChatEndpoint, type Completion } from "./openai.ts";
+import { chatCompletion, ModelEndpointError, type ChatEndpoint, type Completion } from "./openai.ts";
 import { Rng } from "./rng.ts";
 import { sampleArguments } from "./sample.ts";
 
@@ -165,6 +165,11 @@ export class RandomPolicy implements Policy {
 
 export type LlmMode = "native" | "raw";
 
+interface TokenRequests {
+  refused: boolean;
+  missing: () => void;
+}
+
 /**
  * A model behind an OpenAI-compatible chat-completions endpoint. `native` passes the tools
  * and reads structured `tool_calls`; `raw` puts the tools in the system prompt with the
@@ -176,21 +181,45 @@ export class LlmPolicy implements Policy {
   constructor(
     private readonly endpoint: ChatEndpoint,
     private readonly mode: LlmMode = "native",
+    /** Shared by the rollouts of one factory: whether to stop asking for tokens, and what to say the first time they are missing. */
+    private readonly tokens: TokenRequests = { refused: false, missing: () => undefined },
     /** Called when a native-mode reply carries tool-call markup in its text and no structured calls. */
     private readonly warn?: () => void,
   ) {}
 
+  /**
+   * One completion, asking for tokens unless the endpoint refused them. Some endpoints answer
+   * 400 to `logprobs` (OpenAI's reasoning models) or to vLLM's `return_token_ids`: then every
+   * later request of the run goes without them, and the run says so once.
+   */
+  private async complete(messages: readonly object[], tools: readonly ChatTool[] | null, signal?: AbortSignal): Promise<Completion> {
+    const asks = this.endpoint.logprobs !== false || this.endpoint.tokenIds === true;
+    const plain: ChatEndpoint = { ...this.endpoint, logprobs: false, tokenIds: false };
+    const asked = asks && !this.tokens.refused;
+    let c: Completion;
+    try {
+      c = await chatCompletion(asked ? this.endpoint : plain, messages, tools, signal);
+    } catch (err) {
+      // Rollouts run concurrently: another may have learnt of the refusal while this request was out.
+      if (!(asked && err instanceof ModelEndpointError && err.status === 400 && /logprob|token_ids/i.test(err.message))) throw err;
+      this.tokens.refused = true;
+      c = await chatCompletion(plain, messages, tools, signal);
+    }
+    if (c.tokens === null && asks) this.tokens.missing();
+    return c;
+  }
+
   async next({ tools, messages, turn, signal }: TurnRequest): Promise<AssistantTurn> {
     if (this.mode === "raw") {
       const plain = hermesMessages(messages, tools, (i) => this.raws[i] ?? "");
-      const { message, ...completion } = await chatCompletion(this.endpoint, plain, null, signal);
+      const { message, ...completion } = await this.complete(plain, null, signal);
       const raw = typeof message.content === "string" ? message.content : "";
       this.raws.push(raw);
       const parsed = parseResponse(raw);
       const calls = parsed.tool_calls.map((c, i) => call(`call_${turn}_${i}`, c.name, c.arguments));
       return { message: assistant(parsed.content, calls), raw, completion };
     }
-    const { message, ...completion } = await chatCompletion(this.endpoint, messages, tools, signal);
+    const { message, ...completion } = await this.complete(messages, tools, signal);
     if ((message.tool_calls ?? []).length === 0 && typeof message.content === "string" && message.content.includes("<tool_call>")) this.warn?.();
     const calls = (message.tool_calls ?? []).map(
       (tc, i): ChatToolCall => ({
@@ -214,19 +243,29 @@ export const randomFactory = (seed: string | number = 0): PolicyFactory => ({
 });
 
 /**
- * `warn` hears, once per run, that the endpoint answers with `<tool_call>` markup in the text
- * and no structured calls: it does not parse tool calls, so every episode would make none
- * and score precision 1 while looking fine.
+ * `notice` hears, once per run each: that the endpoint answers with `<tool_call>` markup in the
+ * text and no structured calls (it does not parse tool calls, so every episode would make none
+ * and score precision 1 while looking fine), and that it gives no token logprobs or ids.
  */
-export function llmFactory(endpoint: ChatEndpoint, mode: LlmMode = "native", warn?: (line: string) => void): PolicyFactory {
+export function llmFactory(endpoint: ChatEndpoint, mode: LlmMode = "native", notice?: (line: string) => void): PolicyFactory {
   let warned = false;
   const markup = (): void => {
-    if (warned || !warn) return;
+    if (warned || !notice) return;
     warned = true;
-    warn(
-      `${endpoint.baseUrl} answered with <tool_call> markup in the message text and no structured tool_calls: the server is not parsing tool calls ` +
+    notice(
+      `warning: ${endpoint.baseUrl} answered with <tool_call> markup in the message text and no structured tool_calls: the server is not parsing tool calls ` +
         "(vLLM: --enable-auto-tool-choice --tool-call-parser hermes), so those turns count as final answers; fix the server or run with --raw",
     );
   };
-  return { label: endpoint.model, create: () => new LlmPolicy(endpoint, mode, markup) };
+  let told = false;
+  const tokens: TokenRequests = {
+    refused: false,
+    missing: () => {
+      if (told) return;
+      told = true;
+      notice?.(`${endpoint.baseUrl} ${tokens.refused ? "refused requests for" : "returned no"} token logprobs or ids for ${endpoint.model}; the rollouts record text only (ATIF metrics and token columns stay empty)`);
+    },
+  };
+  // `{episode}` in the base URL becomes the rollout's episode id, so a model proxy files each call under its episode.
+  return { label: endpoint.model, create: ({ episodeId }) => new LlmPolicy({ ...endpoint, baseUrl: endpoint.baseUrl.replaceAll("{episode}", encodeURIComponent(episodeId)) }, mode, tokens, markup) };
 }

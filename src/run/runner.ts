@@ -236,7 +236,8 @@ async function playEpisode(
     const next: AssistantTurn = await policy.next({ tools, messages, turn, ...(signal ? { signal } : {}) });
     progress.turns = turn + 1;
     const message = next.message;
-    const meta: AssistantTurnMeta = { turn, message, ...(next.raw !== undefined ? { raw: next.raw } : {}) };
+    const tokens = next.completion?.tokens;
+    const meta: AssistantTurnMeta = { turn, message, ...(next.raw !== undefined ? { raw: next.raw } : {}), ...(tokens ? { tokens } : {}) };
     const toolCalls = message.tool_calls ?? [];
     if (toolCalls.length === 0) {
       // No tool call: the episode ends here and this text is the final answer.

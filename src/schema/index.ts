@@ -8,3 +8,4 @@ export * from "./rollout.ts";
 export * from "./build.ts";
 export * from "./words.ts";
 export * from "./calibration.ts";
+export * from "./atif.ts";

@@ -10,12 +10,12 @@ import { EpisodeScore } from "./reward.ts";
 export const EpisodeStatus = z.enum(["running", "submitted", "closed", "idle_timeout", "interrupted", "limit_exceeded"]);
 export type EpisodeStatus = z.infer<typeof EpisodeStatus>;
 
-/** `episode`: a task of an environment; `catalog`: the environment listing; `proxy`: traffic to a third-party server. */
-export const EpisodeKind = z.enum(["episode", "catalog", "proxy"]);
+/** `episode`: a task of an environment; `catalog`: the environment listing; `proxy`: traffic to a third-party server; `imported`: a trajectory from a file, re-scored. */
+export const EpisodeKind = z.enum(["episode", "catalog", "proxy", "imported"]);
 export type EpisodeKind = z.infer<typeof EpisodeKind>;
 
-/** How the client reached the server; `memory` is an in-process pair of transports. */
-export const TransportKind = z.enum(["stdio", "http", "memory"]);
+/** How the client reached the server; `memory` is an in-process pair of transports; `file` an imported trajectory. */
+export const TransportKind = z.enum(["stdio", "http", "memory", "file"]);
 export type TransportKind = z.infer<typeof TransportKind>;
 
 /** A finished episode scored in both reward modes. */

@@ -39,6 +39,27 @@ export type ChatTool = z.infer<typeof ChatTool>;
  */
 export const RAW_ARGUMENTS_KEY = "envforge/raw_arguments";
 
+/**
+ * What the model endpoint said about the tokens of one assistant turn, when it said anything:
+ * the sampled tokens, their ids and log probabilities (OpenAI `logprobs`, vLLM/SGLang token
+ * ids), so trainers can use the exact tokens instead of re-tokenizing the text.
+ */
+export const TurnTokens = z.strictObject({
+  /** The sampled tokens as text, one per generated token. */
+  tokens: z.array(z.string()).optional(),
+  /** Their ids in the model's vocabulary. */
+  token_ids: z.array(z.number().int()).optional(),
+  /** The log probability of each sampled token. */
+  logprobs: z.array(z.number()).optional(),
+  /** The most likely alternatives at each position, when asked for. */
+  top_logprobs: z.array(z.array(z.strictObject({ token: z.string(), logprob: z.number() }))).optional(),
+  /** The prompt's token ids, when the server returns them. */
+  prompt_token_ids: z.array(z.number().int()).optional(),
+  prompt_tokens: z.number().int().min(0).optional(),
+  completion_tokens: z.number().int().min(0).optional(),
+});
+export type TurnTokens = z.infer<typeof TurnTokens>;
+
 /** The `_meta` key under which each `tools/call` request carries the assistant turn that made it. */
 export const ASSISTANT_META_KEY = "envforge/assistant";
 
@@ -60,6 +81,8 @@ export const AssistantTurnMeta = z.strictObject({
    * (arguments that are not a JSON object): the conversation the model saw had them.
    */
   local_results: z.record(z.string(), z.string()).optional(),
+  /** The turn's tokens and log probabilities, when the endpoint gave them. */
+  tokens: TurnTokens.optional(),
 });
 export type AssistantTurnMeta = z.infer<typeof AssistantTurnMeta>;
 
@@ -103,5 +126,11 @@ export const FtrlRow = z.strictObject({
   data_source: z.string(),
   split: z.string(),
   answer: z.string(),
+  /**
+   * Only when the rollout recorded tokens: per assistant message of `messages`, in order, the
+   * sampled token ids and their logprobs (null for a turn the endpoint gave none for).
+   */
+  token_ids: z.array(z.array(z.number().int()).nullable()).optional(),
+  logprobs: z.array(z.array(z.number()).nullable()).optional(),
 });
 export type FtrlRow = z.infer<typeof FtrlRow>;

@@ -6,7 +6,7 @@ import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { describeMessage, Records, type Recorder } from "../store/index.ts";
 import { idOf, INVALID_REQUEST, INVALID_REQUEST_MESSAGE, isJsonRpcMessage, PARSE_ERROR } from "./jsonrpc.ts";
-import { openSession, type Session } from "./session.ts";
+import { openSession, type Session, type SessionOptions } from "./session.ts";
 import { restRoutes } from "./rest.ts";
 import { orsRoutes } from "./ors.ts";
 import { modernFace } from "./modern.ts";
@@ -112,6 +112,8 @@ export interface HttpServerOptions {
   routes?: readonly Route[];
   /** Diagnostics (refused requests, recording failures); stderr in the CLI. */
   log?: (line: string) => void;
+  /** Sends OpenTelemetry spans for every MCP request (`serve --otlp`). */
+  tracer?: SessionOptions["tracer"];
 }
 
 export interface HttpServer {
@@ -298,6 +300,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       ...(options.mode !== undefined ? { mode: options.mode } : {}),
       onRecordError: (err) => log(`envforge serve: recording failed: ${err.message}`),
       onClose: () => sessions.delete(sessionId),
+      ...(options.tracer ? { tracer: options.tracer } : {}),
     });
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => sessionId, enableJsonResponse: true });
     await session.connect(transport);

@@ -33,3 +33,5 @@ export {
 } from "./http.ts";
 export { rewardRoutes, computeReward, episodeScore, RewardRequest, REWARD_PATH, EPISODE_SCORE_PATH, type RewardResult, type ExecutedToolCall } from "./reward-api.ts";
 export { startProxy, type ProxyOptions, type ProxyRun } from "./proxy.ts";
+export { startModelProxy, type ModelProxy, type ModelProxyOptions } from "./model-proxy.ts";
+export { TracingTransport, otlpTracer, type TraceInfo } from "./otel.ts";

@@ -10,6 +10,8 @@ import { EpisodeService, LookupError, type EnvironmentRegistry, type EpisodeSess
 import { serveStdio as serveModernStdio, type StdioServerHandle } from "@modelcontextprotocol/server/stdio";
 import { catalogSurface, createCatalogServer, createEpisodeServer, episodeSurface, type CatalogOptions } from "./mcp.ts";
 import { modernServer } from "./modern.ts";
+import type { Tracer } from "@opentelemetry/api";
+import { TracingTransport } from "./otel.ts";
 
 export interface SessionOptions {
   registry: EnvironmentRegistry;
@@ -35,6 +37,8 @@ export interface SessionOptions {
   onRecordError?: (error: Error) => void;
   /** Runs once after the session has closed, however it closed. */
   onClose?: () => void;
+  /** Sends OpenTelemetry spans for every request of the session (`serve --otlp`). */
+  tracer?: Tracer;
 }
 
 export interface Session {
@@ -132,9 +136,10 @@ export function openSession(options: SessionOptions): Session {
         },
         ...(options.onRecordError ? { onRecordError: options.onRecordError } : {}),
       });
-      if (era === "legacy") return server.connect(recording);
+      const traced = options.tracer ? new TracingTransport(recording, options.tracer, { episodeId: id, transport: options.transport, envId: episode?.env.id ?? options.envId ?? null, taskId: episode?.task.id ?? null }) : recording;
+      if (era === "legacy") return server.connect(traced);
       const surface = episode ? episodeSurface(episode) : catalogSurface(registry, { connectHint: options.connectHint ?? defaultHint });
-      modern = serveModernStdio(() => modernServer(surface), { transport: recording as never, legacy: "reject", ...(options.onRecordError ? { onerror: options.onRecordError } : {}) });
+      modern = serveModernStdio(() => modernServer(surface), { transport: traced as never, legacy: "reject", ...(options.onRecordError ? { onerror: options.onRecordError } : {}) });
     },
     close(status = "closed") {
       // Every caller waits for the same close, so a server shutting down knows when it is done.

@@ -49,3 +49,5 @@ export {
   type ScoreGroups,
 } from "./browse.ts";
 export { RecordingTransport, InvalidMessageError, describeMessage, type RecordingOptions } from "./transport.ts";
+export { existingEpisodeIds, storeImport, type ImportBatch, type ImportedCall, type ImportedEpisodeRecord } from "./imported.ts";
+export { ModelCallLog, listModelCalls, type ModelCallRow, type ModelCallStart } from "./model-calls.ts";

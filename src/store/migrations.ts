@@ -84,6 +84,35 @@ export const MIGRATIONS: readonly string[] = [
     json_extract(final_meta, '$."envforge/run".end')
   );
   `,
+  // 3: trajectories from elsewhere and the model side of episodes. `imports` logs each
+  // `envforge import` (its episodes are kind 'imported' and name the import in meta);
+  // `model_calls` holds every request and response the model proxy relayed, keyed by episode.
+  `
+  CREATE TABLE imports (
+    id          TEXT PRIMARY KEY,
+    format      TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    episodes    INTEGER NOT NULL,
+    imported_at REAL NOT NULL
+  );
+
+  CREATE TABLE model_calls (
+    id          INTEGER PRIMARY KEY,
+    episode_id  TEXT NOT NULL,
+    api         TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    model       TEXT,
+    stream      INTEGER NOT NULL,
+    status      INTEGER,
+    started_at  REAL NOT NULL,
+    latency_ms  REAL,
+    request     TEXT NOT NULL,
+    response    TEXT,
+    error       TEXT
+  );
+  CREATE INDEX model_calls_episode ON model_calls (episode_id, id);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,6 @@
 // One recorded episode as a timeline: assistant turns from the calls' _meta, every call with what it solved, recomputed with the score library in both modes.
-import { agentOf, readTranscript, runMetaOf } from "../export/index.ts";
-import type { CallRow, EpisodeRow, Records } from "../store/index.ts";
+import { agentOf, modelTurn, readTranscript, runMetaOf, type ModelTurn } from "../export/index.ts";
+import { listModelCalls, type CallRow, type EpisodeRow, type Records } from "../store/index.ts";
 import { scoreEpisode } from "../score/index.ts";
 import {
   ASSISTANT_META_KEY,
@@ -84,6 +84,8 @@ export interface EpisodeView {
   /** Whether the exported training rows can be rebuilt, and if not, why. */
   export: { rows: boolean; problem: string | null };
   messages: number;
+  /** The model side, when an agent's model calls went through `envforge model-proxy` under this episode's id. */
+  model_calls: ModelTurn[];
   notes: string[];
 }
 
@@ -255,6 +257,7 @@ export function episodeView(records: Records, envs: EnvIndex, row: EpisodeRow): 
     gold_answer: running ? null : (task?.answer ?? null),
     export: transcript.ok ? { rows: true, problem: null } : { rows: false, problem: transcript.problem },
     messages,
+    model_calls: listModelCalls(records.db, row.id).map(modelTurn),
     notes,
   };
 }

@@ -1,5 +1,6 @@
 // The viewer's HTML: layout with landmarks, the filterable episode list, the episode timeline and the charts page; every value from the database goes through `html`.
 import type { EpisodeFacets } from "../store/index.ts";
+import type { ModelTurn } from "../export/index.ts";
 import { EpisodeStatus, plural, RewardMode, SCENARIOS, type EpisodeScore, type EpisodeScores, type StateScore } from "../schema/index.ts";
 import { agentChart, groupsChart, rewardChart, type ChartsData } from "./charts.ts";
 import type { ListPage, ListRow } from "./data.ts";
@@ -348,6 +349,31 @@ ${item("Messages recorded", String(view.messages))}
 </dl>`;
 }
 
+/**
+ * Tool-call turns and recorded model calls on one timeline: a model call goes before the first
+ * turn whose calls started after it (the model answers, then the agent calls its tools).
+ */
+function timeline(view: EpisodeView): { entry: TurnView | ModelTurn; index: number }[] {
+  const out: { entry: TurnView | ModelTurn; index: number }[] = [];
+  const models = [...view.model_calls];
+  view.turns.forEach((t, index) => {
+    const start = t.calls.find((c) => c.started_at !== null)?.started_at ?? Number.POSITIVE_INFINITY;
+    while (models.length > 0 && models[0]!.at <= start) out.push({ entry: models.shift()!, index: -1 });
+    out.push({ entry: t, index });
+  });
+  for (const m of models) out.push({ entry: m, index: -1 });
+  return out;
+}
+
+function modelCallHtml(m: ModelTurn): Html {
+  const status = m.status === null ? "no answer" : `HTTP ${m.status}`;
+  return html`<li class="turn model"><h3>Model call <span class="muted">${m.api}${m.stream ? " (streamed)" : ""} · ${m.model ?? "unknown model"} · ${status}${m.latency_ms === null ? "" : ` · ${Math.round(m.latency_ms)} ms`} · ${String(m.input_messages)} messages in</span></h3>
+${m.text ? html`<div class="assistant-text">${clipped(m.text)}</div>` : EMPTY}
+${m.tool_calls.length > 0 ? html`<ul class="model-tools">${m.tool_calls.map((c) => html`<li><code>${c.name}</code> <code class="muted">${clipped(c.arguments)}</code></li>`)}</ul>` : EMPTY}
+${m.logprobs.length > 0 ? html`<p class="muted">${String(m.logprobs.length)} tokens with logprobs (mean ${(m.logprobs.reduce((s, l) => s + l.logprob, 0) / m.logprobs.length).toFixed(3)})</p>` : EMPTY}
+${m.error ? html`<p class="error">${m.error}</p>` : EMPTY}</li>`;
+}
+
 /** The part of the episode page that live updates replace. */
 export function episodeBody(view: EpisodeView): Html {
   const e = view.episode;
@@ -362,13 +388,13 @@ ${view.gold_answer !== null ? html`<div><dt>Expected</dt><dd><q>${view.gold_answ
 <div class="page-head"><nav aria-label="Breadcrumb" class="crumbs"><a href="/">Episodes</a> <span aria-hidden="true">›</span> <span>${e.id}</span></nav>
 <h1>Episode <code>${breakable(e.id)}</code> ${statusBadge(e.status)}</h1>
 <p class="downloads"><a class="button-link" href="/api/episodes/${id}/export.json" download>Download JSON</a>
-${view.export.rows ? html`<a class="button-link" href="/api/episodes/${id}/row.jsonl" download>Download exported rows (FTRL JSONL)</a>` : html`<span class="muted">No exported rows: ${view.export.problem?.replace(/_/g, " ")}</span>`}</p></div>
+${view.export.rows ? html`<a class="button-link" href="/api/episodes/${id}/row.jsonl" download>Download exported rows (FTRL JSONL)</a> <a class="button-link" href="/api/episodes/${id}/atif.json" download>ATIF</a> <a class="button-link" href="/api/episodes/${id}/otlp.json" download>OTLP spans</a>` : html`<span class="muted">No exported rows: ${view.export.problem?.replace(/_/g, " ")}</span>`}</p></div>
 ${view.notes.map((n) => html`<p class="note" role="note">${n}</p>`)}
 ${facts(view)}
 <section aria-labelledby="question-h"><h2 id="question-h">Question</h2>${view.question !== null ? html`<blockquote class="question">${view.question}</blockquote>` : html`<p class="muted">Unknown: the task is not loaded here.</p>`}</section>
 <section aria-labelledby="timeline-h"><h2 id="timeline-h">Timeline</h2>
 ${view.turns.length === 0 && view.running ? html`<p class="muted">No tool calls yet.</p>` : EMPTY}
-<ol class="timeline">${view.turns.map((t, i) => turnHtml(t, i, view.running))}${final}</ol></section>
+<ol class="timeline">${timeline(view).map((item) => ("api" in item.entry ? modelCallHtml(item.entry) : turnHtml(item.entry, item.index, view.running)))}${final}</ol></section>
 <section aria-labelledby="score-h"><h2 id="score-h">Score</h2>${scoreTable(view)}</section>
 <section aria-labelledby="sub-h"><h2 id="sub-h">Sub-answers</h2>${subAnswerTable(view)}</section>
 </div>`;

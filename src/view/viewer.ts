@@ -1,7 +1,7 @@
 // The viewer's request handler: pages, JSON API, downloads, SVG charts, bundled assets and the live event stream, mountable on any node:http server.
 import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ftrlRows, readTranscript } from "../export/index.ts";
+import { atifTrajectory, episodeSpans, ftrlRows, otlpTraces, readTranscript } from "../export/index.ts";
 import { changeToken, episodeFacets, type EpisodeFacets, type Records } from "../store/index.ts";
 import { RewardMode, type Environment } from "../schema/index.ts";
 import { agentChart, chartsData, groupsChart, rewardChart, type ChartsData } from "./charts.ts";
@@ -91,7 +91,7 @@ export class Viewer {
       const draw = { reward: rewardChart, agents: agentChart, groups: groupsChart }[chart[1] as "reward" | "agents" | "groups"];
       return (req, res, url) => this.svg(req, res, draw(this.charts(parseParams(url.searchParams))));
     }
-    const ep = /^\/(api\/)?episodes\/([^/]+)(\/export\.json|\/row\.jsonl)?$/.exec(path);
+    const ep = /^\/(api\/)?episodes\/([^/]+)(\/export\.json|\/row\.jsonl|\/atif\.json|\/otlp\.json)?$/.exec(path);
     if (!ep) return null;
     let id: string;
     try {
@@ -104,6 +104,7 @@ export class Viewer {
     if (!api) return null;
     if (ep[3] === "/export.json") return (req, res) => this.exportJson(req, res, id);
     if (ep[3] === "/row.jsonl") return (req, res, url) => this.exportRows(req, res, url, id);
+    if (ep[3] === "/atif.json" || ep[3] === "/otlp.json") return (req, res) => this.exportTrace(req, res, id, ep[3] === "/atif.json" ? "atif" : "otlp");
     return (req, res) => this.json(req, res, episodeView(this.records, this.envs, this.episode(id)));
   }
 
@@ -170,6 +171,17 @@ export class Viewer {
     }
     const body = ftrlRows(read.transcript, mode.data).map((r) => `${JSON.stringify(r)}\n`).join("");
     this.send(res, 200, "application/x-ndjson; charset=utf-8", body, { "content-disposition": `attachment; filename="${fileName(id)}.ftrl.jsonl"` }, req.method === "HEAD");
+  }
+
+  /** The episode as an ATIF trajectory or as OTLP/JSON spans, as `envforge export` writes them. */
+  private exportTrace(req: IncomingMessage, res: ServerResponse, id: string, format: "atif" | "otlp"): void {
+    const read = readTranscript(this.records, this.episode(id), this.envs.byId);
+    if (!read.ok) {
+      this.send(res, 409, "application/json; charset=utf-8", JSON.stringify({ error: `episode "${id}" gives no trajectory: ${read.problem.replace(/_/g, " ")}` }));
+      return;
+    }
+    const body = format === "atif" ? atifTrajectory(read.transcript) : otlpTraces(episodeSpans(read.transcript));
+    this.send(res, 200, "application/json; charset=utf-8", `${JSON.stringify(body, null, 2)}\n`, { "content-disposition": `attachment; filename="${fileName(id)}.${format}.json"` }, req.method === "HEAD");
   }
 
   private fail(res: ServerResponse, path: string, err: unknown): void {

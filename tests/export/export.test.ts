@@ -5,32 +5,20 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { buildReport, chatTools, exportRecords, ftrlParquet, ftrlRows, readTranscript, toolCodes, type ExportFormat, type ExportProgress, type ExportStats } from "../../src/export/index.ts";
 import { Records } from "../../src/store/index.ts";
-import { llmFactory, oracleFactory } from "../../src/run/index.ts";
 import { parseOpenAIMessage, parseResponse, scoreStep } from "../../src/score/index.ts";
 import { ASSISTANT_META_KEY, ChatMessage, FtrlRow, size, type AssistantTurnMeta, type Environment, type UnsolvedSet } from "../../src/schema/index.ts";
-import { environmentsIn, EXAMPLES, runInMemory, tempDir } from "../run/helpers.ts";
-import { startFakeOpenAI } from "../run/openai-server.ts";
-import { nativeBirthYear, Q_BIRTH_YEAR, rawBirthYear } from "../run/scripted.ts";
-import { readParquet, sameRows } from "./helpers.ts";
+import { EXAMPLES, tempDir } from "../run/helpers.ts";
+import { Q_BIRTH_YEAR } from "../run/scripted.ts";
+import { ENV, readParquet, recordRollouts, sameRows } from "./helpers.ts";
 import { memoryIo } from "../helpers/io.ts";
 
 const tmp = tempDir("envforge-export-");
 const db = `${tmp.dir}/rollouts.db`;
 let environments: Environment[];
-const ENV = "example-films-director-birth";
 const FIELDS = ["messages", "tools", "codes", "unsolved_set", "solve_rate", "data_source", "split", "answer"];
 
 beforeAll(async () => {
-  environments = await environmentsIn(EXAMPLES);
-  await runInMemory(db, { environments, policy: oracleFactory(), n: 2 });
-  for (const [script, mode, model] of [[nativeBirthYear, "native", "native-model"], [rawBirthYear, "raw", "raw-model"]] as const) {
-    const server = await startFakeOpenAI(script);
-    try {
-      await runInMemory(db, { environments, policy: llmFactory({ baseUrl: server.baseUrl, model }, mode), envIds: [ENV], taskIds: ["director-birth-year"] });
-    } finally {
-      await server.close();
-    }
-  }
+  environments = await recordRollouts(db);
 });
 afterAll(() => tmp.cleanup());
 

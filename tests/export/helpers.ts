@@ -1,7 +1,28 @@
-// Reading exports back in tests: Parquet rows compared with the JSON rows they came from.
+// Exports in tests: a database of recorded rollouts to export, and Parquet rows read back and compared with the JSON rows they came from.
 import { parquetReadObjects } from "hyparquet";
 import { expect } from "vitest";
-import type { FtrlRow } from "../../src/schema/index.ts";
+import type { Environment, FtrlRow } from "../../src/schema/index.ts";
+import { llmFactory, oracleFactory } from "../../src/run/index.ts";
+import { environmentsIn, EXAMPLES, runInMemory } from "../run/helpers.ts";
+import { startFakeOpenAI } from "../run/openai-server.ts";
+import { nativeBirthYear, rawBirthYear } from "../run/scripted.ts";
+
+export const ENV = "example-films-director-birth";
+
+/** Oracle rollouts (two per task) and two scripted model rollouts on the birth-year task (native and raw), recorded into `db`. */
+export async function recordRollouts(db: string): Promise<Environment[]> {
+  const environments = await environmentsIn(EXAMPLES);
+  await runInMemory(db, { environments, policy: oracleFactory(), n: 2 });
+  for (const [script, mode, model] of [[nativeBirthYear, "native", "native-model"], [rawBirthYear, "raw", "raw-model"]] as const) {
+    const server = await startFakeOpenAI(script);
+    try {
+      await runInMemory(db, { environments, policy: llmFactory({ baseUrl: server.baseUrl, model }, mode), envIds: [ENV], taskIds: ["director-birth-year"] });
+    } finally {
+      await server.close();
+    }
+  }
+  return environments;
+}
 
 /** Parquet gives every struct field, null where a message has none; drop those to compare with the JSON rows. */
 export function withoutNulls(value: unknown): unknown {
