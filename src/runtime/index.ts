@@ -4,11 +4,14 @@ import { SandboxLimits, type Environment, type SandboxLimitsInput } from "../sch
 import { compileInputSchema } from "./args.ts";
 import { acquireInstance, maxBytesFor, releaseInstance } from "./engine.ts";
 import { SandboxEpisode, setupMessage, type Episode, type EpisodeParts } from "./episode.ts";
+import { compilePython } from "./python/sandbox.ts";
 import { Sandbox, syntaxErrors, type Program } from "./sandbox.ts";
 
 export type { Episode } from "./episode.ts";
 export { SANDBOX_EPOCH_MS } from "./engine.ts";
 export { formatCallError, toolOutputText } from "./text.ts";
+export { PythonEpisode } from "./python/sandbox.ts";
+export { sharedInterpreter, PythonInterpreter, type SandboxWorker } from "./python/interpreter.ts";
 
 export interface CompiledEnvironment {
   readonly env: Environment;
@@ -28,6 +31,11 @@ export class EnvironmentCompileError extends Error {
   }
 }
 
+function checkedSeed(seed: number): number {
+  if (!Number.isSafeInteger(seed)) throw new TypeError(`seed must be a safe integer, got ${String(seed)}`);
+  return seed;
+}
+
 /**
  * Compiles every tool's input schema, parses the prelude and every tool, and opens one
  * trial sandbox (prelude run, tools evaluated, initial state installed under the limits),
@@ -40,6 +48,11 @@ export async function compileEnvironment(env: Environment, limitsInput: SandboxL
     throw new EnvironmentCompileError(env.id, parsedLimits.error.issues.map((i) => `limits.${i.path.join(".")}: ${i.message}`));
   }
   const limits = parsedLimits.data;
+  if (env.implementation.language === "python") {
+    const python = await compilePython(env, limits);
+    if (!python.ok) throw new EnvironmentCompileError(env.id, python.problems);
+    return { env, limits, openEpisode: (options = {}) => python.openEpisode(checkedSeed(options.seed ?? 0)) };
+  }
   const problems: string[] = [];
   const tools = new Map<string, { index: number; validate: ValidateFunction }>();
   const program: Program = { prelude: env.implementation.prelude ?? "", tools: [] };
@@ -79,9 +92,7 @@ export async function compileEnvironment(env: Environment, limitsInput: SandboxL
     env,
     limits,
     openEpisode(options = {}) {
-      const seed = options.seed ?? 0;
-      if (!Number.isSafeInteger(seed)) throw new TypeError(`seed must be a safe integer, got ${String(seed)}`);
-      return new SandboxEpisode(parts, seed);
+      return new SandboxEpisode(parts, checkedSeed(options.seed ?? 0));
     },
   };
 }
