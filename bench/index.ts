@@ -6,3 +6,4 @@ await import("./run.ts");
 await import("./build.ts");
 await import("./runtime.ts");
 await import("./serve.ts");
+await import("./python.ts");

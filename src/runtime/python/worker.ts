@@ -56,7 +56,9 @@ const ops = {
   close: fn("close_episode"),
 };
 const live = fn("live") as unknown as () => number;
-const heapBytes = () => (memory ? memory.buffer.byteLength : 0);
+/** Pyodide may start with enough memory never to grow; its module's heap view shows the size either way. */
+const moduleHeap = (py as unknown as { _module?: { HEAPU8?: Uint8Array } })._module;
+const heapBytes = () => (memory ? memory.buffer.byteLength : (moduleHeap?.HEAPU8?.buffer.byteLength ?? 0));
 const readyBytes = heapBytes();
 parentPort!.postMessage({ type: "ready", startMs: performance.now() - started, heapBytes: readyBytes } satisfies WorkerReply);
 
