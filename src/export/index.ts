@@ -6,11 +6,12 @@ import { once } from "node:events";
 import type { Records } from "../store/index.ts";
 import type { Environment, FtrlRow } from "../schema/index.ts";
 import { ftrlParquet } from "./parquet.ts";
-import { chatLine, ftrlRows, transcripts, type ExportFilter, type ExportStats } from "./rows.ts";
+import { chatLine, ftrlLine, ftrlRows, transcripts, type ExportFilter, type ExportStats } from "./rows.ts";
 
 export { ftrlParquet, FTRL_PARQUET_SCHEMA } from "./parquet.ts";
-export { chatLine, dataSource, ftrlRows, recordedEpisodes, transcripts, type ChatLine, type ExportFilter, type ExportStats } from "./rows.ts";
-export { agentOf, chatTools, readTranscript, runMetaOf, scoreOf, toolCodes, type Transcript, type TranscriptProblem, type TranscriptTurn } from "./transcript.ts";
+export { chatLine, dataSource, ftrlLine, ftrlRows, recordedEpisodes, transcripts, type ChatLine, type ExportFilter, type ExportStats } from "./rows.ts";
+export { toolCodes } from "./codes.ts";
+export { agentOf, chatTools, readTranscript, runMetaOf, scoreOf, type Transcript, type TranscriptProblem, type TranscriptTurn } from "./transcript.ts";
 export { buildReport, formatReport, succeeded, type GroupStats, type MetricRow, type Report, type ReportOptions } from "./report.ts";
 
 export const EXPORT_FORMATS = ["ftrl", "chat", "parquet"] as const;
@@ -25,13 +26,13 @@ export interface ExportOptions extends ExportFilter {
 }
 
 /** Writes JSON Lines without holding them all: one line per row, with backpressure. */
-async function writeLines(file: string, lines: Iterable<unknown>): Promise<number> {
+async function writeLines<T>(file: string, lines: Iterable<T>, serialize: (line: T) => string = JSON.stringify): Promise<number> {
   const stream = createWriteStream(file, { encoding: "utf8" });
   let n = 0;
   try {
     for (const line of lines) {
       n++;
-      if (!stream.write(`${JSON.stringify(line)}\n`)) await once(stream, "drain");
+      if (!stream.write(`${serialize(line)}\n`)) await once(stream, "drain");
     }
   } finally {
     stream.end();
@@ -69,7 +70,7 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
     }
   };
   if (options.format === "ftrl") {
-    stats.rows = await writeLines(options.out, rows());
+    stats.rows = await writeLines(options.out, rows(), ftrlLine);
     return stats;
   }
   const all = [...rows()];
