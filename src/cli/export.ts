@@ -32,8 +32,8 @@ export const rewardMode = (value: string | undefined): RewardMode => {
 
 export const exportCommand: Command = {
   name: "export",
-  summary: "Export recorded episodes as FTRL training rows, chat JSONL for SFT, or Parquet",
-  usage: "export --format ftrl|chat|parquet --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train]",
+  summary: "Export recorded episodes as FTRL training rows, chat JSONL for SFT, or Parquet (FTRL columns or verl's)",
+  usage: "export --format ftrl|chat|parquet|verl --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train]",
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,

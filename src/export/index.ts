@@ -6,15 +6,17 @@ import { once } from "node:events";
 import type { Records } from "../store/index.ts";
 import type { Environment, FtrlRow } from "../schema/index.ts";
 import { ftrlParquet } from "./parquet.ts";
+import { verlParquet } from "./verl.ts";
 import { chatLine, ftrlLine, ftrlRows, transcripts, type ExportFilter, type ExportStats } from "./rows.ts";
 
 export { ftrlParquet, FTRL_PARQUET_SCHEMA } from "./parquet.ts";
+export { verlParquet, VERL_PARQUET_SCHEMA } from "./verl.ts";
 export { chatLine, dataSource, ftrlLine, ftrlRows, recordedEpisodes, transcripts, type ChatLine, type ExportFilter, type ExportStats } from "./rows.ts";
 export { toolCodes } from "./codes.ts";
 export { agentOf, chatTools, readTranscript, runMetaOf, scoreOf, type Transcript, type TranscriptProblem, type TranscriptTurn } from "./transcript.ts";
 export { buildReport, formatReport, succeeded, type GroupStats, type MetricRow, type Report, type ReportOptions } from "./report.ts";
 
-export const EXPORT_FORMATS = ["ftrl", "chat", "parquet"] as const;
+export const EXPORT_FORMATS = ["ftrl", "chat", "parquet", "verl"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 export interface ExportOptions extends ExportFilter {
@@ -75,6 +77,6 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
   }
   const all = [...rows()];
   stats.rows = all.length;
-  await writeFile(options.out, new Uint8Array(ftrlParquet(all)));
+  await writeFile(options.out, new Uint8Array(options.format === "verl" ? verlParquet(all) : ftrlParquet(all)));
   return stats;
 }
