@@ -13,8 +13,9 @@ import { listCommand } from "./list.ts";
 import { recordCommand } from "./record.ts";
 import { builderCommand } from "./builder.ts";
 import { startCommand } from "./start.ts";
+import { importCommand } from "./import.ts";
 
-export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, viewCommand, buildCommand, listCommand, recordCommand, startCommand, builderCommand];
+export const COMMANDS: readonly Command[] = [validateCommand, schemaCommand, scoreCommand, runCommand, exportCommand, serveCommand, viewCommand, buildCommand, listCommand, recordCommand, startCommand, builderCommand, importCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

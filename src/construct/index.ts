@@ -11,4 +11,5 @@ export { planRequest, uniformComplexity, type BuildOptions, type RunOptions } fr
 export { suiteRequests, SUITE_SEED, SUITE_PER_CELL } from "./suite.ts";
 export { writeEnvironments, listEnvironments, buildToDirectory, type ListedEnvironment, type WriteReport, type BuildToDirectoryOptions } from "./files.ts";
 export { Rejection } from "./reject.ts";
+export { importTaubenchDomain, finalStateMatches, stateDigest, FINAL_STATE_STAGE, type TaubenchImport } from "./taubench.ts";
 export * from "./llm/index.ts";
