@@ -1,6 +1,8 @@
 // A real model end to end: Gemma 3 270M from PyPI, served by node-llama-cpp behind the OpenAI API, drives run --policy llm (native and raw); every turn is recorded, parsed and scored.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildWithLlm, httpModel } from "../../src/construct/index.ts";
 import { llmFactory, type RunSummary } from "../../src/run/index.ts";
 import { parseOpenAIMessage, parseResponse } from "../../src/score/index.ts";
 import { ASSISTANT_META_KEY, AssistantTurnMeta, type Environment } from "../../src/schema/index.ts";
@@ -79,4 +81,35 @@ describe("a real model through run --policy llm", { timeout: 600_000 }, () => {
       }
     });
   }
+
+  it("runs one construction stage on it: the reply is read, judged and audited, and the build ends cleanly", async () => {
+    const audit = join(tmp.dir, "llm-audit.jsonl");
+    const before = server.requests;
+    const result = await buildWithLlm({
+      model: httpModel({ baseUrl: server.baseUrl, model: "gemma-3-270m", retries: 0 }),
+      llmStages: ["document"],
+      count: 1,
+      seed: 3,
+      scenario: "single-hop",
+      complexity: "mixed",
+      attempts: 1,
+      turns: 1,
+      concurrency: 1,
+      maxTokens: 64,
+      temperature: 0,
+      cacheDir: null,
+      auditFile: audit,
+    });
+    expect(server.requests - before).toBe(1);
+    expect(result.llm.requests).toBe(1);
+    expect(result.llm.stages.document.runs).toBe(1);
+    // Kept or given up with a reason: whatever the model wrote, the build accounts for the environment.
+    expect(result.environments.length + result.llm.unbuilt.length).toBe(1);
+    const lines = readFileSync(audit, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const request = lines.find((l) => l.kind === "request")!;
+    expect(request).toMatchObject({ stage: "document", turn: 1, model: "gemma-3-270m", cached: false });
+    expect(typeof request.reply).toBe("string");
+    expect(typeof request.outcome).toBe("string");
+    expect(request.usage).toMatchObject({ completion_tokens: expect.any(Number) });
+  });
 });
