@@ -1,7 +1,6 @@
 // The sandboxed tool runtime: compiles an environment once, then runs its tools in isolated QuickJS episodes.
-import type { ValidateFunction } from "ajv";
 import { SandboxLimits, type Environment, type SandboxLimitsInput } from "../schema/index.ts";
-import { compileInputSchema } from "./args.ts";
+import { compileTools } from "./args.ts";
 import { acquireInstance, maxBytesFor, releaseInstance } from "./engine.ts";
 import { SandboxEpisode, setupMessage, type Episode, type EpisodeParts } from "./episode.ts";
 import { compilePython } from "./python/sandbox.ts";
@@ -53,22 +52,10 @@ export async function compileEnvironment(env: Environment, limitsInput: SandboxL
     if (!python.ok) throw new EnvironmentCompileError(env.id, python.problems);
     return { env, limits, openEpisode: (options = {}) => python.openEpisode(checkedSeed(options.seed ?? 0)) };
   }
-  const problems: string[] = [];
-  const tools = new Map<string, { index: number; validate: ValidateFunction }>();
-  const program: Program = { prelude: env.implementation.prelude ?? "", tools: [] };
-  for (const tool of env.tools) {
-    const source = env.implementation.tools[tool.name];
-    if (source === undefined) {
-      problems.push(`tool "${tool.name}": no implementation`);
-      continue;
-    }
-    try {
-      tools.set(tool.name, { index: program.tools.length, validate: compileInputSchema(tool.input_schema) });
-      program.tools = [...program.tools, { name: tool.name, source }];
-    } catch (err) {
-      problems.push(`tool "${tool.name}": invalid input_schema: ${(err as Error).message}`);
-    }
-  }
+  const compiledTools = compileTools(env);
+  const problems = compiledTools.problems;
+  const tools = new Map(compiledTools.tools.map((t, index) => [t.name, { index, validate: t.validate }]));
+  const program: Program = { prelude: env.implementation.prelude ?? "", tools: compiledTools.tools.map(({ name, source }) => ({ name, source })) };
   let initialStateJson: string | undefined;
   try {
     initialStateJson = JSON.stringify(env.initial_state ?? {});

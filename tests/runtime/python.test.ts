@@ -1,25 +1,12 @@
 // The Python runtime: FTRL-style tools run in Pyodide with the JavaScript runtime's contract, and hostile Python is stopped and rolled back.
 import { describe, expect, it } from "vitest";
 import { compileEnvironment, EnvironmentCompileError, type CompiledEnvironment, type PythonEpisode } from "../../src/runtime/index.ts";
-import { Environment } from "../../src/schema/index.ts";
+import type { Environment } from "../../src/schema/index.ts";
+import { makeEnv } from "./helpers.ts";
 
-/** An environment of Python tools; the single task is a formality the format requires. */
-function pyEnv(tools: Record<string, string>, options: { prelude?: string; state?: Record<string, unknown>; id?: string } = {}): Environment {
-  const names = Object.keys(tools);
-  return Environment.parse({
-    format: "envforge/environment@1",
-    id: options.id ?? "python-test",
-    title: "python test",
-    domain: "test",
-    scenario: "single-hop",
-    complexity: { functional_generalization: 0, parameter_expansion: 0, parameter_type_generalization: 0, toolset_extension: 0 },
-    provenance: { generator: "test", version: "1", seed: 0 },
-    tools: names.map((name) => ({ name, description: `The ${name} tool.`, input_schema: { type: "object" } })),
-    implementation: { language: "python", prelude: options.prelude ?? "", tools },
-    initial_state: options.state ?? {},
-    tasks: [{ id: "t", question: "q?", unsolved_set: { [names[0]!]: ["x"] }, answer: "x", gold_plan: [{ id: "s1", tool: names[0]!, arguments: {}, yields: "x" }] }],
-  });
-}
+/** An environment of Python tools. */
+const pyEnv = (tools: Record<string, string>, options: { prelude?: string; state?: Record<string, unknown> } = {}): Environment =>
+  makeEnv(Object.fromEntries(Object.entries(tools).map(([name, source]) => [name, { source }])), { ...options, language: "python", id: "python-test" });
 
 const def = (name: string, params: string, ...body: string[]) => `def ${name}(${params}):\n${body.map((l) => `    ${l}`).join("\n")}\n`;
 
@@ -56,13 +43,15 @@ const HOSTILE = pyEnv(
   { prelude: "import random\n", state: { items: ["seed"] } },
 );
 
+/** A short deadline for the attacks aimed at it; the rest get the default 10 s, so a busy machine cannot turn another limit into a timeout. */
 const QUICK = { timeoutMs: 500, memoryBytes: 32 * 2 ** 20 };
-let compiled: CompiledEnvironment | undefined;
-async function env(): Promise<CompiledEnvironment> {
-  compiled ??= await compileEnvironment(HOSTILE, QUICK);
-  return compiled;
+const ROOMY = { memoryBytes: 32 * 2 ** 20 };
+const compiled = new Map<object, CompiledEnvironment>();
+async function env(limits: object = ROOMY): Promise<CompiledEnvironment> {
+  if (!compiled.has(limits)) compiled.set(limits, await compileEnvironment(HOSTILE, limits));
+  return compiled.get(limits)!;
 }
-const open = async (seed = 0) => (await env()).openEpisode({ seed }) as PythonEpisode;
+const open = async (seed = 0, limits: object = ROOMY) => (await env(limits)).openEpisode({ seed }) as PythonEpisode;
 
 async function expectHealthy(episode: PythonEpisode, items: unknown[]): Promise<void> {
   expect(await episode.call("get", {})).toMatchObject({ ok: true, value: { items } });
@@ -112,7 +101,7 @@ describe("Python runtime", { timeout: 120_000 }, () => {
   });
 
   it("stops an endless loop at the deadline and rolls the call back", async () => {
-    const e = await open();
+    const e = await open(0, QUICK);
     await e.call("put", { item: "a" });
     expect(await e.call("loop", {})).toMatchObject({ ok: false, kind: "timeout", error: expect.stringMatching(/no effect/) });
     expect(await e.call("loopCatching", {})).toMatchObject({ ok: false, kind: "timeout" });
@@ -176,7 +165,7 @@ describe("Python runtime", { timeout: 120_000 }, () => {
     const e = await open(3);
     for (let i = 0; i < 40; i++) await e.call("put", { item: i });
     const before = await e.call("get", {});
-    const twin = await open(3);
+    const twin = await open(3, QUICK);
     for (let i = 0; i < 40; i++) await twin.call("put", { item: i });
     await twin.call("loop", {});
     expect(await twin.call("get", {})).toMatchObject({ ok: true, text: before.ok ? before.text : "" });

@@ -2,12 +2,12 @@
 import { createHash } from "node:crypto";
 import type { ValidateFunction } from "ajv";
 import type { CallErrorKind, CallResult, Environment, SandboxLimits } from "../../schema/index.ts";
-import { checkArguments, compileInputSchema } from "../args.ts";
-import type { Episode } from "../episode.ts";
+import { checkArguments, compileTools } from "../args.ts";
+import { failed, LIMIT_MESSAGES, type Episode } from "../episode.ts";
+import { decode, type LimitKind } from "../sandbox.ts";
 import { sharedInterpreter, type PythonInterpreter, type WorkerAnswer } from "./interpreter.ts";
 
 type Json = Extract<CallResult, { ok: true }>["value"];
-type LimitKind = "timeout" | "out_of_memory" | "stack_overflow";
 
 /** What every episode of one compiled Python environment shares. */
 interface PythonParts {
@@ -18,12 +18,6 @@ interface PythonParts {
   tools: ReadonlyMap<string, ValidateFunction>;
   initialStateJson: string;
 }
-
-const LIMIT_MESSAGES: Record<LimitKind, (limits: SandboxLimits) => string> = {
-  timeout: (l) => `the call ran longer than ${l.timeoutMs} ms and was stopped`,
-  out_of_memory: (l) => `the call used more than ${Math.round(l.memoryBytes / 2 ** 20)} MiB of memory and was stopped`,
-  stack_overflow: () => "the call nested too deeply (recursion beyond the stack limit) and was stopped",
-};
 
 /** As in the QuickJS runtime: checkpoint every so many calls, and keep the log between checkpoints for replay. */
 const CHECKPOINT_EVERY_CALLS = 16;
@@ -234,15 +228,15 @@ function classify(a: WorkerAnswer): Outcome {
       return { type: "value", text, value: JSON.parse(body.slice(cut + 1)) as Json };
     }
     case "e":
-      return { type: "error", kind: "tool_error", message: JSON.parse(body) as string };
     case "u":
-      return { type: "error", kind: "invalid_output", message: body };
     case "l":
-      return { type: "too_large", chars: Number(body) };
     case "m":
-      return { type: "limit", kind: "out_of_memory", detail: body };
-    case "o":
-      return { type: "limit", kind: "stack_overflow", detail: body };
+    case "o": {
+      // The codes the QuickJS bootstrap uses too.
+      const o = decode(raw);
+      if (o.type === "value") throw new Error("unreachable");
+      return o;
+    }
     case "t":
       return { type: "limit", kind: "timeout", detail: body };
     default:
@@ -254,10 +248,6 @@ function describe(a: WorkerAnswer): string {
   return a.kind === "error" ? a.message : a.kind;
 }
 
-function failed(started: number, kind: CallErrorKind, error: string): CallResult {
-  return { ok: false, kind, error, ms: performance.now() - started };
-}
-
 /**
  * Checks every tool's code with the harness's guard and opens a trial episode, so an
  * environment that compiles will open episodes; returns the problems found, or the parts.
@@ -267,22 +257,10 @@ export async function compilePython(
   limits: SandboxLimits,
   interpreter: PythonInterpreter = sharedInterpreter(),
 ): Promise<{ ok: true; openEpisode: (seed: number) => PythonEpisode } | { ok: false; problems: string[] }> {
-  const problems: string[] = [];
-  const tools = new Map<string, ValidateFunction>();
-  const sources: [string, string][] = [];
-  for (const tool of env.tools) {
-    const source = env.implementation.tools[tool.name];
-    if (source === undefined) {
-      problems.push(`tool "${tool.name}": no implementation`);
-      continue;
-    }
-    try {
-      tools.set(tool.name, compileInputSchema(tool.input_schema));
-      sources.push([tool.name, source]);
-    } catch (err) {
-      problems.push(`tool "${tool.name}": invalid input_schema: ${(err as Error).message}`);
-    }
-  }
+  const compiledTools = compileTools(env);
+  const problems = compiledTools.problems;
+  const tools = new Map(compiledTools.tools.map((t) => [t.name, t.validate]));
+  const sources = compiledTools.tools.map((t) => [t.name, t.source]);
   let initialStateJson = "{}";
   try {
     initialStateJson = JSON.stringify(env.initial_state ?? {});
