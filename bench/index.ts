@@ -10,3 +10,4 @@ await import("./runtime.ts");
 await import("./pool.ts");
 await import("./serve.ts");
 await import("./traces.ts");
+await import("./python.ts");

@@ -31,7 +31,7 @@ for (const env of writes) {
         const r = await episode.call(step.tool, step.arguments);
         turns.push({ content: "", tool_calls: [{ name: step.tool, arguments: step.arguments as Record<string, never>, output: r.ok ? r.text : formatCallError(step.tool, r.error) }] });
       }
-      played.push({ unsolved: task.unsolved_set, turns, initial: env.initial_state, final: episode.snapshot(), expected: task.final_state! });
+      played.push({ unsolved: task.unsolved_set, turns, initial: env.initial_state, final: await episode.state(), expected: task.final_state! });
       episode.close();
     }
   }

@@ -28,7 +28,7 @@ export const rewardMode = (value: string | undefined): RewardMode => {
 };
 
 export const exportCommand: Command = {
-  usage: `export --format ftrl|chat|parquet|atif|inspect|hf|otlp --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train] [--progress] ${BAND_USAGE}`,
+  usage: `export --format ftrl|chat|parquet|verl|atif|inspect|hf|otlp --out PATH [--db FILE] [--dir DIR] [--env ID] [--model NAME] [--min-score X] [--reward ftrl|strict] [--split train] [--progress] ${BAND_USAGE}`,
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,

@@ -15,7 +15,7 @@ export const COMMANDS: readonly Entry[] = [
   { name: "score", summary: "Score episode and step JSON Lines with the verifiable reward (one JSON object per line)", load: async () => (await import("./score.ts")).scoreCommand },
   { name: "run", summary: "Roll out a policy (oracle, random, or an OpenAI-compatible model) through MCP and record the episodes", load: async () => (await import("./run.ts")).runCommand },
   { name: "calibrate", summary: "Measure difficulty: n rollouts per task; pass@1, pass@n, mean solve rate and state_match per model into DIR/calibration.json", load: async () => (await import("./calibrate.ts")).calibrateCommand },
-  { name: "export", summary: "Export recorded episodes as FTRL training rows, chat JSONL, Parquet, or traces (ATIF, Inspect log, HF chat rows, OTLP spans)", load: async () => (await import("./export.ts")).exportCommand },
+  { name: "export", summary: "Export recorded episodes as FTRL training rows, chat JSONL, Parquet (FTRL columns or verl's), or traces (ATIF, Inspect log, HF chat rows, OTLP spans)", load: async () => (await import("./export.ts")).exportCommand },
   { name: "serve", summary: "Serve environments over MCP (stdio, or Streamable HTTP with --http), recording every message", load: async () => (await import("./serve.ts")).serveCommand },
   { name: "view", summary: "Serve a web viewer for recorded episodes (list, timelines, charts, live updates)", load: async () => (await import("./view.ts")).viewCommand },
   { name: "build", summary: "Build validated environments (procedural, seeded, offline) into a folder", load: async () => (await import("./build.ts")).buildCommand },
@@ -23,7 +23,7 @@ export const COMMANDS: readonly Entry[] = [
   { name: "record", summary: "Run any stdio MCP server behind a pass-through proxy that records every message (and scores calls with --env)", load: async () => (await import("./record.ts")).recordCommand },
   { name: "start", summary: "Serve the shipped environments over HTTP, score oracle and random rollouts through it, and print how to connect clients", load: async () => (await import("./start.ts")).startCommand },
   { name: "builder", summary: "Serve the envforge_build tool over MCP stdio: builds environments with the client's model (sampling)", load: async () => (await import("./builder.ts")).builderCommand },
-  { name: "import", summary: "Store trajectories from a file (ATIF, HF chat rows, FTRL rows) as episodes and score them in both reward modes", load: async () => (await import("./import.ts")).importCommand },
+  { name: "import", summary: "Store trajectories (ATIF, HF chat rows, FTRL rows) as scored episodes, or turn a dataset (FTRL's tau-bench) into environments", load: async () => (await import("./import.ts")).importCommand },
   { name: "model-proxy", summary: "Relay an agent's model calls (OpenAI chat completions and responses, Anthropic messages) and record them with its episode", load: async () => (await import("./model-proxy.ts")).modelProxyCommand },
 ];
 

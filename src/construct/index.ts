@@ -11,6 +11,7 @@ export { planRequest, uniformComplexity, type BuildOptions, type RunOptions } fr
 export { suiteRequests, SUITE_SEED, SUITE_PER_CELL } from "./suite.ts";
 export { writeEnvironments, listEnvironments, buildToDirectory, type ListedEnvironment, type WriteReport, type BuildToDirectoryOptions } from "./files.ts";
 export { Rejection } from "./reject.ts";
+export { importTaubenchDomain, finalStateMatches, stateDigest, FINAL_STATE_STAGE, type TaubenchImport } from "./taubench.ts";
 export * from "./llm/index.ts";
 export { generateWrites, kindsOf, WRITE_DOMAINS, WRITE_GENERATOR_VERSION, type WriteDomain, type WriteKind, type WriteRequest } from "./writes.ts";
 export { buildWrite, buildWriteSuite, writeSuiteRequests, WRITE_SUITE_SEED, WRITE_SUITE_PER_CELL, type WriteBuilt } from "./write-build.ts";

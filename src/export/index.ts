@@ -4,13 +4,16 @@ import { dirname } from "node:path";
 import type { Records } from "../store/index.ts";
 import type { Environment, FtrlRow } from "../schema/index.ts";
 import { ftrlParquet } from "./parquet.ts";
-import { chatLine, ftrlRows, transcripts, type ExportFilter, type ExportStats } from "./rows.ts";
+import { verlParquet } from "./verl.ts";
+import { chatLine, ftrlLine, ftrlRows, transcripts, type ExportFilter, type ExportStats } from "./rows.ts";
 import { linePerEpisode, writeLines } from "./lines.ts";
 import { writeTraceFormat, TRACE_FORMATS, type TraceFormat } from "./formats.ts";
 
 export { ftrlParquet, FTRL_PARQUET_SCHEMA } from "./parquet.ts";
-export { chatLine, dataSource, ftrlRows, recordedEpisodes, transcripts, type ChatLine, type ExportFilter, type ExportStats } from "./rows.ts";
-export { agentOf, chatTools, readTranscript, runMetaOf, scoreOf, toolCodes, type Transcript, type TranscriptProblem, type TranscriptTurn } from "./transcript.ts";
+export { verlParquet, VERL_PARQUET_SCHEMA } from "./verl.ts";
+export { chatLine, dataSource, ftrlLine, ftrlRows, recordedEpisodes, transcripts, type ChatLine, type ExportFilter, type ExportStats } from "./rows.ts";
+export { toolCodes } from "./codes.ts";
+export { agentOf, chatTools, readTranscript, runMetaOf, scoreOf, type Transcript, type TranscriptProblem, type TranscriptTurn } from "./transcript.ts";
 export { buildReport, formatReport, isEmptyEpisode, succeeded, type GroupStats, type MetricRow, type Report, type ReportOptions } from "./report.ts";
 
 export { atifTrajectory, atifMetrics, argumentsObject } from "./atif.ts";
@@ -18,7 +21,7 @@ export { hfRow, type HfRow, type HfMessage } from "./hf.ts";
 export { episodeSpans, otlpTraces, evaluationEvents, attr, type OtlpSpan, type OtlpTraces, type OtlpAttribute } from "./otlp.ts";
 export { TRACE_FORMATS, type TraceFormat } from "./formats.ts";
 
-export const EXPORT_FORMATS = ["ftrl", "chat", "parquet", ...TRACE_FORMATS] as const;
+export const EXPORT_FORMATS = ["ftrl", "chat", "parquet", "verl", ...TRACE_FORMATS] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** How far an export has got, reported after every row (a large export takes minutes). */
@@ -66,7 +69,7 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
     }
   };
   if (options.format === "ftrl") {
-    stats.rows = await writeLines(options.out, rows(), onLine);
+    stats.rows = await writeLines(options.out, rows(), onLine, ftrlLine);
     stats.bytes = (await stat(options.out)).size;
     return stats;
   }
@@ -76,7 +79,7 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
     onLine(all.length, 0);
   }
   stats.rows = all.length;
-  const bytes = new Uint8Array(ftrlParquet(all));
+  const bytes = new Uint8Array(options.format === "verl" ? verlParquet(all) : ftrlParquet(all));
   await writeFile(options.out, bytes);
   stats.bytes = bytes.byteLength;
   report({ episodes: stats.episodes, total, rows: stats.rows, bytes: stats.bytes });

@@ -4,15 +4,23 @@ import { once } from "node:events";
 import type { ExportStats } from "./rows.ts";
 import type { Transcript } from "./transcript.ts";
 
-/** Writes JSON Lines without holding them all: one line per row, with backpressure; `onLine` hears the rows and bytes so far. */
-export async function writeLines(file: string, lines: Iterable<unknown>, onLine: (rows: number, bytes: number) => void = () => undefined): Promise<number> {
+/**
+ * Writes JSON Lines without holding them all: one line per row, with backpressure; `onLine` hears the
+ * rows and bytes so far, and `serialize` writes a row (FTRL rows as Python's json.dumps would).
+ */
+export async function writeLines<T>(
+  file: string,
+  lines: Iterable<T>,
+  onLine: (rows: number, bytes: number) => void = () => undefined,
+  serialize: (line: T) => string = JSON.stringify,
+): Promise<number> {
   const stream = createWriteStream(file, { encoding: "utf8" });
   let n = 0;
   let bytes = 0;
   try {
     for (const line of lines) {
       n++;
-      const text = `${JSON.stringify(line)}\n`;
+      const text = `${serialize(line)}\n`;
       bytes += Buffer.byteLength(text);
       onLine(n, bytes);
       if (!stream.write(text)) await once(stream, "drain");

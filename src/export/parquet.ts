@@ -40,7 +40,7 @@ export const FTRL_PARQUET_SCHEMA: SchemaElement[] = [
 ];
 
 /** A message with every struct field present (null where it has none), as the Parquet schema wants. */
-function messageStruct(m: FtrlRow["messages"][number]): Record<string, unknown> {
+export function messageStruct(m: FtrlRow["messages"][number]): Record<string, unknown> {
   return {
     role: m.role,
     content: m.content ?? null,

@@ -2,7 +2,9 @@
 import type { EpisodeRow, Records } from "../store/index.ts";
 import { EpisodeTracker } from "../score/index.ts";
 import type { ChatMessage, ChatTool, Environment, FtrlRow, RewardMode } from "../schema/index.ts";
-import { chatTools, readTranscript, scoreOf, toolCodes, type Transcript, type TranscriptProblem } from "./transcript.ts";
+import { toolCodes } from "./codes.ts";
+import { pyFloatText, pythonArgumentsText } from "./pyjson.ts";
+import { chatTools, readTranscript, scoreOf, type Transcript, type TranscriptProblem } from "./transcript.ts";
 
 export interface ExportFilter {
   envId?: string;
@@ -118,11 +120,30 @@ export function ftrlRows(transcript: Transcript, mode: RewardMode = "ftrl", spli
   });
   const rows = [row()];
   for (const turn of transcript.turns) {
-    messages.push(turn.meta.message, ...turn.toolMessages);
+    messages.push(referenceMessage(turn.meta.message), ...turn.toolMessages);
     for (const call of turn.executed) tracker.record(call);
     rows.push(row());
   }
   return rows;
+}
+
+/** The assistant message with each call's arguments as the reference writes them (Python json.dumps); text json.loads refuses stays as it was. */
+function referenceMessage(message: ChatMessage): ChatMessage {
+  if (message.role !== "assistant" || !message.tool_calls) return message;
+  return {
+    ...message,
+    tool_calls: message.tool_calls.map((tc) => ({ ...tc, function: { ...tc.function, arguments: pythonArgumentsText(tc.function.arguments) ?? tc.function.arguments } })),
+  };
+}
+
+/**
+ * One FTRL row as a JSON line, solve_rate written as a float (`1.0`, never `1`): a file whose
+ * rates are all integral would otherwise read back as int64 in the reference's Parquet step.
+ */
+export function ftrlLine(row: FtrlRow): string {
+  const { solve_rate, ...rest } = row;
+  const text = JSON.stringify({ ...rest, solve_rate: 0 });
+  return `${text.slice(0, -2)}${pyFloatText(solve_rate)}}`;
 }
 
 /** One OpenAI chat-format line for SFT: the whole conversation, final answer included, and the tools. */

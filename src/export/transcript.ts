@@ -64,11 +64,6 @@ export function chatTools(env: Environment): ChatTool[] {
   return env.tools.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.input_schema } }));
 }
 
-/** Tool name -> the JavaScript the sandbox runs for it: the shared prelude, then the tool's function. */
-export function toolCodes(env: Environment): Record<string, string> {
-  const prelude = env.implementation.prelude.trim();
-  return Object.fromEntries(env.tools.map((t) => [t.name, prelude ? `${prelude}\n\n${env.implementation.tools[t.name]}` : env.implementation.tools[t.name]!]));
-}
 
 /**
  * Rebuilds the conversation of a recorded episode. Turns come from the assistant messages the

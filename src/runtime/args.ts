@@ -1,5 +1,6 @@
 // Checks a call's arguments against the tool's input JSON Schema and words each problem so it names the argument.
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { Environment } from "../schema/index.ts";
 
 /** One Ajv for the process; validators are removed from its cache once compiled, so they live as long as their environment. */
 let ajv: Ajv | undefined;
@@ -19,6 +20,25 @@ export function compileInputSchema(schema: Record<string, unknown>): ValidateFun
   } finally {
     a.removeSchema(rest);
   }
+}
+
+/** Each tool's source and compiled input schema, in document order, and every problem found (a missing implementation, an invalid schema). */
+export function compileTools(env: Environment): { tools: { name: string; source: string; validate: ValidateFunction }[]; problems: string[] } {
+  const tools: { name: string; source: string; validate: ValidateFunction }[] = [];
+  const problems: string[] = [];
+  for (const tool of env.tools) {
+    const source = env.implementation.tools[tool.name];
+    if (source === undefined) {
+      problems.push(`tool "${tool.name}": no implementation`);
+      continue;
+    }
+    try {
+      tools.push({ name: tool.name, source, validate: compileInputSchema(tool.input_schema) });
+    } catch (err) {
+      problems.push(`tool "${tool.name}": invalid input_schema: ${(err as Error).message}`);
+    }
+  }
+  return { tools, problems };
 }
 
 export type CheckedArguments = { ok: true; json: string } | { ok: false; message: string };

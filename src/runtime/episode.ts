@@ -47,7 +47,7 @@ export interface EpisodeParts {
 
 type Json = Extract<CallResult, { ok: true }>["value"];
 
-const LIMIT_MESSAGES: Record<LimitKind, (limits: SandboxLimits) => string> = {
+export const LIMIT_MESSAGES: Record<LimitKind, (limits: SandboxLimits) => string> = {
   timeout: (l) => `the call ran longer than ${l.timeoutMs} ms and was stopped`,
   out_of_memory: (l) => `the call used more than ${Math.round(l.memoryBytes / 2 ** 20)} MiB of memory and was stopped`,
   stack_overflow: () => "the call nested too deeply (recursion beyond the stack limit) and was stopped",
@@ -273,7 +273,7 @@ export class SandboxEpisode implements LocalEpisode {
   }
 }
 
-function failed(started: number, kind: CallErrorKind, error: string): CallResult {
+export function failed(started: number, kind: CallErrorKind, error: string): CallResult {
   return { ok: false, kind, error, ms: performance.now() - started };
 }
 

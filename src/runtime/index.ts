@@ -1,9 +1,9 @@
-// The sandboxed tool runtime: compiles an environment once, then runs its tools in isolated QuickJS episodes.
-import type { ValidateFunction } from "ajv";
+// The sandboxed tool runtime: compiles an environment once, then runs its tools in isolated episodes (QuickJS for JavaScript, Pyodide for Python).
 import { SandboxLimits, type Environment, type SandboxLimitsInput } from "../schema/index.ts";
-import { compileInputSchema } from "./args.ts";
+import { compileTools } from "./args.ts";
 import { acquireInstance, maxBytesFor, releaseInstance } from "./engine.ts";
 import { SandboxEpisode, setupMessage, type Episode, type EpisodeParts, type LocalEpisode } from "./episode.ts";
+import { compilePython } from "./python/sandbox.ts";
 import { Sandbox, syntaxErrors, type Program } from "./sandbox.ts";
 
 export type { Episode, LocalEpisode } from "./episode.ts";
@@ -13,6 +13,8 @@ export { workerBoot } from "./boot.ts";
 export type { SandboxKind } from "./kinds.ts";
 export { configureSandboxPool, sandboxPool, SandboxPool, type SandboxPoolOptions, type SandboxPoolStats } from "./pool.ts";
 export { callText, outputDigest, rebuildEpisode, recordCall, replayCalls, ReplayMismatchError, type RecordedCall } from "./replay.ts";
+export { PythonEpisode } from "./python/sandbox.ts";
+export { sharedInterpreter, PythonInterpreter, type SandboxWorker } from "./python/interpreter.ts";
 
 export interface CompiledEnvironment<E extends Episode = Episode> {
   readonly env: Environment;
@@ -32,35 +34,39 @@ export class EnvironmentCompileError extends Error {
   }
 }
 
+function checkedSeed(seed: number): number {
+  if (!Number.isSafeInteger(seed)) throw new TypeError(`seed must be a safe integer, got ${String(seed)}`);
+  return seed;
+}
+
 /**
  * Compiles every tool's input schema, parses the prelude and every tool, and opens one
  * trial sandbox (prelude run, tools evaluated, initial state installed under the limits),
  * so an environment that compiles will open episodes. Throws EnvironmentCompileError
- * listing every problem found.
+ * listing every problem found. JavaScript runs in QuickJS on this thread; Python in the
+ * process's Pyodide interpreter, a worker thread of its own.
  */
-export async function compileEnvironment(env: Environment, limitsInput: SandboxLimitsInput = {}): Promise<CompiledEnvironment<LocalEpisode>> {
-  const parsedLimits = SandboxLimits.safeParse(limitsInput);
-  if (!parsedLimits.success) {
-    throw new EnvironmentCompileError(env.id, parsedLimits.error.issues.map((i) => `limits.${i.path.join(".")}: ${i.message}`));
-  }
-  const limits = parsedLimits.data;
-  const problems: string[] = [];
-  const tools = new Map<string, { index: number; validate: ValidateFunction }>();
-  const program: Program = { prelude: env.implementation.prelude ?? "", tools: [] };
-  for (const tool of env.tools) {
-    // Own properties only: a tool may be named `constructor` or `toString`.
-    const source = Object.hasOwn(env.implementation.tools, tool.name) ? env.implementation.tools[tool.name] : undefined;
-    if (source === undefined) {
-      problems.push(`tool "${tool.name}": no implementation`);
-      continue;
-    }
-    try {
-      tools.set(tool.name, { index: program.tools.length, validate: compileInputSchema(tool.input_schema) });
-      program.tools = [...program.tools, { name: tool.name, source }];
-    } catch (err) {
-      problems.push(`tool "${tool.name}": invalid input_schema: ${(err as Error).message}`);
-    }
-  }
+export async function compileEnvironment(env: Environment, limitsInput: SandboxLimitsInput = {}): Promise<CompiledEnvironment> {
+  if (env.implementation.language !== "python") return compileJavaScript(env, limitsInput);
+  const limits = parsedLimits(env, limitsInput);
+  const python = await compilePython(env, limits);
+  if (!python.ok) throw new EnvironmentCompileError(env.id, python.problems);
+  return { env, limits, openEpisode: (options = {}) => python.openEpisode(checkedSeed(options.seed ?? 0)) };
+}
+
+function parsedLimits(env: Environment, limitsInput: SandboxLimitsInput): SandboxLimits {
+  const parsed = SandboxLimits.safeParse(limitsInput);
+  if (!parsed.success) throw new EnvironmentCompileError(env.id, parsed.error.issues.map((i) => `limits.${i.path.join(".")}: ${i.message}`));
+  return parsed.data;
+}
+
+/** `compileEnvironment` for JavaScript tool code: its episodes run on the calling thread, so their state can be read synchronously. */
+export async function compileJavaScript(env: Environment, limitsInput: SandboxLimitsInput = {}): Promise<CompiledEnvironment<LocalEpisode>> {
+  const limits = parsedLimits(env, limitsInput);
+  const compiledTools = compileTools(env);
+  const problems = compiledTools.problems;
+  const tools = new Map(compiledTools.tools.map((t, index) => [t.name, { index, validate: t.validate }]));
+  const program: Program = { prelude: env.implementation.prelude ?? "", tools: compiledTools.tools.map(({ name, source }) => ({ name, source })) };
   let initialStateJson: string | undefined;
   try {
     initialStateJson = JSON.stringify(env.initial_state ?? {});
@@ -84,9 +90,7 @@ export async function compileEnvironment(env: Environment, limitsInput: SandboxL
     env,
     limits,
     openEpisode(options = {}) {
-      const seed = options.seed ?? 0;
-      if (!Number.isSafeInteger(seed)) throw new TypeError(`seed must be a safe integer, got ${String(seed)}`);
-      return new SandboxEpisode(parts, seed);
+      return new SandboxEpisode(parts, checkedSeed(options.seed ?? 0));
     },
   };
 }

@@ -22,9 +22,9 @@ export const PRELOADED_KIND = "javascript";
 /** Loaded on first use in each worker, so a worker pays only for the kinds its environments use. */
 export const SANDBOX_KINDS: Record<string, () => Promise<SandboxKind>> = {
   javascript: async () => {
-    const [{ compileEnvironment }, engine] = await Promise.all([import("./index.ts"), import("./engine.ts")]);
+    const [{ compileJavaScript }, engine] = await Promise.all([import("./index.ts"), import("./engine.ts")]);
     // Compiling the QuickJS WebAssembly module is the slow part of a first compile.
     engine.releaseInstance(await engine.acquireInstance(engine.BASE_BYTES));
-    return { compile: (env, limits) => compileEnvironment(env, limits) };
+    return { compile: (env, limits) => compileJavaScript(env, limits) };
   },
 };

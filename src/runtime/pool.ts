@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads";
 import { SandboxLimits, type CallResult, type Environment, type SandboxLimitsInput } from "../schema/index.ts";
 import { workerBoot } from "./boot.ts";
 import type { Episode } from "./episode.ts";
-import { EnvironmentCompileError, type CompiledEnvironment } from "./index.ts";
+import { compileEnvironment, EnvironmentCompileError, type CompiledEnvironment } from "./index.ts";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./protocol.ts";
 import type { RecordedCall } from "./replay.ts";
 
@@ -288,6 +288,9 @@ export class SandboxPool {
    */
   compile(env: Environment, limitsInput: SandboxLimitsInput = {}): Promise<CompiledEnvironment> {
     if (this.closed) return Promise.reject(new Error("the sandbox pool is closed"));
+    // Python tool code already runs off this thread, in the process's one Pyodide worker (a pool worker
+    // each would cost an interpreter start and its memory per worker): its episodes are compiled here.
+    if (env.implementation.language === "python") return compileEnvironment(env, limitsInput);
     const parsed = SandboxLimits.safeParse(limitsInput);
     if (!parsed.success) {
       return Promise.reject(new EnvironmentCompileError(env.id, parsed.error.issues.map((i) => `limits.${i.path.join(".")}: ${i.message}`)));

@@ -320,7 +320,7 @@ export function syntaxErrors(instance: Instance, program: Program, limits: Sandb
   return failures;
 }
 
-function decode(raw: string): Outcome {
+export function decode(raw: string): Outcome {
   const body = raw.slice(1);
   switch (raw[0]) {
     case "j":

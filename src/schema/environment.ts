@@ -71,11 +71,16 @@ export const Tool = z.strictObject({
 export type Tool = z.infer<typeof Tool>;
 
 /**
- * The implementation: `tools` maps each tool name to the source of one JavaScript
- * function `(args, state) => json`; `prelude` holds helpers shared by all of them.
+ * The implementation: `tools` maps each tool name to its source; `prelude` holds helpers
+ * shared by all of them. JavaScript: one function `(args, state) => json`. Python: code that
+ * defines a function of the tool's name, `def name(**params)` or, when its first parameter is
+ * named `data`, `def name(data, **params)` called with the episode's state (FTRL's tau-bench).
  */
+export const ImplementationLanguage = z.enum(["javascript", "python"]);
+export type ImplementationLanguage = z.infer<typeof ImplementationLanguage>;
+
 export const Implementation = z.strictObject({
-  language: z.literal("javascript"),
+  language: ImplementationLanguage,
   prelude: z.string().default(""),
   tools: z.record(ToolName, z.string().min(1)),
 });

@@ -73,6 +73,9 @@ describe("ftrl export", () => {
       { get_film: [], get_person: [] },
     ]);
     expect(rows.map((r) => r.solve_rate)).toEqual([0, 0.5, 1]);
+    // Always a float in the file, so no file of rows reads back as integers.
+    const text = readFileSync((await exported("ftrl", { model: "native-model" })).file, "utf8");
+    expect(text.match(/"solve_rate":[^,}]*/g)).toEqual(['"solve_rate":0.0', '"solve_rate":0.5', '"solve_rate":1.0']);
     expect(rows[0]!.messages).toEqual([{ role: "user", content: Q_BIRTH_YEAR }]);
     const last = rows[2]!.messages;
     expect(last.map((m) => [m.role, m.role === "tool" ? m.tool_call_id : null])).toEqual([
@@ -85,8 +88,9 @@ describe("ftrl export", () => {
       ["tool", "call_d"],
     ]);
     expect(last[1]).toEqual({ role: "assistant", content: null, tool_calls: [
-      { id: "call_a", type: "function", function: { name: "get_film", arguments: '{"title":"Crimson Harbor"}' } },
-      { id: "call_b", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+      // The reference's text: json.dumps(..., ensure_ascii=False), not JSON.stringify's.
+      { id: "call_a", type: "function", function: { name: "get_film", arguments: '{"title": "Crimson Harbor"}' } },
+      { id: "call_b", type: "function", function: { name: "get_weather", arguments: '{"city": "Paris"}' } },
     ] });
     expect(last[3]!.content).toMatch(/^an error occured when call get_weather: /);
     expect(last[5]!.content).toMatch(/^an error occured when call get_person: the arguments are not a JSON object/);

@@ -9,7 +9,10 @@ export interface ToolSpec {
 }
 
 /** A valid environment whose tools are `tools`; the single task is a formality the format requires. */
-export function makeEnv(tools: Record<string, ToolSpec>, options: { prelude?: string; state?: Record<string, unknown>; id?: string } = {}): Environment {
+export function makeEnv(
+  tools: Record<string, ToolSpec>,
+  options: { prelude?: string; state?: Record<string, unknown>; id?: string; language?: "javascript" | "python" } = {},
+): Environment {
   const names = Object.keys(tools);
   const first = names[0]!;
   return Environment.parse({
@@ -26,7 +29,7 @@ export function makeEnv(tools: Record<string, ToolSpec>, options: { prelude?: st
       input_schema: tools[name]!.schema ?? { type: "object" },
     })),
     implementation: {
-      language: "javascript",
+      language: options.language ?? "javascript",
       prelude: options.prelude ?? "",
       tools: Object.fromEntries(names.map((n) => [n, tools[n]!.source])),
     },

@@ -1,7 +1,7 @@
 // Rebuilding an episode from its seed and the calls that took effect: the same state and the same next outputs, or a clear mismatch.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { compileEnvironment, rebuildEpisode, recordCall, ReplayMismatchError, type LocalEpisode, type RecordedCall } from "../../src/runtime/index.ts";
+import { compileJavaScript, rebuildEpisode, recordCall, ReplayMismatchError, type LocalEpisode, type RecordedCall } from "../../src/runtime/index.ts";
 import { makeEnv } from "./helpers.ts";
 
 /** State, module-level variables, the seeded generator, calls that throw after writing, and arguments that are refused. */
@@ -33,7 +33,7 @@ async function run(episode: LocalEpisode, calls: readonly { tool: string; args: 
 
 describe("rebuildEpisode", () => {
   it("continues exactly where the original is: state, module variables, generator", async () => {
-    const compiled = await compileEnvironment(ENV);
+    const compiled = await compileJavaScript(ENV);
     await fc.assert(
       fc.asyncProperty(fc.array(call, { maxLength: 12 }), fc.integer({ min: 0, max: 2 ** 31 }), async (calls, seed) => {
         using original = compiled.openEpisode({ seed });
@@ -48,7 +48,7 @@ describe("rebuildEpisode", () => {
   });
 
   it("refuses a record the replay does not reproduce, naming the call", async () => {
-    const compiled = await compileEnvironment(ENV);
+    const compiled = await compileJavaScript(ENV);
     using original = compiled.openEpisode({ seed: 3 });
     const recorded = await run(original, [{ tool: "put", args: { x: "a" } }, { tool: "half", args: {} }, { tool: "put", args: { x: "b" } }]);
     const changed = recorded.map((r, i) => (i === 2 ? { ...r, digest: "0".repeat(64) } : r));

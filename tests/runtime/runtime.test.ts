@@ -102,24 +102,24 @@ describe("state", () => {
     expect(await a.call("buy", { item: "apple", qty: 2 })).toMatchObject({ kind: "tool_error", error: "only 1 left" });
     expect(ok(await a.call("buy", { item: "apple", qty: 1 })).text).toBe('{"order": 2, "left": 0}');
     expect(ok(await b.call("buy", { item: "apple", qty: 3 })).value).toEqual({ order: 1, left: 0 });
-    expect(a.snapshot()).toEqual({ stock: { apple: 0, pear: 1 }, orders: [{ item: "apple", qty: 2 }, { item: "apple", qty: 1 }] });
+    expect(await a.state()).toEqual({ stock: { apple: 0, pear: 1 }, orders: [{ item: "apple", qty: 2 }, { item: "apple", qty: 1 }] });
     expect(compiled.env.initial_state).toEqual({ stock: { apple: 3, pear: 1 }, orders: [] });
     using c = compiled.openEpisode();
-    expect(c.snapshot()).toEqual(compiled.env.initial_state);
+    expect(await c.state()).toEqual(compiled.env.initial_state);
   });
 
   it("gives a snapshot that is a copy, not a view", async () => {
     using episode = (await compileEnvironment(shop)).openEpisode();
-    const snap = episode.snapshot() as { stock: Record<string, number> };
+    const snap = (await episode.state()) as { stock: Record<string, number> };
     snap.stock.apple = 99;
-    expect(episode.snapshot()).toEqual({ stock: { apple: 3, pear: 1 }, orders: [] });
+    expect(await episode.state()).toEqual({ stock: { apple: 3, pear: 1 }, orders: [] });
   });
 
   it("keeps the state through many calls, across checkpoints", async () => {
     const counter = makeEnv({ bump: { source: "function bump(args, state) { state.n += 1; return state.n; }" } }, { state: { n: 0 } });
     using episode = (await compileEnvironment(counter)).openEpisode();
     for (let i = 1; i <= 100; i++) expect(ok(await episode.call("bump", {})).value).toBe(i);
-    expect(episode.snapshot()).toEqual({ n: 100 });
+    expect(await episode.state()).toEqual({ n: 100 });
   });
 
   it("runs calls made without waiting one at a time, in the order they were made", async () => {
@@ -127,7 +127,7 @@ describe("state", () => {
     using episode = (await compileEnvironment(log)).openEpisode();
     const results = await Promise.all([1, 2, 3, 4].map((x) => episode.call("add", { x })));
     expect(results.map((r) => ok(r).value)).toEqual([1, 2, 3, 4]);
-    expect(episode.snapshot()).toEqual({ seen: [1, 2, 3, 4] });
+    expect(await episode.state()).toEqual({ seen: [1, 2, 3, 4] });
   });
 });
 
@@ -174,7 +174,7 @@ describe("tool code", () => {
     });
     using episode = (await compileEnvironment(env)).openEpisode();
     expect(ok(await episode.call("slow", { v: 2 })).value).toEqual({ got: 2 });
-    expect(episode.snapshot()).toEqual({ done: true });
+    expect(await episode.state()).toEqual({ done: true });
     expect(await episode.call("bad", {})).toMatchObject({ ok: false, kind: "tool_error", error: "async failure" });
   });
 

@@ -1,0 +1,152 @@
+// A Python environment's exported rows scored by a Python statement of the FTRL reward that execs the rows' own codes: identical to ours on every row, in ftrl and verl layout.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exportRecords, ftrlRows, transcripts } from "../../src/export/index.ts";
+import { oracleFactory, randomFactory } from "../../src/run/index.ts";
+import { scoreStep } from "../../src/score/index.ts";
+import { Environment, type ChatMessage, type FtrlRow, type UnsolvedSet } from "../../src/schema/index.ts";
+import { Records } from "../../src/store/index.ts";
+import { runInMemory, tempDir } from "../run/helpers.ts";
+import { readParquet } from "./helpers.ts";
+
+/** Paper-style Python tools: def name(**params), records inline, a shared helper in the prelude. */
+const PY_FILMS = Environment.parse({
+  format: "envforge/environment@1",
+  id: "py-films",
+  title: "Films in Python",
+  domain: "films",
+  scenario: "multi-hop",
+  complexity: { functional_generalization: 0, parameter_expansion: 0, parameter_type_generalization: 0, toolset_extension: 1 },
+  provenance: { generator: "test", version: "1", seed: 0 },
+  tools: [
+    { name: "get_film", description: "Look up a film by title.", input_schema: { type: "object", properties: { title: { type: "string" } }, required: ["title"] } },
+    { name: "get_person", description: "Look up a person by name.", input_schema: { type: "object", properties: { name: { type: "string" } }, required: ["name"] } },
+    { name: "get_rating", description: "A film's rating.", input_schema: { type: "object", properties: { title: { type: "string" } }, required: ["title"] } },
+  ],
+  implementation: {
+    language: "python",
+    prelude: "def norm(s):\n    return s.strip().lower()\n\nUNUSED = 1\n",
+    tools: {
+      get_film: `def get_film(title):
+    films = [{"title": "Crimson Harbor", "director": "Elena Vastrova", "year": 1994}, {"title": "Salt Meridian", "director": "Tomas Okonkwo-Reyes", "year": 2003}]
+    for f in films:
+        if norm(f["title"]) == norm(title):
+            return f
+    raise ValueError('No film titled "%s" was found.' % title)
+`,
+      get_person: `def get_person(name):
+    people = {"elena vastrova": {"name": "Elena Vastrova", "born": 1961, "height_m": 1.70}, "tomas okonkwo-reyes": {"name": "Tomas Okonkwo-Reyes", "born": 1958, "height_m": 1.8}}
+    if norm(name) not in people:
+        raise KeyError(name)
+    return people[norm(name)]
+`,
+      get_rating: `def get_rating(title):
+    return "%s is rated %.1f out of 10." % (title, 7.25)
+`,
+    },
+  },
+  tasks: [
+    {
+      id: "director-birth-year",
+      question: "In what year was the director of Crimson Harbor born?",
+      unsolved_set: { get_film: ["Elena Vastrova"], get_person: ["1961"] },
+      answer: "1961",
+      gold_plan: [
+        { id: "s1", tool: "get_film", arguments: { title: "Crimson Harbor" }, yields: "Elena Vastrova" },
+        { id: "s2", tool: "get_person", arguments: { name: "Elena Vastrova" }, depends_on: ["s1"], yields: "1961" },
+      ],
+    },
+  ],
+});
+
+const tmp = tempDir("envforge-pyreward-");
+const db = join(tmp.dir, "rollouts.db");
+const REWARD_PY = join(import.meta.dirname, "ftrl_reward.py");
+
+beforeAll(async () => {
+  await runInMemory(db, { environments: [PY_FILMS], policy: oracleFactory(), n: 2 });
+  await runInMemory(db, { environments: [PY_FILMS], policy: randomFactory(5), n: 8 });
+}, 180_000);
+afterAll(() => tmp.cleanup());
+
+/** The assistant turn as Qwen2.5 text: its content, then one <tool_call> block per call, arguments as exported. */
+function hermesText(message: ChatMessage): string {
+  if (message.role !== "assistant") throw new Error("not an assistant message");
+  const calls = (message.tool_calls ?? []).map((tc) => `<tool_call>\n{"name": ${JSON.stringify(tc.function.name)}, "arguments": ${tc.function.arguments}}\n</tool_call>`);
+  return [message.content ?? "", ...calls].filter(Boolean).join("\n");
+}
+
+function pythonScores(items: unknown[]): { score: number; outputs?: string[] }[] {
+  const r = spawnSync("python3", [REWARD_PY], { input: items.map((i) => JSON.stringify(i)).join("\n"), encoding: "utf8", maxBuffer: 1 << 28 });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout) as { score: number; outputs?: string[] }[];
+}
+
+describe("the reference's reward on exported Python rows", { timeout: 120_000 }, () => {
+  it("execs each row's codes, gets our tool outputs, and gives our per-step reward on every row", () => {
+    const records = Records.open(db);
+    const items: { kind: "ftrl"; row: FtrlRow; response: string }[] = [];
+    const ours: number[] = [];
+    const outputs: string[][] = [];
+    try {
+      const stats = { episodes: 0, exported: 0, rows: 0, bytes: 0, skipped: {} };
+      for (const t of transcripts(records, [PY_FILMS], {}, stats)) {
+        const rows = ftrlRows(t);
+        rows.forEach((row, i) => {
+          const turn = t.turns[i];
+          const next = turn ? turn.meta.message : t.final?.message;
+          if (!next) return;
+          const response = turn ? hermesText(rows[i + 1]!.messages[row.messages.length]!) : (next.content ?? "");
+          const seen = turn ? turn.toolMessages.map((m) => m.content ?? "") : [];
+          const state = { unsolved_set: JSON.parse(row.unsolved_set) as UnsolvedSet, solve_rate: row.solve_rate, answer: row.answer };
+          items.push({ kind: "ftrl", row, response });
+          ours.push(scoreStep(state, response, seen).rewards.f1);
+          outputs.push(seen);
+          // And the no-call rules on the same state: an answer, nothing, a broken call, plain text.
+          for (const text of ["The answer is 1961.", "  <|im_end|>", "<tool_call>{broken</tool_call>", "I do not know."]) {
+            items.push({ kind: "ftrl", row, response: text });
+            ours.push(scoreStep(state, text, []).rewards.f1);
+            outputs.push([]);
+          }
+        });
+      }
+      expect(stats.episodes).toBe(10);
+    } finally {
+      records.close();
+    }
+    const theirs = pythonScores(items);
+    expect(items.length).toBeGreaterThan(20);
+    expect(theirs.map((r) => r.outputs)).toEqual(outputs);
+    expect(theirs.map((r) => r.score)).toEqual(ours);
+    // Every rule is exercised: calls that solve, calls that do not, final answers at several pending counts, -0.5, -0.3, 0.5.
+    expect(new Set(ours)).toEqual(new Set([1, 0, 1 / 3, 0.5, -0.5, -0.3]));
+  });
+
+  it("writes verl's columns, which stock verl's compute_score signature scores the same", async () => {
+    const out = join(tmp.dir, "verl.parquet");
+    const records = Records.open(db);
+    let rows: FtrlRow[] = [];
+    try {
+      await exportRecords({ records, environments: [PY_FILMS], format: "verl", out });
+      const stats = { episodes: 0, exported: 0, rows: 0, bytes: 0, skipped: {} };
+      rows = [...transcripts(records, [PY_FILMS], {}, stats)].flatMap((t) => ftrlRows(t));
+    } finally {
+      records.close();
+    }
+    const verl = await readParquet(readFileSync(out).buffer as ArrayBuffer);
+    expect(verl).toHaveLength(rows.length);
+    expect(Object.keys(verl[0]!).sort()).toEqual(["ability", "data_source", "extra_info", "prompt", "reward_model"]);
+    verl.forEach((v, i) => {
+      const row = rows[i]!;
+      expect(v).toMatchObject({ data_source: row.data_source, ability: "tool-use", reward_model: { style: "rule", ground_truth: row.answer } });
+      expect(v.extra_info).toMatchObject({ index: BigInt(i), split: "train", unsolved_set: row.unsolved_set, solve_rate: row.solve_rate, tools: row.tools, codes: row.codes, answer: row.answer });
+    });
+    const toJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_, x) => (typeof x === "bigint" ? Number(x) : x)));
+    const responses = ["The answer is 1961.", "", "<tool_call>\n{\"name\": \"get_film\", \"arguments\": {\"title\": \"Crimson Harbor\"}}\n</tool_call>"];
+    const items = verl.flatMap((v) => responses.map((response) => ({ kind: "verl", row: toJson(v), response })));
+    const ftrl = rows.flatMap((row) => responses.map((response) => ({ kind: "ftrl", row, response })));
+    expect(pythonScores(items).map((r) => r.score)).toEqual(pythonScores(ftrl).map((r) => r.score));
+  });
+});
