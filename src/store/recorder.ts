@@ -1,7 +1,7 @@
 // Writes episodes, JSON-RPC messages and tool calls to the database, synchronously, committing before anything is sent.
 import { hostname } from "node:os";
 import type { EpisodeKind, EpisodeScores, EpisodeStatus, TransportKind } from "../schema/index.ts";
-import { openDb, type Db, type OpenOptions } from "./db.ts";
+import { DatabaseOpenError, openDb, type Db, type OpenOptions } from "./db.ts";
 import { checkSameFile, fileIdentity, probeWrite, reasonOf, StoreError, type FileIdentity } from "./failure.ts";
 
 export type Direction = "in" | "out";
@@ -169,9 +169,9 @@ export class Recorder {
   }
 
   /**
-   * Opens a database for recording and proves it writable, or throws a StoreError naming
-   * the file and the reason (a missing folder that cannot be made, a read-only file, a file
-   * that is not a database, a lock that is never released).
+   * Opens a database for recording and proves it writable, or throws a DatabaseOpenError (a
+   * folder that cannot be made, a file that is not a database) or a StoreError (a read-only
+   * file, a lock that is never released), each naming the file and the reason.
    */
   static open(file: string, options: Omit<OpenOptions, "readonly"> = {}): Recorder {
     let db: Db | undefined;
@@ -182,7 +182,8 @@ export class Recorder {
       return recorder;
     } catch (err) {
       db?.close();
-      throw err instanceof StoreError ? err : new StoreError(file, reasonOf(err));
+      // A file that cannot be opened at all already says which and why (DatabaseOpenError).
+      throw err instanceof StoreError || err instanceof DatabaseOpenError ? err : new StoreError(file, reasonOf(err));
     }
   }
 

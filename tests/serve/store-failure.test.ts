@@ -128,11 +128,11 @@ it("refuses to start on a store it cannot write, naming the file and the reason"
 
   const garbage = await serveOnce(notADb, tmp.envDir);
   expect(garbage.code).toBe(1);
-  expect(garbage.stderr.trim()).toBe(`envforge serve: the store failed: cannot write to ${notADb}: file is not a database (SQLITE_NOTADB)`);
+  expect(garbage.stderr.trim()).toBe(`envforge serve: cannot open the database ${notADb}: the file is not an SQLite database; give --db another file`);
 
   const nested = await serveOnce(underAFile, tmp.envDir);
   expect(nested.code).toBe(1);
-  expect(nested.stderr).toMatch(new RegExp(`^envforge serve: the store failed: cannot write to ${underAFile}: (EEXIST|ENOTDIR): `));
+  expect(nested.stderr.trim()).toBe(`envforge serve: cannot open the database ${underAFile}: ${notADb} is a file, not a folder; give --db another file`);
   expect(nested.stderr).not.toMatch(/\n\s+at /);
 
   // An exclusive lock held by another connection for longer than the busy timeout.
