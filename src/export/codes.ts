@@ -41,7 +41,9 @@ function javascriptChunks(prelude: string): Chunk[] | null {
     if (boundary || i === n - 1) {
       const text = prelude.slice(start, i + 1).trim();
       if (text !== "") {
-        const m = /^(?:async\s+)?(?:function\*?|class|const|let|var)\s+([A-Za-z_$][\w$]*)/.exec(text);
+        // Comments before a declaration belong to it.
+        const code = text.replace(/^(?:\/\/[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*/, "");
+        const m = /^(?:async\s+)?(?:function\*?|class|const|let|var)\s+([A-Za-z_$][\w$]*)/.exec(code);
         if (!m) return null;
         chunks.push({ text, names: [m[1]!] });
       }
