@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { EpisodeTracker, finalAnswerFound } from "../score/index.ts";
 import {
   ASSISTANT_META_KEY,
+  RAW_ARGUMENTS_KEY,
   AtifTrajectory,
   FtrlRow,
   RUN_META_KEY,
@@ -312,34 +313,30 @@ function objectArguments(text: string): Record<string, unknown> | null {
 
 /**
  * Scores the calls in order in both modes, as the server would have while serving them, and
- * gives the calls to store. Calls whose arguments are not a JSON object never reached a
- * server (the runner answers them itself), so, as in a recorded episode, they are not calls
- * but local results in the turn's meta.
+ * gives the calls to store. A call whose arguments are not a JSON object is a call too, as the
+ * server counts it (the reference's rule): sent with empty arguments and its text under
+ * RAW_ARGUMENTS_KEY, answered with an invalid-arguments error.
  */
 function scoreItem(task: Task, turns: readonly ImportTurn[], final: string | null, at: number): { calls: ImportedCall[]; score: EpisodeScores } {
   const trackers = { ftrl: new EpisodeTracker(task.unsolved_set, "ftrl"), strict: new EpisodeTracker(task.unsolved_set, "strict") };
   const calls: ImportedCall[] = [];
   turns.forEach((turn, t) => {
-    const local: Record<string, string> = {};
-    const sent: { id: string; name: string; args: Record<string, unknown> }[] = [];
+    const base = { turn: t, message: turn.message, ...(turn.tokens ? { tokens: turn.tokens } : {}) };
     for (const tc of turn.message.tool_calls ?? []) {
-      const args = objectArguments(tc.function.arguments);
-      if (args === null) local[tc.id] = turn.results.get(tc.id)!.output;
-      else sent.push({ id: tc.id, name: tc.function.name, args });
-    }
-    const base = { turn: t, message: turn.message, ...(turn.tokens ? { tokens: turn.tokens } : {}), ...(Object.keys(local).length > 0 ? { local_results: local } : {}) };
-    for (const { id, name, args } of sent) {
-      const result = turn.results.get(id)!;
-      const executed = { name, arguments: args as Record<string, never>, output: result.output, ...(result.isError !== undefined ? { is_error: result.isError } : {}) };
+      const parsed = tc.function.name === "" ? {} : objectArguments(tc.function.arguments);
+      const args = parsed ?? {};
+      const result = turn.results.get(tc.id)!;
+      const isError = parsed === null ? true : result.isError;
+      const executed = { name: tc.function.name, arguments: args as Record<string, never>, output: result.output, ...(isError !== undefined ? { is_error: isError } : {}) };
       calls.push({
-        tool: name,
+        tool: tc.function.name,
         arguments: args,
         output: result.output,
-        isError: result.isError === true,
+        isError: isError === true,
         solvedFtrl: trackers.ftrl.record(executed),
         solvedStrict: trackers.strict.record(executed),
         startedAt: turn.at ?? at,
-        assistantMeta: { [ASSISTANT_META_KEY]: { ...base, tool_call_id: id } },
+        assistantMeta: { [ASSISTANT_META_KEY]: { ...base, tool_call_id: tc.id }, ...(parsed === null ? { [RAW_ARGUMENTS_KEY]: tc.function.arguments } : {}) },
       });
     }
   });

@@ -1,6 +1,6 @@
 // The export layer: recorded episodes -> training data (FTRL rows, chat JSONL, Parquet) and score reports.
-import { mkdir, stat, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, readdir, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { Records } from "../store/index.ts";
 import type { Environment, FtrlRow } from "../schema/index.ts";
 import { ftrlParquet } from "./parquet.ts";
@@ -43,6 +43,15 @@ export interface ExportOptions extends ExportFilter {
   onProgress?: (progress: ExportProgress) => void;
 }
 
+/** The bytes of a file, or of the files in a folder (ATIF writes one file per episode and a manifest). */
+async function sizeOf(path: string): Promise<number> {
+  const st = await stat(path);
+  if (!st.isDirectory()) return st.size;
+  let total = 0;
+  for (const entry of await readdir(path, { withFileTypes: true })) if (entry.isFile()) total += (await stat(join(path, entry.name))).size;
+  return total;
+}
+
 /** Exports the episodes that pass the filters to `out` in `format`; returns what was read, written and left out. */
 export async function exportRecords(options: ExportOptions): Promise<ExportStats> {
   const stats: ExportStats = { episodes: 0, exported: 0, rows: 0, bytes: 0, skipped: {} };
@@ -55,6 +64,7 @@ export async function exportRecords(options: ExportOptions): Promise<ExportStats
   const selected = transcripts(options.records, options.environments, options, stats);
   if ((TRACE_FORMATS as readonly string[]).includes(options.format)) {
     await writeTraceFormat(options.format as TraceFormat, selected, options.out, stats);
+    stats.bytes = await sizeOf(options.out);
     return stats;
   }
   if (options.format === "chat") {
