@@ -14,7 +14,9 @@ async function run(argv: string[], io: Io): Promise<number> {
     args: argv,
     options: { ...POLICY_FLAGS, ...ROLLOUT_FLAGS, out: { type: "string" } },
   });
-  const policy = policyOf(values, io);
+  // Calibration counts successes: token logprobs would cost every request and be thrown away.
+  const tokens = values.policy === "llm" && values.logprobs === undefined && !values["token-ids"] ? { "no-logprobs": true } : {};
+  const policy = policyOf({ ...values, ...tokens }, io);
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
   const loaded = await loadEnvironments([dir]);
   for (const p of loaded.problems) write(io.stderr, `envforge calibrate: skipping ${formatProblem(p)}`);
