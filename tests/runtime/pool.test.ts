@@ -44,6 +44,23 @@ describe("sandbox pool", () => {
     }
   });
 
+  it("takes back the last call on its worker, as the sandbox in process does", async () => {
+    const pooled = await pool.compile(BENIGN);
+    const local = await compileEnvironment(BENIGN);
+    using a = pooled.openEpisode({ seed: 3 });
+    using b = local.openEpisode({ seed: 3 });
+    for (const e of [a, b]) {
+      await e.call("put", { x: "kept" });
+      await e.call("put", { x: "taken back" });
+      await e.undo();
+    }
+    expect(a.applied).toBe(1);
+    expect(await a.state()).toEqual(await b.state());
+    // The next call draws the random number the undone call drew, in both.
+    expect({ ...(await a.call("put", { x: "next" })), ms: 0 }).toEqual({ ...(await b.call("put", { x: "next" })), ms: 0 });
+    expect(await a.state()).toEqual(await b.state());
+  });
+
   it("keeps 50 benign episodes going beside a looping call and a ReDoS argument", async () => {
     const hostile = await pool.compile(HOSTILE);
     const benign = await pool.compile(BENIGN);

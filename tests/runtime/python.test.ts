@@ -72,6 +72,22 @@ describe("Python runtime", { timeout: 120_000 }, () => {
     e.close();
   });
 
+  it("takes back the last call that took effect (undo, for a record the store could not write), and only that one", async () => {
+    const e = await open();
+    await e.call("put", { item: "a" });
+    await e.call("put", { item: "b" });
+    expect(e.applied).toBe(2);
+    await e.undo();
+    expect(e.applied).toBe(1);
+    expect(await e.state()).toEqual({ items: ["seed", "a"] });
+    // Nothing left to take back until the next call: a second undo changes nothing.
+    await e.undo();
+    expect(await e.state()).toEqual({ items: ["seed", "a"] });
+    expect(await e.call("put", { item: "c" })).toMatchObject({ ok: true, value: 3 });
+    expect(await e.state()).toEqual({ items: ["seed", "a", "c"] });
+    e.close();
+  });
+
   it("is deterministic: seeded random, pinned clock, fixed hash order", async () => {
     const a = await open(7);
     const b = await open(7);
