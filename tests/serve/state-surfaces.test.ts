@@ -37,6 +37,7 @@ beforeAll(async () => {
     registry: new EnvironmentRegistry([{ env: WRITE }]),
     recorder,
     port: 0,
+    admin: { port: 0 },
     routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: [WRITE] }))],
   });
   await play("gold", TASK.gold_plan);
@@ -57,8 +58,8 @@ describe("the state check on every surface", () => {
     expect(submitted.twice!.strict.state).toEqual(submitted.twice!.ftrl.state);
   });
 
-  it("the episode API and the viewer", async () => {
-    const origin = new URL(server.url).origin;
+  it("the episode API and the viewer (the control plane's listener)", async () => {
+    const origin = server.adminOrigin!;
     for (const [id, match] of [["gold", 1], ["twice", 0]] as const) {
       const api = (await (await fetch(`${origin}/v1/episodes/${id}`)).json()) as { score: EpisodeScores };
       expect(api.score.ftrl.state!.state_match).toBe(match);
@@ -69,7 +70,7 @@ describe("the state check on every surface", () => {
   });
 
   it("POST /v1/reward: the state check of the world a response leaves, from the start or after a recorded episode", async () => {
-    const origin = new URL(server.url).origin;
+    const origin = server.adminOrigin!;
     const post = async (body: unknown) => (await (await fetch(`${origin}/v1/reward`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json()) as { final_state: { state_match: number } | null; score: { rewards: { f1: number } } };
     const message = (plan: { tool: string; arguments: Record<string, unknown> }[]) => ({ content: null, tool_calls: plan.map((p, i) => ({ id: `c${i}`, type: "function", function: { name: p.tool, arguments: JSON.stringify(p.arguments) } })) });
     expect((await post({ env: WRITE.id, task: TASK.id, response: message(TASK.gold_plan) })).final_state!.state_match).toBe(1);

@@ -73,8 +73,11 @@ describe("serve --mode train", () => {
     const { child, url } = await spawnHttpServer(["--mode", "train", "--dir", tmp.envDir, "--db", join(tmp.path, "cli.db")]);
     try {
       const origin = new URL(url).origin;
-      expect((await fetch(`${origin}/`)).status).toBe(404);
-      expect((await fetch(`${origin}/api/episodes`)).status).toBe(404);
+      // The viewer and the reward API are the control plane's: the agent's listener refuses them.
+      expect((await fetch(`${origin}/`)).status).toBe(403);
+      expect((await fetch(`${origin}/api/episodes`)).status).toBe(403);
+      expect((await fetch(`${origin}/v1/reward`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })).status).toBe(403);
+      // The REST face's episode look-up is the agent's, and knows no episode "x".
       expect((await fetch(`${origin}/v1/episodes/x`)).status).toBe(404);
     } finally {
       child.kill("SIGTERM");

@@ -121,9 +121,9 @@ describe("the printed client lines", () => {
 });
 
 describe("the README's Vercel AI SDK lines", () => {
-  it("list the episode's tools and call one through @ai-sdk/mcp, and close() ends the episode", async () => {
-    const line = printed("claude mcp add --transport http");
-    const url = line[6]!;
+  it("list the episode's tools and call one through @ai-sdk/mcp (a 2026-07-28 client: the URL names its episode), and DELETE ends it", async () => {
+    // The README's URL: the printed episode URL plus an episode id of the client's choosing.
+    const url = `${printed("claude mcp add --transport http")[6]!}&episode=ai-sdk-1`;
     const mcp = await createMCPClient({ transport: { type: "http", url } });
     let output: unknown;
     try {
@@ -134,13 +134,18 @@ describe("the README's Vercel AI SDK lines", () => {
       await mcp.close();
     }
     expect(JSON.stringify(output)).toContain("1961");
-    const records = Records.open(db);
-    try {
-      const episodes = records.listEpisodes({ kind: "episode" }).episodes.filter((e) => e.clientName !== null && !/inspector/i.test(e.clientName) && e.transport === "http");
-      expect(episodes).toHaveLength(1);
-      expect(episodes[0]).toMatchObject({ callCount: 1, status: "closed" });
-    } finally {
-      records.close();
-    }
+    const status = async () => {
+      const records = Records.open(db);
+      try {
+        return records.getEpisode("ai-sdk-1");
+      } finally {
+        records.close();
+      }
+    };
+    // No session to close: the episode outlives the client until it submits, is deleted, or idles out.
+    expect(await status()).toMatchObject({ callCount: 1, status: "running" });
+    const deleted = await fetch(`${server.origin}/v1/episodes/ai-sdk-1`, { method: "DELETE" });
+    expect(deleted.status).toBe(200);
+    expect(await status()).toMatchObject({ callCount: 1, status: "closed" });
   });
 });

@@ -63,14 +63,18 @@ async function checkLoginFlow(origin: string): Promise<void> {
 }
 
 describe("viewer login", () => {
-  it("on envforge serve --http with a token; the cookie opens the viewer, not /mcp", async () => {
+  it("on envforge serve --http with an admin token, on the control plane's listener; the cookie opens the viewer, not /mcp", async () => {
     const viewer = new Viewer({ records: new Records(recorder.db), environments: [] });
-    const server: HttpServer = await startHttpServer({ registry: new EnvironmentRegistry([]), recorder, port: 0, token: TOKEN, routes: [viewerRoute(viewer, { token: TOKEN })] });
+    const agentToken = "agent-token-0123456789";
+    const server: HttpServer = await startHttpServer({ registry: new EnvironmentRegistry([]), recorder, port: 0, token: agentToken, adminToken: TOKEN, admin: { port: 0 }, routes: [viewerRoute(viewer, { token: TOKEN })] });
     try {
-      await checkLoginFlow(server.origin);
-      const cookie = await logIn(server.origin);
+      await checkLoginFlow(server.adminOrigin!);
+      const cookie = await logIn(server.adminOrigin!);
       const mcp = await noFollow(server.origin, "/mcp", { method: "POST", headers: { cookie, "content-type": "application/json" }, body: "{}" });
       expect(mcp.status).toBe(401);
+      // The agent's token never opens the viewer, on either listener.
+      expect((await noFollow(server.origin, "/", { headers: { authorization: `Bearer ${agentToken}` } })).status).toBe(403);
+      expect((await noFollow(server.adminOrigin!, "/", { headers: { authorization: `Bearer ${agentToken}` } })).status).toBe(401);
     } finally {
       viewer.close();
       await server.close();
