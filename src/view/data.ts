@@ -1,7 +1,7 @@
 // What the viewer's pages and JSON API show of the episode list: the environments' attributes joined to recorded rows, filters turned into record queries.
 import { browseEpisodes, type BrowseRow, type EpisodeOrder, type EpisodeQuery, type Records } from "../store/index.ts";
 import { complexityLabel, complexityLevel as levelOf, SCENARIOS, type Environment, type EpisodeStatus, type RewardMode, type Scenario } from "../schema/index.ts";
-import { MAX_COMPLEXITY, type ListParams } from "./params.ts";
+import { MAX_COMPLEXITY, SOURCES, type ListParams } from "./params.ts";
 
 /** The level the viewer filters, sorts and charts by, on the 0-3 scale: the highest of the four strategies' levels (their shared level when they agree). */
 export const complexityLevel = (env: Environment): number => levelOf(env.complexity);
@@ -33,7 +33,7 @@ export class EnvIndex {
 /** The record query and order for the list's parameters. */
 export function recordQuery(p: ListParams, envs: EnvIndex): { query: EpisodeQuery; order: EpisodeOrder } {
   const f = p.filters;
-  const query: EpisodeQuery = { mode: p.mode };
+  const query: EpisodeQuery = { mode: p.mode, kind: SOURCES[f.source ?? "recorded"] };
   // Scenario and complexity belong to environments: they narrow the set of environment ids.
   if (f.env !== undefined || f.scenario !== undefined || f.complexity !== undefined) {
     let ids = f.env !== undefined ? [f.env] : null;

@@ -91,6 +91,7 @@ export function filterForm(p: ListParams, facets: EpisodeFacets, action: "/" | "
         ? html`<input type="hidden" name="include_empty" value="1">`
         : EMPTY;
   return html`<form class="filters" method="get" action="${action}" role="search" aria-label="Filter episodes">
+  ${selectField("source", "Source", f.source === "recorded" ? undefined : f.source, [{ value: "imported", label: "imported (envforge import)" }], "recorded here")}
   ${textField("env", "Environment", f.env, datalist("l-env", facets.envs), "any environment")}
   ${textField("task", "Task", f.task, datalist("l-task", facets.tasks), "any task")}
   ${textField("model", "Model or client", f.model, datalist("l-model", facets.agents), "e.g. oracle")}

@@ -7,7 +7,13 @@ export const MAX_COMPLEXITY = 3;
 export const MAX_PER_PAGE = 500;
 export const DEFAULT_PER_PAGE = 50;
 
+/** Where an episode came from: recorded by envforge (the default list), or stored by `envforge import`. */
+export const SOURCES = { recorded: "episode", imported: "imported" } as const;
+export type Source = keyof typeof SOURCES;
+
 export interface Filters {
+  /** Unset: recorded episodes. */
+  source?: Source;
   env?: string;
   task?: string;
   /** The agent a rollout is credited to: the runner's policy or model, else `client:<name>`. */
@@ -36,7 +42,7 @@ export interface ListParams {
 /** A query string the viewer cannot act on; the message says which parameter and why. */
 export class ParamError extends Error {}
 
-const KNOWN = new Set(["env", "task", "model", "client", "scenario", "complexity", "status", "min_score", "max_score", "mode", "sort", "dir", "page", "per_page", "groups_page", "include_empty", "partial"]);
+const KNOWN = new Set(["source", "env", "task", "model", "client", "scenario", "complexity", "status", "min_score", "max_score", "mode", "sort", "dir", "page", "per_page", "groups_page", "include_empty", "partial"]);
 
 function text(q: URLSearchParams, name: string): string | undefined {
   const values = q.getAll(name).map((v) => v.trim()).filter((v) => v !== "");
@@ -78,6 +84,7 @@ export function parseParams(q: URLSearchParams): ListParams {
   const set = <K extends keyof Filters>(key: K, value: Filters[K] | undefined): void => {
     if (value !== undefined) filters[key] = value;
   };
+  set("source", oneOf(q, "source", Object.keys(SOURCES) as Source[]));
   set("env", text(q, "env"));
   set("task", text(q, "task"));
   set("model", text(q, "model"));
@@ -107,6 +114,7 @@ export function queryString(p: ListParams, change: Partial<Omit<ListParams, "fil
   const v = { ...p, ...change };
   const f = v.filters;
   const pairs: [string, string | number | undefined][] = [
+    ["source", f.source === "recorded" ? undefined : f.source],
     ["env", f.env],
     ["task", f.task],
     ["model", f.model],

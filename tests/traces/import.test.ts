@@ -9,6 +9,7 @@ import type { Environment, FtrlRow } from "../../src/schema/index.ts";
 import { EXAMPLES, tempDir } from "../run/helpers.ts";
 import { memoryIo } from "../helpers/io.ts";
 import { ENV, exportTo, recordRollouts } from "./fixtures.ts";
+import { startViewServer, Viewer } from "../../src/view/index.ts";
 
 const tmp = tempDir("envforge-import-");
 const db = `${tmp.dir}/rollouts.db`;
@@ -84,6 +85,32 @@ describe("import", () => {
     expect(back.map((e) => e.status)).toEqual(originals.map(() => "closed"));
     const metrics = (e: EpisodeRow) => ({ ftrl: { ...e.score!.ftrl, answer_correct: null }, strict: { ...e.score!.strict, answer_correct: null } });
     expect(back.map(metrics).sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1))).toEqual(originals.map(metrics).sort((x, y) => (JSON.stringify(x) < JSON.stringify(y) ? -1 : 1)));
+  });
+
+  it("lists imported episodes in the viewer under source=imported, apart from the recorded ones", async () => {
+    const file = `${tmp.dir}/for-viewer.jsonl`;
+    await exportTo(db, environments, "hf", file, { model: "raw-model" });
+    const r = await importInto("hf", file, ["--env", ENV, "--task", "director-birth-year"]);
+    expect(r.code).toBe(0);
+    const records = Records.open(r.db);
+    const viewer = new Viewer({ records, environments });
+    const server = await startViewServer({ viewer, port: 0 });
+    const base = server.url.replace(/\/$/, "");
+    type Page = { total: number; rows: { id: string }[] };
+    try {
+      const importedPage = (await (await fetch(`${base}/api/episodes?source=imported`)).json()) as Page;
+      expect(importedPage.rows.map((e) => e.id)).toEqual(imported(r.db).map((e) => e.id));
+      expect(importedPage.total).toBe(1);
+      expect(((await (await fetch(`${base}/api/episodes`)).json()) as Page).total).toBe(0);
+      const html = await (await fetch(`${base}/?source=imported`)).text();
+      expect(html).toContain(`<option value="imported" selected>`);
+      expect(html).toContain(imported(r.db)[0]!.id);
+      expect((await fetch(`${base}/api/episodes?source=elsewhere`)).status).toBe(400);
+    } finally {
+      await server.close();
+      viewer.close();
+      records.close();
+    }
   });
 
   it("names the line of each bad row, imports nothing, and refuses a second import of the same file", async () => {
