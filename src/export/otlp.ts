@@ -1,6 +1,6 @@
 // Episodes as OpenTelemetry GenAI spans in OTLP/JSON: one ExportTraceServiceRequest per line (as the Collector's file exporter writes).
 import { createHash } from "node:crypto";
-import { EVALUATION_EVENT, evaluationAttributes } from "../score/index.ts";
+import { EVALUATION_EVENT, scoreEvaluations } from "../score/index.ts";
 import type { EpisodeScore, RewardMode } from "../schema/index.ts";
 import { scoreOf, type Transcript } from "./transcript.ts";
 
@@ -40,12 +40,9 @@ const nanos = (ms: number): string => (BigInt(Math.round(ms * 1000)) * 1000n).to
 /** Ids derived from the episode id: the same database gives the same bytes. */
 const hexId = (chars: number, ...parts: string[]): string => createHash("sha256").update(parts.join("\u0000")).digest("hex").slice(0, chars);
 
-/** GenAI evaluation events (`gen_ai.evaluation.result`) for the episode's score in both reward modes. */
+/** GenAI evaluation events (`gen_ai.evaluation.result`) for the episode's score in both reward modes, and its final-state check. */
 export function evaluationEvents(scores: Record<RewardMode, EpisodeScore | null>, at: string): NonNullable<OtlpSpan["events"]> {
-  return (["ftrl", "strict"] as const).flatMap((mode) => {
-    const s = scores[mode];
-    return s === null ? [] : [{ timeUnixNano: at, name: EVALUATION_EVENT, attributes: Object.entries(evaluationAttributes(mode, s)).map(([k, v]) => attr(k, v)) }];
-  });
+  return scoreEvaluations(scores).map((attributes) => ({ timeUnixNano: at, name: EVALUATION_EVENT, attributes: Object.entries(attributes).map(([k, v]) => attr(k, v)) }));
 }
 
 /**

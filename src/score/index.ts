@@ -17,4 +17,4 @@ export {
 } from "./lines.ts";
 export * from "./stats.ts";
 export { scoreState, succeeded, deriveFinalState, stateDiff, jsonEqual, valueAtPointer } from "./state.ts";
-export { EVALUATION_EVENT, evaluationAttributes } from "./evaluation.ts";
+export { EVALUATION_EVENT, evaluationAttributes, scoreEvaluations, stateEvaluationAttributes } from "./evaluation.ts";

@@ -5,7 +5,7 @@ import type { JSONRPCMessage, MessageExtraInfo } from "@modelcontextprotocol/sdk
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
-import { EVALUATION_EVENT, evaluationAttributes } from "../score/index.ts";
+import { EVALUATION_EVENT, scoreEvaluations } from "../score/index.ts";
 import type { EpisodeScores, TransportKind } from "../schema/index.ts";
 
 /** What the tracing wrapper knows of the session it traces. */
@@ -138,7 +138,7 @@ export class TracingTransport implements Transport {
     if (submitted) {
       try {
         const score = (JSON.parse(submitted.content?.find((c) => c.type === "text")?.text ?? "") as { score?: EpisodeScores }).score;
-        if (score) for (const mode of ["ftrl", "strict"] as const) p.server.addEvent(EVALUATION_EVENT, evaluationAttributes(mode, score[mode]));
+        if (score) for (const attributes of scoreEvaluations(score)) p.server.addEvent(EVALUATION_EVENT, attributes);
       } catch {
         // a submit_answer that returned no score (an error text) has nothing to report
       }
