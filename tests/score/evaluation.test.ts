@@ -25,7 +25,7 @@ describe("scoreEvaluations", () => {
   });
 
   it("adds the final-state check once when the task declares a final state, and skips a mode without a score", () => {
-    const state = { state_match: 0, changes_made: 1, expected_changes: 2, unexpected_changes: 1 };
+    const state = { state_match: 0 as const, changes_made: 1, expected_changes: 2, unexpected_changes: 1 };
     const events = scoreEvaluations({ ftrl: score("ftrl", { state }), strict: null });
     expect(events.map((e) => e["gen_ai.evaluation.name"])).toEqual(["envforge.solve_f1.ftrl", "envforge.state_match"]);
     expect(events[1]).toMatchObject({ "gen_ai.evaluation.score.value": 0, "gen_ai.evaluation.score.label": "fail", "gen_ai.evaluation.explanation": "1 of 2 expected changes made, 1 unexpected" });
