@@ -10,6 +10,7 @@ import { EpisodeTracker, finalAnswerFound } from "../../src/score/index.ts";
 import type { Environment } from "../../src/schema/index.ts";
 import { memoryIo } from "../helpers/io.ts";
 import { tempDir } from "../run/helpers.ts";
+import { runNode } from "../helpers/spawn.ts";
 
 const FIXTURE = join(import.meta.dirname, "../fixtures/taubench");
 const tmp = tempDir("envforge-taubench-");
@@ -73,6 +74,15 @@ describe("envforge import --from ftrl-taubench", { timeout: 120_000 }, () => {
     const wrongReason = task.gold_plan.map((s) => (s.tool === "cancel_pending_order" ? { ...s, arguments: { order_id: "#W100", reason: "no longer needed" } } : s));
     expect(finalStateMatches(env, task.id, (await replay(env, wrongReason)).state)).toBe(false);
     expect(finalStateMatches(env, task.id, env.initial_state)).toBe(false);
+  });
+
+  it("runs from the compiled CLI, whose Python worker boots from dist/, and exits when done", async () => {
+    await importFixture();
+    // An idle interpreter once kept the process alive after the files were written: this would never close.
+    const r = await runNode(join(import.meta.dirname, "../../bin/envforge.js"), ["import", "--from", "ftrl-taubench", FIXTURE, "--out", "cli-envs"], { cwd: tmp.dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("wrote ");
+    expect(readFileSync(join(tmp.dir, "cli-envs/taubench-shop.json"), "utf8")).toBe(readFileSync(join(tmp.dir, "envs/taubench-shop.json"), "utf8"));
   });
 
   it("reports a folder that holds no domain, and an unknown source", async () => {
