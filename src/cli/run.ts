@@ -73,6 +73,8 @@ export function policyOf(values: Values, io: Io): PolicyFactory {
   const timeoutMs = count("timeout", values.timeout as string | undefined);
   const retries = count("retries", values.retries as string | undefined, 0);
   const logprobs = values["no-logprobs"] ? false : count("logprobs", values.logprobs as string | undefined, 0);
+  // The run's --concurrency is also the most requests the model endpoint gets at once (the gate's ceiling).
+  const concurrency = count("concurrency", values.concurrency as string | undefined);
   return llmFactory(
     {
       baseUrl,
@@ -84,6 +86,7 @@ export function policyOf(values: Values, io: Io): PolicyFactory {
       ...(retries !== undefined ? { retries } : {}),
       ...(logprobs !== undefined ? { logprobs } : {}),
       ...(values["token-ids"] ? { tokenIds: true } : {}),
+      ...(concurrency !== undefined ? { concurrency } : {}),
     },
     values.raw ? "raw" : "native",
     (line) => write(io.stderr, `envforge run: ${line}`),

@@ -1,5 +1,6 @@
 // A minimal OpenAI-compatible chat-completions client: one POST per turn, bounded retries with backoff, no streaming.
 import type { ChatTool, TurnTokens } from "../schema/index.ts";
+import type { EndpointGate, GateOutcome } from "./gate.ts";
 
 export interface ChatEndpoint {
   /** Base URL up to the API version, e.g. `http://127.0.0.1:8000/v1`; `/chat/completions` is appended. */
@@ -8,7 +9,7 @@ export interface ChatEndpoint {
   apiKey?: string;
   temperature?: number;
   maxTokens?: number;
-  /** Per attempt, in ms. */
+  /** Per attempt, in ms, from when the request leaves the gate's queue (time waiting there does not count). */
   timeoutMs?: number;
   /** Further attempts after the first, on network errors, timeouts, 408, 409, 429 and 5xx. */
   retries?: number;
@@ -21,6 +22,10 @@ export interface ChatEndpoint {
   logprobs?: number | false;
   /** Ask for token ids with vLLM's `return_token_ids` (not part of OpenAI's API, so off unless asked). */
   tokenIds?: boolean;
+  /** At most this many requests in flight to the endpoint: the ceiling of the gate `llmFactory` makes (default 4). */
+  concurrency?: number;
+  /** Where every attempt waits for its turn; shared by the rollouts of a run. Without one, requests go out at once. */
+  gate?: EndpointGate;
 }
 
 /** What the endpoint sent back, loosely typed: servers differ in what they fill in. */
@@ -58,12 +63,17 @@ class Retryable extends Error {
     message: string,
     readonly status: number | null,
     readonly retryAfterMs: number | null = null,
+    readonly timedOut = false,
   ) {
     super(message);
   }
 }
 
 const RETRY_STATUS = new Set([408, 409, 429]);
+const DEFAULT_TIMEOUT_MS = 120_000;
+
+/** What an attempt's failure tells the gate: a timeout, 429 or 503 means the endpoint has more than it can take. */
+const outcomeOf = (err: unknown): GateOutcome => (err instanceof Retryable && (err.timedOut || err.status === 429 || err.status === 503) ? { kind: "overload" } : { kind: "other" });
 
 const ints = (v: unknown): number[] | undefined => (Array.isArray(v) && v.every((x) => Number.isInteger(x)) ? (v as number[]) : undefined);
 
@@ -116,7 +126,7 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   });
 
 async function attempt(url: string, endpoint: ChatEndpoint, body: string, signal?: AbortSignal): Promise<Omit<Completion, "attempts">> {
-  const timeoutMs = endpoint.timeoutMs ?? 120_000;
+  const timeoutMs = endpoint.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
   if (endpoint.apiKey) headers.authorization = `Bearer ${endpoint.apiKey}`;
   // One controller per attempt, tied to the run's signal by a listener removed when the attempt ends
@@ -134,11 +144,11 @@ async function attempt(url: string, endpoint: ChatEndpoint, body: string, signal
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       const e = err as Error;
-      throw new Retryable(timedOut ? `no answer within ${timeoutMs} ms` : `request failed: ${e.message}${e.cause ? ` (${String((e.cause as Error).message ?? e.cause)})` : ""}`, null);
+      throw new Retryable(timedOut ? `no answer within ${timeoutMs} ms` : `request failed: ${e.message}${e.cause ? ` (${String((e.cause as Error).message ?? e.cause)})` : ""}`, null, null, timedOut);
     }
     return await readCompletion(res);
   } catch (err) {
-    if (timedOut && !(err instanceof Retryable) && !(err instanceof ModelEndpointError)) throw new Retryable(`no answer within ${timeoutMs} ms`, null);
+    if (timedOut && !(err instanceof Retryable) && !(err instanceof ModelEndpointError)) throw new Retryable(`no answer within ${timeoutMs} ms`, null, null, true);
     throw err;
   } finally {
     clearTimeout(timer);
@@ -185,9 +195,15 @@ export async function chatCompletion(endpoint: ChatEndpoint, messages: readonly 
   const retries = endpoint.retries ?? 4;
   let backoff = endpoint.backoffMs ?? 500;
   for (let n = 1; ; n++) {
+    // A retry waits ahead of first attempts; the attempt's timeout starts only once it leaves the queue.
+    const slot = await endpoint.gate?.acquire(signal, n > 1);
+    const sent = performance.now();
     try {
-      return { ...(await attempt(url, endpoint, body, signal)), attempts: n };
+      const completion = await attempt(url, endpoint, body, signal);
+      slot?.release({ kind: "success", latencyMs: performance.now() - sent, inFlight: slot.inFlight, timeoutMs: endpoint.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+      return { ...completion, attempts: n };
     } catch (err) {
+      slot?.release(outcomeOf(err));
       if (err instanceof ModelEndpointError) throw new ModelEndpointError(err.message, err.status, n);
       if (!(err instanceof Retryable)) throw err;
       if (n > retries) throw new ModelEndpointError(`${err.message} (gave up after ${n} attempts)`, err.status, n);

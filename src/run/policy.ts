@@ -2,6 +2,7 @@
 import { normalize, parseResponse } from "../score/index.ts";
 import type { ChatAssistantMessage, ChatMessage, ChatTool, ChatToolCall, Environment, GoldStep, Task } from "../schema/index.ts";
 import { hermesMessages } from "./hermes.ts";
+import { EndpointGate } from "./gate.ts";
 import { chatCompletion, ModelEndpointError, type ChatEndpoint, type Completion } from "./openai.ts";
 import { Rng } from "./rng.ts";
 import { sampleArguments } from "./sample.ts";
@@ -266,6 +267,8 @@ export function llmFactory(endpoint: ChatEndpoint, mode: LlmMode = "native", not
       notice?.(`${endpoint.baseUrl} ${tokens.refused ? "refused requests for" : "returned no"} token logprobs or ids for ${endpoint.model}; the rollouts record text only (ATIF metrics and token columns stay empty)`);
     },
   };
+  // One gate for the endpoint (this base URL and model), shared by every rollout the factory makes.
+  const gate = endpoint.gate ?? new EndpointGate(endpoint.concurrency ?? 4);
   // `{episode}` in the base URL becomes the rollout's episode id, so a model proxy files each call under its episode.
-  return { label: endpoint.model, create: ({ episodeId }) => new LlmPolicy({ ...endpoint, baseUrl: endpoint.baseUrl.replaceAll("{episode}", encodeURIComponent(episodeId)) }, mode, tokens, markup) };
+  return { label: endpoint.model, create: ({ episodeId }) => new LlmPolicy({ ...endpoint, gate, baseUrl: endpoint.baseUrl.replaceAll("{episode}", encodeURIComponent(episodeId)) }, mode, tokens, markup) };
 }
