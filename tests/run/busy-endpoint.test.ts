@@ -108,9 +108,10 @@ afterEach(async () => {
 });
 
 it("against a one-slot server with --concurrency 4, every rollout finishes and none times out once the gate has adapted", async () => {
-  // A timeout a little above the service time: enough for a request the server works on at once, not for one queued there behind another.
-  const serviceMs = 300;
-  const timeoutMs = 520;
+  // A timeout well above the service time (a margin of 600 ms for a busy CI machine), and below twice it: enough
+  // for a request the server works on at once, not for one queued there behind another.
+  const serviceMs = 800;
+  const timeoutMs = 1400;
   const concurrency = 4;
   const gate = new EndpointGate(concurrency);
   const server = await startOneSlot(serviceMs, gate);
