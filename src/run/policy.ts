@@ -104,7 +104,10 @@ function fromOutputs(planned: Json, outputs: readonly string[]): Json {
 export class OraclePolicy implements Policy {
   private readonly stepOfCall = new Map<string, GoldStep>();
 
-  constructor(private readonly task: Task) {}
+  constructor(private readonly task: Task) {
+    // Without a plan the oracle would answer at once and look like a model that never calls a tool.
+    if (task.gold_plan.length === 0) throw new Error(`task ${task.id} has no gold plan, so the oracle has nothing to play`);
+  }
 
   async next({ messages }: TurnRequest): Promise<AssistantTurn> {
     const outputs = new Map<string, string>();
