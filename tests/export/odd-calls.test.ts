@@ -2,13 +2,12 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ftrlRows, transcripts } from "../../src/export/index.ts";
-import { llmFactory } from "../../src/run/index.ts";
 import type { Environment, FtrlRow } from "../../src/schema/index.ts";
 import { Records } from "../../src/store/index.ts";
-import { environmentsIn, EXAMPLES, runInMemory, tempDir } from "../run/helpers.ts";
-import { startFakeOpenAI, type ChatRequest, type ScriptedReply } from "../run/openai-server.ts";
+import { environmentsIn, EXAMPLES, tempDir } from "../run/helpers.ts";
+import type { ChatRequest, ScriptedReply } from "../run/openai-server.ts";
 import { turnOf } from "../run/scripted.ts";
-import { ENV } from "./helpers.ts";
+import { recordScripted } from "./helpers.ts";
 
 const tmp = tempDir("envforge-odd-calls-");
 const db = join(tmp.dir, "odd.db");
@@ -34,14 +33,7 @@ const raw = (req: ChatRequest): ScriptedReply => ({ content: turnOf(req) === 0 ?
 
 beforeAll(async () => {
   environments = await environmentsIn(EXAMPLES);
-  for (const [script, mode, model] of [[native, "native", "odd-native"], [raw, "raw", "odd-raw"]] as const) {
-    const server = await startFakeOpenAI(script);
-    try {
-      await runInMemory(db, { environments, policy: llmFactory({ baseUrl: server.baseUrl, model }, mode), envIds: [ENV], taskIds: ["director-birth-year"] });
-    } finally {
-      await server.close();
-    }
-  }
+  await recordScripted(db, environments, [[native, "native", "odd-native"], [raw, "raw", "odd-raw"]]);
 }, 120_000);
 afterAll(() => tmp.cleanup());
 
