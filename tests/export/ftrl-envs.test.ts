@@ -4,7 +4,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import { splitToolCodes, toolCodes, transcripts } from "../../src/export/index.ts";
+import { environmentsFromRows, splitToolCodes, toolCodes, transcripts, type RowRead } from "../../src/export/index.ts";
 import { parseEnvironmentText } from "../../src/load/index.ts";
 import { OraclePolicy, oracleFactory, randomFactory, type PolicyFactory } from "../../src/run/index.ts";
 import { Environment, type EnvironmentInput } from "../../src/schema/index.ts";
@@ -172,6 +172,26 @@ describe("envforge import --from ftrl-rows", { timeout: 120_000 }, () => {
       ["t1", ENV.tasks[0]!.question, "1961"],
       ["t2", ENV.tasks[1]!.question, "6"],
     ]);
+  });
+
+  it("rebuilds the same tasks from any order and any subset of the rows that keeps each task's first row", () => {
+    const lines = readFileSync(join(tmp.dir, "rows.jsonl"), "utf8").trim().split("\n").map((l, i) => ({ where: `line ${i + 1}`, value: JSON.parse(l) as { solve_rate: number } }));
+    const first = lines.filter((r) => r.value.solve_rate === 0);
+    const later = lines.filter((r) => r.value.solve_rate !== 0);
+    const tasksOf = (rows: RowRead[]) => {
+      const { environments, problems } = environmentsFromRows(rows, "rows.jsonl");
+      expect(problems).toEqual([]);
+      return environments.map((e) => ({ ...e, provenance: null, tasks: [...e.tasks].sort((a, b) => a.id.localeCompare(b.id)) }));
+    };
+    const whole = tasksOf(lines);
+    fc.assert(
+      fc.property(fc.shuffledSubarray(later), fc.integer({ min: 0, max: 1000 }), (some, at) => {
+        const rows = [...some];
+        for (const r of first) rows.splice(at % (rows.length + 1), 0, r);
+        expect(tasksOf(rows)).toEqual(whole);
+      }),
+      { numRuns: 50 },
+    );
   });
 
   it("names every bad row by its line and writes nothing", async () => {
