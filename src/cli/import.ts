@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { environmentText, importTaubenchDomain } from "../construct/index.ts";
-import { environmentsFromRows, IMPORT_FORMATS, ImportError, importTrajectories, readFtrlRowFile, type ImportFormat } from "../export/index.ts";
+import { environmentsFromRows, ftrlRowsIn, IMPORT_FORMATS, ImportError, importTrajectories, type ImportFormat } from "../export/index.ts";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
 import { readTaubench } from "../load/taubench.ts";
 import { Recorder } from "../store/index.ts";
@@ -41,9 +41,8 @@ const IMPORT_SOURCES: Record<string, { summary: string; run: (path: string, out:
   "ftrl-rows": {
     summary: "FTRL-format rows (JSON Lines or .parquet): tools, Python codes, unsolved_set, answer; tasks without a gold plan, checked statically",
     async run(file, out) {
-      const read = await readFtrlRowFile(file);
-      const { environments, problems } = environmentsFromRows(read.rows, file);
-      const report: ImportReport = { written: [], skipped: [], problems: [...read.problems, ...problems].map((p) => `${file}: ${p}`) };
+      const { environments, problems } = await environmentsFromRows(ftrlRowsIn(file), file);
+      const report: ImportReport = { written: [], skipped: [], problems: problems.map((p) => (p.startsWith(file) ? p : `${file}: ${p}`)) };
       // One bad row and nothing is written: a partial import would look whole.
       if (report.problems.length > 0) return report;
       await mkdir(out, { recursive: true });

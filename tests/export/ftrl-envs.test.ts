@@ -174,21 +174,21 @@ describe("envforge import --from ftrl-rows", { timeout: 120_000 }, () => {
     ]);
   });
 
-  it("rebuilds the same tasks from any order and any subset of the rows that keeps each task's first row", () => {
+  it("rebuilds the same tasks from any order and any subset of the rows that keeps each task's first row", async () => {
     const lines = readFileSync(join(tmp.dir, "rows.jsonl"), "utf8").trim().split("\n").map((l, i) => ({ where: `line ${i + 1}`, value: JSON.parse(l) as { solve_rate: number } }));
     const first = lines.filter((r) => r.value.solve_rate === 0);
     const later = lines.filter((r) => r.value.solve_rate !== 0);
-    const tasksOf = (rows: RowRead[]) => {
-      const { environments, problems } = environmentsFromRows(rows, "rows.jsonl");
+    const tasksOf = async (rows: RowRead[]) => {
+      const { environments, problems } = await environmentsFromRows(rows, "rows.jsonl");
       expect(problems).toEqual([]);
       return environments.map((e) => ({ ...e, provenance: null, tasks: [...e.tasks].sort((a, b) => a.id.localeCompare(b.id)) }));
     };
-    const whole = tasksOf(lines);
-    fc.assert(
-      fc.property(fc.shuffledSubarray(later), fc.integer({ min: 0, max: 1000 }), (some, at) => {
+    const whole = await tasksOf(lines);
+    await fc.assert(
+      fc.asyncProperty(fc.shuffledSubarray(later), fc.integer({ min: 0, max: 1000 }), async (some, at) => {
         const rows = [...some];
         for (const r of first) rows.splice(at % (rows.length + 1), 0, r);
-        expect(tasksOf(rows)).toEqual(whole);
+        expect(await tasksOf(rows)).toEqual(whole);
       }),
       { numRuns: 50 },
     );
