@@ -3,7 +3,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { environmentText, importTaubenchDomain } from "../construct/index.ts";
-import { IMPORT_FORMATS, ImportError, importTrajectories, type ImportFormat } from "../export/index.ts";
+import { environmentsFromRows, ftrlRowsIn, IMPORT_FORMATS, ImportError, importTrajectories, type ImportFormat } from "../export/index.ts";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
 import { readTaubench } from "../load/taubench.ts";
 import { Recorder } from "../store/index.ts";
@@ -18,8 +18,8 @@ interface ImportReport {
   problems: string[];
 }
 
-/** Each `--from` source: reads DIR, writes environment files under OUT. */
-const IMPORT_SOURCES: Record<string, { summary: string; run: (dir: string, out: string) => Promise<ImportReport> }> = {
+/** Each `--from` source: reads a folder or file, writes environment files under OUT. */
+const IMPORT_SOURCES: Record<string, { summary: string; run: (path: string, out: string) => Promise<ImportReport> }> = {
   "ftrl-taubench": {
     summary: "FTRL's tau-bench domains: tools.json, codes.json (Python), data/*.json, tasks*.json per domain folder",
     async run(dir, out) {
@@ -34,6 +34,22 @@ const IMPORT_SOURCES: Record<string, { summary: string; run: (dir: string, out: 
         const file = join(out, `${imported.env.id}.json`);
         await writeFile(file, environmentText(imported.env));
         report.written.push(`${file} (${imported.env.tasks.length} tasks, ${imported.env.tools.length} tools)`);
+      }
+      return report;
+    },
+  },
+  "ftrl-rows": {
+    summary: "FTRL-format rows (JSON Lines or .parquet): tools, Python codes, unsolved_set, answer; tasks without a gold plan, checked statically",
+    async run(file, out) {
+      const { environments, problems } = await environmentsFromRows(ftrlRowsIn(file), file);
+      const report: ImportReport = { written: [], skipped: [], problems: problems.map((p) => (p.startsWith(file) ? p : `${file}: ${p}`)) };
+      // One bad row and nothing is written: a partial import would look whole.
+      if (report.problems.length > 0) return report;
+      await mkdir(out, { recursive: true });
+      for (const env of environments) {
+        const target = join(out, `${env.id}.json`);
+        await writeFile(target, environmentText(env));
+        report.written.push(`${target} (${env.tasks.length} tasks, ${env.tools.length} tools; static checks only: the dynamic gate needs a gold plan, which rows do not carry)`);
       }
       return report;
     },
@@ -97,11 +113,11 @@ async function trajectoriesFrom(values: Values, file: string, io: Io): Promise<n
 export const importCommand: Command = {
   usage:
     `import --format ${Object.keys(IMPORT_FORMATS).join("|")} FILE [--env ID] [--task ID] [--db FILE] [--dir DIR] [--progress]\n` +
-    `  | import --from ${Object.keys(IMPORT_SOURCES).join("|")} DIR --out DIR`,
+    `  | import --from ${Object.keys(IMPORT_SOURCES).join("|")} DIR|FILE --out DIR`,
   async run(argv, io) {
     const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
     if ((values.format === undefined) === (values.from === undefined)) throw new UsageError("give --format (trajectories into the database) or --from (a dataset into environment files)");
-    if (positionals.length !== 1) throw new UsageError(`give exactly one ${values.from ? "folder" : "FILE"} to import`);
+    if (positionals.length !== 1) throw new UsageError(`give exactly one ${values.from ? "folder or file" : "FILE"} to import`);
     const path = resolve(io.cwd, positionals[0]!);
     return values.from !== undefined ? environmentsFrom(values, path, io) : trajectoriesFrom(values, path, io);
   },

@@ -294,6 +294,11 @@ async function probeAdversarial(episode: Episode, env: Environment, issues: Gate
 /** Runs the dynamic gate on an environment already known to parse; `limits` override the gate's sandbox limits. */
 export async function gate(env: Environment, limits: SandboxLimitsInput = {}): Promise<ValidationReport> {
   const issues: GateIssue[] = [];
+  // Replay, probes and the state gate all start from a gold plan; without one there is nothing to run.
+  env.tasks.forEach((t, ti) => {
+    if (t.gold_plan.length === 0) issue(issues, "replay", `$.tasks[${ti}].gold_plan`, `task ${t.id} has no gold plan (as in imported FTRL rows), so the dynamic gate cannot run on it; \`validate --static\` checks the rest`);
+  });
+  if (issues.length > 0) return { ok: false, issues, replayed_steps: 0, probes: 0 };
   let compiled: CompiledEnvironment;
   try {
     compiled = await compileEnvironment(env, { ...GATE_LIMITS, ...limits });

@@ -5,6 +5,7 @@ export {
   SUBMIT_TOOL,
   SUBMIT_TOOL_DOC,
   DEFAULT_MAX_CALLS,
+  notAnObject,
   toolDoc,
   textOf,
   type ToolDoc,

@@ -4,7 +4,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Recorder } from "../store/index.ts";
 import { now, StoreError } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
-import { EpisodeTracker, finalAnswerFound, scoreState, scoreStep } from "../score/index.ts";
+import { EpisodeTracker, failingArguments, finalAnswerFound, scoreState, scoreStep } from "../score/index.ts";
 import { agentDescriptions, agentSubmitResult, type ServeMode } from "./views.ts";
 import { RAW_ARGUMENTS_KEY, type CallResult, type Environment, type EpisodeScore, type EpisodeScores, type EpisodeStatus, type ParsedResponse, type StateScore, type StepScore, type StepState, type Task, type Tool, type TransportKind } from "../schema/index.ts";
 
@@ -139,6 +139,9 @@ const textResult = (text: string, isError = false): CallToolResult => ({ content
 export const textOf = (r: CallToolResult): string => r.content.map((c) => (c.type === "text" ? c.text : "")).join("");
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The result of a call whose arguments text is not a JSON object: an invalid-arguments error that counts as a call. */
+export const notAnObject = (raw: string): CallResult => ({ ok: false, kind: "invalid_arguments", error: `the arguments are not a JSON object: ${raw}`, ms: 0 });
 
 /** The model's arguments text when it was not a JSON object (see RAW_ARGUMENTS_KEY), else null. */
 function rawArguments(meta: unknown): string | null {
@@ -310,7 +313,9 @@ export class EpisodeSession {
       const state = this.stepState();
       const calls: ExecutedCall[] = [];
       for (const call of parsed.tool_calls) {
-        const ran = await this.execute(call.name, call.arguments, ctx);
+        // A call the reference keeps only to fail (arguments "[1]") fails here too, rather than running with {}.
+        const text = failingArguments(call);
+        const ran = await this.execute(call.name, call.arguments, text === undefined ? ctx : { ...ctx, meta: { ...(isPlainObject(ctx.meta) ? ctx.meta : {}), [RAW_ARGUMENTS_KEY]: text } });
         // Each call's record is stored before the next runs: one that cannot be is taken back, and the response stops there.
         await this.settle();
         if (ran.executed) calls.push(ran.executed);
@@ -432,7 +437,7 @@ export class EpisodeSession {
     }
     const raw = rawArguments(ctx.meta);
     const result: CallResult =
-      raw === null ? await sandbox.call(name, args) : { ok: false, kind: "invalid_arguments", error: `the arguments are not a JSON object: ${raw}`, ms: 0 };
+      raw === null ? await sandbox.call(name, args) : notAnObject(raw);
     const output = result.ok ? result.text : formatCallError(name, result.error);
     const executed = { name, arguments: args, output, is_error: !result.ok };
     const solvedFtrl = this.ftrl.record(executed);

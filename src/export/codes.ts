@@ -129,3 +129,61 @@ export function toolCodes(env: Environment): Record<string, string> {
     }),
   );
 }
+
+/**
+ * One order of the texts that keeps each list's own order where the lists agree (so a
+ * statement stays after those it came after in every tool), earliest first seen otherwise.
+ */
+function mergedOrder(lists: readonly string[][]): string[] {
+  const seen = [...new Set(lists.flat())];
+  const after = new Map(seen.map((t) => [t, new Set<string>()]));
+  for (const list of lists) list.forEach((t, i) => list.slice(0, i).forEach((b) => b !== t && after.get(t)!.add(b)));
+  const out: string[] = [];
+  while (out.length < seen.length) {
+    const left = seen.filter((t) => !out.includes(t));
+    // Lists that disagree leave no text free of predecessors: then take the first seen.
+    out.push(left.find((t) => [...after.get(t)!].every((b) => out.includes(b))) ?? left[0]!);
+  }
+  return out;
+}
+
+/** A tool's code from its chunks as `toolCodes` lays them out: helpers one per line, a blank line, then the tool. */
+function ownCode(chunks: readonly Chunk[], name: string): string {
+  const own = chunks.findIndex((c) => c.names.includes(name));
+  const helpers = chunks.slice(0, own).map((c) => c.text);
+  const rest = chunks.slice(own).map((c) => c.text).join("\n\n");
+  return `${helpers.length > 0 ? `${helpers.join("\n")}\n\n` : ""}${rest}\n`;
+}
+
+/**
+ * The inverse of `toolCodes` for Python: each tool's code split into top-level statements; a
+ * helper found identically in two or more tools' codes (and defined nowhere differently, and
+ * needing only helpers that move too) goes to the prelude once, everything else stays with its
+ * tool. A code that does not split cleanly stays whole, which the sandbox runs the same way
+ * (each tool is evaluated in its own copy of the prelude's namespace).
+ */
+export function splitToolCodes(codes: Readonly<Record<string, string>>): { prelude: string; tools: Record<string, string> } {
+  const split = Object.entries(codes).map(([name, code]) => {
+    const chunks = pythonChunks(code);
+    return { name, code, chunks: chunks !== null && chunks.some((c) => c.names.includes(name)) ? chunks : null };
+  });
+  const helpers = split.flatMap((s) => (s.chunks ?? []).filter((c) => !c.names.includes(s.name)).map((c) => ({ ...c, tool: s.name })));
+  const textsOf = new Map<string, Set<string>>();
+  for (const h of helpers) for (const n of h.names) textsOf.set(n, (textsOf.get(n) ?? new Set()).add(h.text));
+  const toolsWith = new Map<string, Set<string>>();
+  for (const h of helpers) toolsWith.set(h.text, (toolsWith.get(h.text) ?? new Set()).add(h.tool));
+  const shared = new Set([...toolsWith].filter(([text, tools]) => tools.size >= 2 && helpers.find((h) => h.text === text)!.names.every((n) => textsOf.get(n)!.size === 1)).map(([text]) => text));
+  // A prelude helper sees only the prelude: drop any that uses a helper staying behind, until none does.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const text of shared) {
+      const uses = [...text.matchAll(IDENTIFIER)].map(([w]) => w);
+      if (helpers.some((h) => !shared.has(h.text) && h.names.some((n) => uses.includes(n)))) (shared.delete(text), (changed = true));
+    }
+  }
+  const prelude = mergedOrder(split.map((s) => (s.chunks ?? []).map((c) => c.text).filter((t) => shared.has(t))));
+  return {
+    prelude: prelude.length > 0 ? `${prelude.join("\n\n")}\n` : "",
+    tools: Object.fromEntries(split.map((s) => [s.name, s.chunks === null ? s.code : ownCode(s.chunks.filter((c) => !shared.has(c.text)), s.name)])),
+  };
+}

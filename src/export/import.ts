@@ -83,7 +83,7 @@ const issues = (error: { issues: { path: PropertyKey[]; message: string }[] }): 
   error.issues.slice(0, 3).map((i) => `${i.path.length ? `$.${i.path.map(String).join(".")}: ` : ""}${i.message}`).join("; ");
 
 /** The non-blank lines of a file, streamed: import files can be larger than a string can hold. */
-async function* lines(file: string): AsyncGenerator<{ line: string; where: string }> {
+export async function* lines(file: string): AsyncGenerator<{ line: string; where: string }> {
   let n = 0;
   for await (const line of createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY })) {
     n++;

@@ -12,7 +12,8 @@ import { writeTraceFormat, TRACE_FORMATS, type TraceFormat } from "./formats.ts"
 export { ftrlParquet, FTRL_PARQUET_SCHEMA } from "./parquet.ts";
 export { verlParquet, VERL_PARQUET_SCHEMA } from "./verl.ts";
 export { chatLine, dataSource, ftrlLine, ftrlRows, recordedEpisodes, transcripts, type ChatLine, type ExportFilter, type ExportStats } from "./rows.ts";
-export { toolCodes } from "./codes.ts";
+export { splitToolCodes, toolCodes } from "./codes.ts";
+export { environmentsFromRows, ftrlRowsIn, type RowRead, type RowsImport } from "./ftrl-envs.ts";
 export { agentOf, chatTools, readTranscript, runMetaOf, scoreOf, type Transcript, type TranscriptProblem, type TranscriptTurn } from "./transcript.ts";
 export { buildReport, formatReport, isEmptyEpisode, succeeded, type GroupStats, type MetricRow, type Report, type ReportOptions } from "./report.ts";
 

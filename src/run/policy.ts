@@ -1,5 +1,5 @@
 // Policies: given the visible tools and the conversation so far, each writes the next assistant turn.
-import { normalize, parseResponse } from "../score/index.ts";
+import { failingArguments, normalize, parseResponse } from "../score/index.ts";
 import type { ChatAssistantMessage, ChatMessage, ChatTool, ChatToolCall, Environment, GoldStep, Task } from "../schema/index.ts";
 import { hermesMessages } from "./hermes.ts";
 import { EndpointGate } from "./gate.ts";
@@ -105,7 +105,10 @@ function fromOutputs(planned: Json, outputs: readonly string[]): Json {
 export class OraclePolicy implements Policy {
   private readonly stepOfCall = new Map<string, GoldStep>();
 
-  constructor(private readonly task: Task) {}
+  constructor(private readonly task: Task) {
+    // Without a plan the oracle would answer at once and look like a model that never calls a tool.
+    if (task.gold_plan.length === 0) throw new Error(`task ${task.id} has no gold plan, so the oracle has nothing to play`);
+  }
 
   async next({ messages }: TurnRequest): Promise<AssistantTurn> {
     const outputs = new Map<string, string>();
@@ -217,7 +220,11 @@ export class LlmPolicy implements Policy {
       const raw = typeof message.content === "string" ? message.content : "";
       this.raws.push(raw);
       const parsed = parseResponse(raw);
-      const calls = parsed.tool_calls.map((c, i) => call(`call_${turn}_${i}`, c.name, c.arguments));
+      // A call whose arguments text is JSON but not an object keeps that text, so it is sent to fail, not run with {}.
+      const calls = parsed.tool_calls.map((c, i) => {
+        const text = failingArguments(c);
+        return text === undefined ? call(`call_${turn}_${i}`, c.name, c.arguments) : { id: `call_${turn}_${i}`, type: "function" as const, function: { name: c.name, arguments: text } };
+      });
       return { message: assistant(parsed.content, calls), raw, completion };
     }
     const { message, ...completion } = await this.complete(messages, tools, signal);

@@ -4,7 +4,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { Records, type Recorder } from "../store/index.ts";
-import { parseOpenAIMessage } from "../score/index.ts";
+import { parseOpenAIMessage, structuredCallReading } from "../score/index.ts";
 import { EnvironmentRegistry, openInProcessEpisode, SUBMIT_TOOL } from "../serve/index.ts";
 import {
   ASSISTANT_META_KEY,
@@ -238,17 +238,24 @@ async function playEpisode(
     const message = next.message;
     const tokens = next.completion?.tokens;
     const meta: AssistantTurnMeta = { turn, message, ...(next.raw !== undefined ? { raw: next.raw } : {}), ...(tokens ? { tokens } : {}) };
-    const toolCalls = message.tool_calls ?? [];
+    // The reference reads calls as Hermes blocks: one without a name, or whose arguments are not
+    // JSON, does not parse and is dropped: not sent, not counted, not in the conversation.
+    const toolCalls = (message.tool_calls ?? []).filter((tc) => structuredCallReading(tc.function.name, tc.function.arguments) !== "dropped");
+    const dropped = (message.tool_calls ?? []).filter((tc) => !toolCalls.includes(tc));
+    if (dropped.length > 0) {
+      const { tool_calls: _, ...rest } = message;
+      Object.assign(meta, { message: toolCalls.length > 0 ? { ...rest, tool_calls: toolCalls } : rest, dropped });
+    }
     if (toolCalls.length === 0) {
-      // No tool call: the episode ends here and this text is the final answer.
+      // No tool call: the episode ends here and this text is the final answer (dropped calls in it as markup, for the -0.3 rule).
       const final = next.raw !== undefined ? (message.content ?? "") : parseOpenAIMessage(message).content;
       return submit(final, "answer", meta);
     }
-    messages.push(message);
+    messages.push(meta.message);
     for (const tc of toolCalls) {
-      // A call whose arguments are not a JSON object still counts as a call (the reference's rule): the server
-      // answers it with an invalid-arguments error, and an empty name with an unknown-tool one, both for the model to correct.
-      const args = tc.function.name === "" ? {} : wellFormed(tc);
+      // Arguments that are JSON but not an object still make a call (the reference's rule): the server
+      // answers it with an invalid-arguments error that counts, for the model to correct.
+      const args = wellFormed(tc);
       const _meta = { [ASSISTANT_META_KEY]: { ...meta, tool_call_id: tc.id }, ...(args === null ? { [RAW_ARGUMENTS_KEY]: tc.function.arguments } : {}) };
       const result = await client.callTool({ name: tc.function.name, arguments: args ?? {}, _meta });
       progress.calls++;

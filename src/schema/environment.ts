@@ -127,7 +127,11 @@ export const Task = z.strictObject({
   question: z.string().min(1),
   unsolved_set: UnsolvedSet,
   answer: z.string().min(1),
-  gold_plan: z.array(GoldStep).min(1),
+  /**
+   * Empty or absent: a task with no known solution (imported from FTRL rows, which carry none). It
+   * passes the static checks; the dynamic gate and the oracle need a plan and say so.
+   */
+  gold_plan: z.array(GoldStep).default([]),
   /** Only in format @2 files. */
   final_state: FinalState.optional(),
 });
@@ -174,7 +178,7 @@ const CrossTool = z.looseObject({
   input_schema: z.looseObject({ properties: z.record(z.string(), z.unknown()).optional(), required: z.array(z.string()).optional() }).catch({}),
 });
 const CrossStep = z.looseObject({ id: z.string(), tool: z.string(), depends_on: z.array(z.string()).catch([]), yields: z.string() });
-const CrossTask = z.looseObject({ id: z.string(), unsolved_set: z.record(z.string(), z.array(z.string())), gold_plan: z.array(lenient(CrossStep)), final_state: lenient(FinalState).optional() });
+const CrossTask = z.looseObject({ id: z.string(), unsolved_set: z.record(z.string(), z.array(z.string())), gold_plan: z.array(lenient(CrossStep)).default([]), final_state: lenient(FinalState).optional() });
 const CrossView = z.looseObject({
   format: z.string().catch(""),
   tools: z.array(lenient(CrossTool)).catch([]),
@@ -233,7 +237,7 @@ export function crossFieldIssues(value: unknown): CrossIssue[] {
     });
     if (task.final_state) checkFinalState(env.format, task.final_state, ["tasks", ti, "final_state"], add);
     // The gold plan must solve exactly the unsolved_set, or replay could never reach precision 1 and rate 1.
-    if (task.gold_plan.some((step) => step === null)) return;
+    if (task.gold_plan.length === 0 || task.gold_plan.some((step) => step === null)) return;
     const tools = new Set([...Object.keys(task.unsolved_set), ...yielded.keys()]);
     for (const tool of tools) {
       const want = [...(Object.hasOwn(task.unsolved_set, tool) ? task.unsolved_set[tool]! : [])].sort();

@@ -83,6 +83,11 @@ export const AssistantTurnMeta = z.strictObject({
   local_results: z.record(z.string(), z.string()).optional(),
   /** The turn's tokens and log probabilities, when the endpoint gave them. */
   tokens: TurnTokens.optional(),
+  /**
+   * Structured calls the model wrote that the reference's reading drops (no name, or arguments
+   * that are not JSON): not sent, not counted, and not in `message` nor in what the model sees next.
+   */
+  dropped: z.array(ChatToolCall).optional(),
 });
 export type AssistantTurnMeta = z.infer<typeof AssistantTurnMeta>;
 

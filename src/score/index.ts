@@ -1,7 +1,7 @@
 // The score layer: the verifiable reward of method.md §3 (ftrl parity and strict mode), parsers, line scoring, statistics.
 export { normalize, verify, pyStrip, pyJsonDumps } from "./text.ts";
 export { EpisodeTracker, scoreEpisode, episodeMetrics, type EpisodeOptions, type EpisodeResult, type RecordedCall } from "./episode.ts";
-export { parseResponse, parseOpenAIMessage, stripEndTokens, type OpenAIMessage } from "./parse.ts";
+export { failingArguments, parseResponse, parseOpenAIMessage, stripEndTokens, structuredCallReading, type OpenAIMessage } from "./parse.ts";
 export { scoreStep, type StepOptions } from "./step.ts";
 export { finalAnswerFound } from "./answer.ts";
 export { REFERENCE_ERROR_PREFIX, isErrorOutput, outsideThink } from "./strict.ts";

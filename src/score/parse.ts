@@ -25,6 +25,30 @@ const PYTHON_TAG = "<|python_tag|>";
 /** `str.lstrip("<tool_call>")` strips any of these characters, not the tag as a word. */
 const TAG_CHARS = new Set(TOOL_OPEN);
 
+/**
+ * Calls kept only to fail: `"arguments"` a JSON string that decodes to something other than an
+ * object (`"[1]"`). The reference keeps such a call and it fails when run, so whoever runs a
+ * parsed call must not run it with the `{}` it carries here; this gives back the text as written.
+ */
+const failing = new WeakMap<ToolCall, string>();
+
+/** The arguments text of a call the reference keeps but cannot run (see `failing`), else undefined. */
+export const failingArguments = (call: ToolCall): string | undefined => failing.get(call);
+
+/**
+ * How the reference reads one structured call, as the Hermes block it stands for: `call` (a
+ * name, and arguments that are a JSON object, empty or null), `fails` (arguments that are JSON
+ * but not an object: kept and counted, and it fails when run), or `dropped` (no name, or
+ * arguments that are not JSON: the block does not parse, so the call is not made at all).
+ */
+export function structuredCallReading(name: unknown, args: unknown): "call" | "fails" | "dropped" {
+  if (typeof name !== "string" || name === "") return "dropped";
+  if (args === undefined || args === null || args === "" || isPlainObject(args)) return "call";
+  if (typeof args !== "string") return "fails";
+  const value = parsePyJson(args);
+  return value === undefined ? "dropped" : value === null || isPlainObject(value) ? "call" : "fails";
+}
+
 /** One Hermes block's JSON as the reference reads it; null where the reference drops the block. */
 function hermesCall(value: unknown): ToolCall | null {
   if (!isPlainObject(value) || !pyTruthy(value.name) || !Object.hasOwn(value, "arguments")) return null;
@@ -36,8 +60,12 @@ function hermesCall(value: unknown): ToolCall | null {
   }
   const name = typeof value.name === "string" ? value.name : pyJsonDumps(value.name);
   // A string that decodes to a non-object is still a call to the reference (it fails when run),
-  // so it stays in the count with empty arguments rather than vanishing.
-  return { name, arguments: isPlainObject(args) ? (args as ToolCall["arguments"]) : {} };
+  // so it stays in the count with empty arguments rather than vanishing, marked as failing.
+  // JSON null reads as no arguments, as in structured calls.
+  if (isPlainObject(args) || args === null) return { name, arguments: (args ?? {}) as ToolCall["arguments"] };
+  const call: ToolCall = { name, arguments: {} };
+  failing.set(call, value.arguments as string);
+  return call;
 }
 
 /**

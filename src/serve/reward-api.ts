@@ -2,10 +2,10 @@
 import { z } from "zod";
 import type { Records } from "../store/index.ts";
 import { formatCallError } from "../runtime/index.ts";
-import { EpisodeTracker, parseOpenAIMessage, parseResponse, scoreState, scoreStep } from "../score/index.ts";
+import { EpisodeTracker, failingArguments, parseOpenAIMessage, parseResponse, scoreState, scoreStep } from "../score/index.ts";
 import { RewardMode, UnsolvedSet, type ParsedResponse, type StateScore, type StepScore, type StepState, type Task } from "../schema/index.ts";
 import { HttpError, type Route } from "./http.ts";
-import { LookupError, type EnvironmentRegistry } from "../episode/index.ts";
+import { LookupError, notAnObject, type EnvironmentRegistry } from "../episode/index.ts";
 
 export const REWARD_PATH = "/v1/reward";
 export const EPISODE_SCORE_PATH = "/v1/episodes/:id";
@@ -122,7 +122,9 @@ export async function computeReward(registry: EnvironmentRegistry, records: Reco
       // The recorded calls only rebuild the world for the state check; the reward's pending set comes from episodeState.
       if (task.final_state && request.episode !== undefined) for (const call of records.listCalls(request.episode)) await sandbox.call(call.tool, call.arguments);
       for (const call of parsed.tool_calls) {
-        const result = await sandbox.call(call.name, call.arguments);
+        // A call the reference keeps only to fail (arguments "[1]") fails, as when its codes are run.
+        const text = failingArguments(call);
+        const result = text === undefined ? await sandbox.call(call.name, call.arguments) : notAnObject(text);
         calls.push({ name: call.name, arguments: call.arguments, output: result.ok ? result.text : formatCallError(call.name, result.error), is_error: !result.ok });
       }
       if (task.final_state) finalState = scoreState(entry.env.initial_state, await sandbox.state(), task.final_state);

@@ -2,9 +2,9 @@
 import { parquetReadObjects } from "hyparquet";
 import { expect } from "vitest";
 import type { Environment, FtrlRow } from "../../src/schema/index.ts";
-import { llmFactory, oracleFactory } from "../../src/run/index.ts";
+import { llmFactory, oracleFactory, type LlmMode } from "../../src/run/index.ts";
 import { environmentsIn, EXAMPLES, runInMemory } from "../run/helpers.ts";
-import { startFakeOpenAI } from "../run/openai-server.ts";
+import { startFakeOpenAI, type ChatRequest, type ScriptedReply } from "../run/openai-server.ts";
 import { nativeBirthYear, rawBirthYear } from "../run/scripted.ts";
 
 export const ENV = "example-films-director-birth";
@@ -13,7 +13,13 @@ export const ENV = "example-films-director-birth";
 export async function recordRollouts(db: string): Promise<Environment[]> {
   const environments = await environmentsIn(EXAMPLES);
   await runInMemory(db, { environments, policy: oracleFactory(), n: 2 });
-  for (const [script, mode, model] of [[nativeBirthYear, "native", "native-model"], [rawBirthYear, "raw", "raw-model"]] as const) {
+  await recordScripted(db, environments, [[nativeBirthYear, "native", "native-model"], [rawBirthYear, "raw", "raw-model"]]);
+  return environments;
+}
+
+/** One rollout of the birth-year task per script, each played by the fake OpenAI server as `model` in `mode`. */
+export async function recordScripted(db: string, environments: Environment[], runs: readonly (readonly [(req: ChatRequest) => ScriptedReply, LlmMode, string])[]): Promise<void> {
+  for (const [script, mode, model] of runs) {
     const server = await startFakeOpenAI(script);
     try {
       await runInMemory(db, { environments, policy: llmFactory({ baseUrl: server.baseUrl, model }, mode), envIds: [ENV], taskIds: ["director-birth-year"] });
@@ -21,7 +27,6 @@ export async function recordRollouts(db: string): Promise<Environment[]> {
       await server.close();
     }
   }
-  return environments;
 }
 
 /** Parquet gives every struct field, null where a message has none; drop those to compare with the JSON rows. */

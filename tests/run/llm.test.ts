@@ -39,14 +39,14 @@ async function play(script: (req: ChatRequest, index: number) => ScriptedReply, 
 const assistantMeta = (meta: unknown): AssistantTurnMeta => (meta as Record<string, AssistantTurnMeta>)[ASSISTANT_META_KEY]!;
 
 describe("llm policy, native tool calling", () => {
-  it("runs parallel calls, an unknown tool and broken JSON arguments through MCP, and records every turn", async () => {
+  it("runs parallel calls, an unknown tool and arguments that are not an object through MCP, and records every turn", async () => {
     const { summary, detail, requests } = await play(nativeBirthYear, "director-birth-year");
     const result = summary.results[0]!;
     expect(result).toMatchObject({ status: "done", end: "answer", turns: 3, calls: 4, agent: "scripted-model", episodeId: `${ENV}:director-birth-year:scripted-model:0` });
     expect(result.score?.ftrl).toMatchObject({ calls: 4, solved: 2, needed: 2, solve_rate: 1, solve_precision: 0.5, answer_correct: true });
     expect(result.score?.ftrl.solve_f1).toBeCloseTo(2 / 3, 12);
 
-    // What the server recorded: four calls, the unknown tool and the broken arguments as errors that count (the reference's rule).
+    // What the server recorded: four calls, the unknown tool and the non-object arguments as errors that count (the reference's rule).
     expect(detail.calls.map((c) => [c.tool, c.isError, c.errorKind, c.solvedFtrl])).toEqual([
       ["get_film", false, null, "Elena Vastrova"],
       ["get_weather", true, "unknown_tool", null],
@@ -56,8 +56,8 @@ describe("llm policy, native tool calling", () => {
     const metas = detail.calls.map((c) => assistantMeta(c.assistantMeta));
     expect(metas.map((m) => [m.turn, m.tool_call_id])).toEqual([[0, "call_a"], [0, "call_b"], [1, "call_c"], [1, "call_d"]]);
     expect(metas[3]!.message.content).toBe("Now the director.");
-    expect(metas[3]!.message.tool_calls?.map((tc) => tc.function.arguments)).toEqual(['{"name": "Elena', '{"name":"Elena Vastrova"}']);
-    expect(detail.calls[2]!.output).toBe('an error occured when call get_person: the arguments are not a JSON object: {"name": "Elena');
+    expect(metas[3]!.message.tool_calls?.map((tc) => tc.function.arguments)).toEqual(['["Elena Vastrova"]', '{"name":"Elena Vastrova"}']);
+    expect(detail.calls[2]!.output).toBe('an error occured when call get_person: the arguments are not a JSON object: ["Elena Vastrova"]');
     expect(detail.episode.finalAnswer).toBe("The director of Crimson Harbor was born in 1961.");
     const final = detail.episode.finalMeta as Record<string, unknown>;
     expect(assistantMeta(final)).toMatchObject({ turn: 2, message: { role: "assistant", content: "The director of Crimson Harbor was born in 1961." } });
@@ -98,22 +98,37 @@ describe("llm policy, native tool calling", () => {
     expect(scoreStep({ unsolved_set: { get_film: ["Tomas Okonkwo-Reyes"], get_person: ["Port Calder"] }, solve_rate: 0, answer: "Port Calder" }, parseOpenAIMessage(final.message), [])).toMatchObject({ rule: "empty", rewards: { f1: -0.5 } });
   });
 
-  it("counts a turn's only call with broken arguments or an empty name as calls the model can correct, not as its final answer", async () => {
+  it("drops calls the reference cannot parse (arguments that are not JSON, no name): not sent, not counted, not in the history", async () => {
     const { summary, detail, requests } = await play(
       (req) =>
         turnOf(req) === 0
-          ? { content: null, tool_calls: [{ id: "x", name: "get_film", arguments: "{title: Crimson" }, { id: "y", name: "", arguments: {} }] }
+          ? { content: "Looking.", tool_calls: [{ id: "x", name: "get_film", arguments: "{title: Crimson" }, { id: "g", name: "get_film", arguments: { title: "Crimson Harbor" } }, { id: "y", name: "", arguments: {} }] }
           : { content: "I could not find it." },
       "director-birth-year",
     );
-    expect(summary.results[0]).toMatchObject({ status: "done", end: "answer", turns: 2, calls: 2 });
-    expect(detail.calls.map((c) => [c.tool, c.errorKind])).toEqual([["get_film", "invalid_arguments"], ["", "unknown_tool"]]);
-    expect(detail.episode.score?.ftrl).toMatchObject({ calls: 2, solved: 0, solve_precision: 0 });
-    expect(detail.episode.finalAnswer).toBe("I could not find it.");
-    expect(requests[1]!.messages.slice(-2).map((m) => [m.tool_call_id, m.content])).toEqual([
-      ["x", "an error occured when call get_film: the arguments are not a JSON object: {title: Crimson"],
-      ["y", expect.stringMatching(/^an error occured when call : unknown tool ""/)],
+    expect(summary.results[0]).toMatchObject({ status: "done", end: "answer", turns: 2, calls: 1 });
+    expect(detail.calls.map((c) => [c.tool, c.errorKind, c.solvedFtrl])).toEqual([["get_film", null, "Elena Vastrova"]]);
+    expect(detail.episode.score?.ftrl).toMatchObject({ calls: 1, solved: 1, solve_precision: 1 });
+    const meta = assistantMeta(detail.calls[0]!.assistantMeta);
+    expect(meta.message.tool_calls!.map((tc) => tc.id)).toEqual(["g"]);
+    expect(meta.dropped!.map((tc) => [tc.id, tc.function.arguments])).toEqual([["x", "{title: Crimson"], ["y", "{}"]]);
+    // The model's next request holds the good call and its result only.
+    expect(requests[1]!.messages.slice(1).map((m) => [m.role, m.tool_call_id ?? null, (m.tool_calls ?? []).map((tc) => (tc as { id: string }).id)])).toEqual([
+      ["assistant", null, ["g"]],
+      ["tool", "g", []],
     ]);
+  });
+
+  it("makes a turn whose every call is dropped the final answer, with the calls as markup (-0.3)", async () => {
+    const { summary, detail } = await play(() => ({ content: null, tool_calls: [{ id: "x", name: "get_film", arguments: "{title: Crimson" }] }), "director-birth-year");
+    expect(summary.results[0]).toMatchObject({ status: "done", end: "answer", turns: 1, calls: 0 });
+    expect(detail.calls).toEqual([]);
+    expect(detail.episode.finalAnswer).toBe('<tool_call>\n{"name": "get_film", "arguments": {title: Crimson}\n</tool_call>');
+    const final = assistantMeta(detail.episode.finalMeta);
+    expect(final.message.tool_calls).toBeUndefined();
+    expect(final.dropped!.map((tc) => tc.id)).toEqual(["x"]);
+    const s0 = { unsolved_set: { get_film: ["Elena Vastrova"], get_person: ["1961"] }, solve_rate: 0, answer: "1961" };
+    expect(scoreStep(s0, detail.episode.finalAnswer!, []).rewards.f1).toBe(-0.3);
   });
 
   it("stops at --max-turns and submits no answer", async () => {
@@ -156,5 +171,17 @@ describe("llm policy, raw Hermes/Qwen text", () => {
     // The recorded raw text gives the same per-step reward as the reference parser.
     const s0 = { unsolved_set: { get_film: ["Elena Vastrova"], get_person: ["1961"] }, solve_rate: 0, answer: "1961" };
     expect(scoreStep(s0, metas[0]!.raw!, [detail.calls[0]!.output]).rewards.f1).toBe(1);
+  });
+
+  it('keeps a call whose "arguments" is a JSON string of a non-object ("[1]") and lets it fail, not run with {}', async () => {
+    const raw = '<tool_call>\n{"name": "get_film", "arguments": "[1]"}\n</tool_call>';
+    const { summary, detail, requests } = await play((req) => ({ content: turnOf(req) === 0 ? raw : "I do not know." }), "director-birth-year", {}, { raw: true });
+    expect(summary.results[0]).toMatchObject({ status: "done", end: "answer", turns: 2, calls: 1 });
+    expect(detail.calls.map((c) => [c.tool, c.isError, c.errorKind, c.output])).toEqual([["get_film", true, "invalid_arguments", "an error occured when call get_film: the arguments are not a JSON object: [1]"]]);
+    expect(assistantMeta(detail.calls[0]!.assistantMeta).message.tool_calls!.map((tc) => tc.function.arguments)).toEqual(["[1]"]);
+    expect(requests[1]!.messages.at(-1)).toEqual({ role: "user", content: `<tool_response>\n${detail.calls[0]!.output}\n</tool_response>` });
+    // The per-step reward counts it as the reference does: one call, nothing solved.
+    const s0 = { unsolved_set: { get_film: ["Elena Vastrova"], get_person: ["1961"] }, solve_rate: 0, answer: "1961" };
+    expect(scoreStep(s0, raw, [detail.calls[0]!.output])).toMatchObject({ calls: 1, solved: 0, rewards: { f1: 0 } });
   });
 });

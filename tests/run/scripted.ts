@@ -9,15 +9,16 @@ export const turnOf = (req: ChatRequest): number => req.messages.filter((m) => m
 
 /**
  * Native tool calling on the birth-year task: a parallel pair (one to a tool that does not
- * exist), then a call with broken JSON arguments beside a good one, then the final answer.
- * ftrl score: 3 calls, 2 solved, 2 needed -> precision 2/3, rate 1, f1 0.8, answer correct.
+ * exist), then a call whose arguments are JSON but not an object (counted, and it fails) beside
+ * a good one, then the final answer.
+ * ftrl score: 4 calls, 2 solved, 2 needed -> precision 1/2, rate 1, f1 2/3, answer correct.
  */
 export function nativeBirthYear(req: ChatRequest): ScriptedReply {
   switch (turnOf(req)) {
     case 0:
       return { content: null, tool_calls: [{ id: "call_a", name: "get_film", arguments: { title: "Crimson Harbor" } }, { id: "call_b", name: "get_weather", arguments: { city: "Paris" } }] };
     case 1:
-      return { content: "Now the director.", tool_calls: [{ id: "call_c", name: "get_person", arguments: '{"name": "Elena' }, { id: "call_d", name: "get_person", arguments: { name: "Elena Vastrova" } }] };
+      return { content: "Now the director.", tool_calls: [{ id: "call_c", name: "get_person", arguments: '["Elena Vastrova"]' }, { id: "call_d", name: "get_person", arguments: { name: "Elena Vastrova" } }] };
     default:
       return { content: "The director of Crimson Harbor was born in 1961." };
   }

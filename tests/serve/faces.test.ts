@@ -82,6 +82,18 @@ describe("REST episodes", () => {
     expect((await rest("GET", "/v1/episodes/rest-1")).json).toMatchObject({ status: "submitted", calls: { made: 3 } });
   });
 
+  it('fails a response\'s call whose "arguments" is a JSON string of a non-object ("[1]"), counted and recorded, not run with {}', async () => {
+    await rest("POST", "/v1/episodes", { env: COUNTER.id, task: "code-alpha", episode: "rest-list" });
+    const response = `<tool_call>\n{"name": "add", "arguments": "[1]"}\n</tool_call>${hermes("add", { n: 1 })}`;
+    const r = await rest("POST", "/v1/episodes/rest-list/responses", { response });
+    expect(r.json.calls.map((c: { is_error: boolean; output: string }) => [c.is_error, c.output])).toEqual([
+      [true, "an error occured when call add: the arguments are not a JSON object: [1]"],
+      [false, '{"count": 1}'],
+    ]);
+    expect(r.json.step).toMatchObject({ calls: 2, solved: 0 });
+    expect(records.listCalls("rest-list").map((c) => [c.tool, c.errorKind])).toEqual([["add", "invalid_arguments"], ["add", null]]);
+  });
+
   it("ends an episode at a response without tool calls, with that response as its answer", async () => {
     await rest("POST", "/v1/episodes", { env: FILMS.id, task: "director-birth-year", episode: "rest-2" });
     const msg = { content: null, tool_calls: [{ id: "a", type: "function", function: { name: "get_film", arguments: JSON.stringify({ title: "Crimson Harbor" }) } }] };

@@ -62,6 +62,19 @@ const initial: StepState = { unsolved_set: TASK.unsolved_set, solve_rate: 0, ans
 const hermes = (name: string, args: object) => `<tool_call>\n${JSON.stringify({ name, arguments: args })}\n</tool_call>`;
 
 describe("POST /v1/reward", () => {
+  it('fails a call whose "arguments" is a JSON string of a non-object ("[1]") rather than running it with {}, and counts it', async () => {
+    // get_film with {} would answer "title is required"; the reference's executor fails on the list itself.
+    const raw = `<tool_call>\n{"name": "get_film", "arguments": "[1]"}\n</tool_call>${hermes("get_film", { title: "Crimson Harbor" })}`;
+    const { status, json } = await post({ env: FILMS.id, task: TASK.id, response: raw });
+    expect(status).toBe(200);
+    const result = json as RewardResult;
+    expect(result.calls.map((c) => [c.is_error, c.output.slice(0, 80)])).toEqual([
+      [true, "an error occured when call get_film: the arguments are not a JSON object: [1]"],
+      [false, expect.stringContaining("Elena Vastrova")],
+    ]);
+    expect(result.score).toMatchObject({ calls: 2, solved: 1, rewards: { f1: 2 / 3 } });
+  });
+
   it("runs raw-text calls in a fresh sandbox and returns scoreStep's result with the executed calls", async () => {
     const raw = `Let me look it up.\n${hermes("get_film", { title: "Crimson Harbor" })}<|im_end|>`;
     const { status, json } = await post({ env: FILMS.id, task: TASK.id, response: raw });
