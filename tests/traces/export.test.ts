@@ -75,7 +75,7 @@ print(json.dumps(res))`,
     const [file] = readdirSync(dir).filter((f) => f !== "manifest.json");
     const t = AtifTrajectory.parse(JSON.parse(readFileSync(`${dir}/${file}`, "utf8")));
     const broken = t.steps[2]!.tool_calls![0]!;
-    expect(broken).toEqual({ tool_call_id: "call_c", function_name: "get_person", arguments: {}, extra: { arguments_text: '{"name": "Elena' } });
+    expect(broken).toEqual({ tool_call_id: "call_c", function_name: "get_person", arguments: {}, extra: { arguments_text: '["Elena Vastrova"]' } });
     expect(t.steps[2]!.tool_calls![1]!.arguments).toEqual({ name: "Elena Vastrova" });
   });
 });
