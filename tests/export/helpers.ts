@@ -38,8 +38,10 @@ export function withoutNulls(value: unknown): unknown {
   return value;
 }
 
-export async function readParquet(buffer: ArrayBuffer): Promise<Record<string, unknown>[]> {
-  return (await parquetReadObjects({ file: buffer })) as Record<string, unknown>[];
+/** A file's bytes are a view: `readFileSync(f).buffer` may be a larger pooled buffer (it is on Node 24), so only the view's bytes are read. */
+export async function readParquet(bytes: ArrayBuffer | Uint8Array): Promise<Record<string, unknown>[]> {
+  const file = bytes instanceof Uint8Array ? (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer) : bytes;
+  return (await parquetReadObjects({ file })) as Record<string, unknown>[];
 }
 
 export function sameRows(read: Record<string, unknown>[], rows: readonly FtrlRow[]): void {

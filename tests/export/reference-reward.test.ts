@@ -135,7 +135,7 @@ describe("the reference's reward on exported Python rows", { timeout: 120_000 },
     } finally {
       records.close();
     }
-    const verl = await readParquet(readFileSync(out).buffer as ArrayBuffer);
+    const verl = await readParquet(readFileSync(out));
     expect(verl).toHaveLength(rows.length);
     expect(Object.keys(verl[0]!).sort()).toEqual(["ability", "data_source", "extra_info", "prompt", "reward_model"]);
     verl.forEach((v, i) => {

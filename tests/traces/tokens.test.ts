@@ -58,7 +58,7 @@ describe("token capture", () => {
 
       const parquet = `${tmp.dir}/rows.parquet`;
       await exportTo(db, environments, "parquet", parquet);
-      const read = await readParquet(readFileSync(parquet).buffer as ArrayBuffer);
+      const read = await readParquet(readFileSync(parquet));
       expect(read.map((r) => r.token_ids)).toEqual(rows.map((r) => r.token_ids));
       expect(read.map((r) => r.logprobs)).toEqual(rows.map((r) => r.logprobs));
       const arrow = JSON.parse(runPython(tracesPython(), "import json, sys, pyarrow.parquet as pq; t = pq.read_table(sys.argv[1]); print(json.dumps({'ids': t.column('token_ids').to_pylist(), 'type': str(t.schema.field('token_ids').type)}))", [parquet])) as { ids: unknown; type: string };
