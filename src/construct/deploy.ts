@@ -48,7 +48,7 @@ function pyLiteral(value: unknown): string {
 }
 
 /** One tool's source: a call of its engine with the tool's configuration. */
-function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decomposition, suggest: boolean, language: ImplementationLanguage): string {
+function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decomposition, suggest: boolean, language: ImplementationLanguage, state: Record<string, unknown>): string {
   const b = tool.behavior;
   let call: string;
   let cfg: unknown;
@@ -102,9 +102,22 @@ function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decom
   }
   const fn = functionName(tool.name);
   // FTRL-style: the state arrives as `data`, the arguments as keywords; the outputs print as the JavaScript twin's.
-  if (language === "python") return `EF_CFG_${fn} = ${pyLiteral(cfg)}\n\n\ndef ${fn}(data, **params):\n    return ef_out(${call}(ef_in(params), data, EF_CFG_${fn}))\n`;
+  if (language === "python") {
+    // The runtime passes the episode's state as `data`; called alone, as the reference's executor calls a row's
+    // codes (`name(**arguments)`), the tool reads its own copy of the state it uses.
+    const own = Object.fromEntries(stateKeys(tool).filter((k) => k in state).map((k) => [k, state[k]]));
+    return `EF_CFG_${fn} = ${pyLiteral(cfg)}\nEF_STATE_${fn} = ${pyLiteral(own)}\n\n\ndef ${fn}(data=None, **params):\n    return ef_out(${call}(ef_in(params), EF_STATE_${fn} if data is None else data, EF_CFG_${fn}))\n`;
+  }
   // The configuration is built on the first call and kept on the function: a literal rebuilt per call costs more than the lookup.
   return `function ${fn}(args, state) {\n  return ${call}(args, state, ${fn}.cfg || (${fn}.cfg = ${JSON.stringify(cfg)}));\n}`;
+}
+
+/** The parts of the state a tool reads or changes. */
+function stateKeys(tool: ToolDraft): string[] {
+  const b = tool.behavior;
+  if (b.kind === "lookup") return b.tables;
+  if (b.kind === "compute") return b.ops.includes("convert_currency") ? ["exchange_rates"] : [];
+  return b.kind === "action" ? [b.table, "counters"] : [b.table];
 }
 
 /** Rows a tool reads, so "did you mean" can be switched off where a suggestion would give away a sub-answer. */
@@ -169,18 +182,6 @@ export function deploy(d: Decomposition, s: Scaling): Environment {
   });
   const subAnswers = new Map<string, string[]>();
   for (const t of tasks) for (const g of t.gold_plan) subAnswers.set(g.tool, [...(subAnswers.get(g.tool) ?? []), g.yields]);
-  const prelude = preludeFor(s.tools, language);
-  const implementation: Implementation = {
-    language,
-    prelude,
-    tools: Object.fromEntries(
-      s.tools.map((t) => {
-        const answers = subAnswers.get(t.name) ?? [];
-        const suggest = !keysOf(t, tables).some((k) => answers.some((a) => verify(k, a)));
-        return [t.name, toolSource(t, tables, d, suggest, language)];
-      }),
-    ),
-  };
   const state: Record<string, unknown> = {};
   for (const [name, t] of Object.entries(tables)) state[name] = t.rows;
   if (s.tools.some((t) => t.behavior.kind === "compute" && t.behavior.ops.includes("convert_currency"))) state.exchange_rates = d.knowledge.exchange_rates;
@@ -189,6 +190,18 @@ export function deploy(d: Decomposition, s: Scaling): Environment {
     const rng = rngFrom(d.request.seed).fork("deploy");
     state.counters = Object.fromEntries(actions.map((t) => [ACTIONS[(t.behavior as { action: keyof typeof ACTIONS }).action].prefix, rng.int(1000, 8999)]));
   }
+  const prelude = preludeFor(s.tools, language);
+  const implementation: Implementation = {
+    language,
+    prelude,
+    tools: Object.fromEntries(
+      s.tools.map((t) => {
+        const answers = subAnswers.get(t.name) ?? [];
+        const suggest = !keysOf(t, tables).some((k) => answers.some((a) => verify(k, a)));
+        return [t.name, toolSource(t, tables, d, suggest, language, state)];
+      }),
+    ),
+  };
   const tools: Tool[] = s.tools.map((t) => ({ name: t.name, description: t.description, input_schema: inputSchema(t.params), ...(t.annotations ? { annotations: t.annotations } : {}) }));
   const env: Environment = {
     $schema: "../schema.json",

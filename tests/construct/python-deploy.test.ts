@@ -31,7 +31,7 @@ describe("build --language python", () => {
     for (const b of built) {
       expect(b.env.implementation.language).toBe("python");
       expect((b.env.provenance.stages.validate as { checks: string[] }).checks).toContain("twin");
-      for (const [name, source] of Object.entries(b.env.implementation.tools)) expect(source).toContain(`def ${name.replace(/-/g, "_")}(data, **params):`);
+      for (const [name, source] of Object.entries(b.env.implementation.tools)) expect(source).toContain(`def ${name.replace(/-/g, "_")}(data=None, **params):`);
     }
     const prelude = built.map((b) => b.env.implementation.prelude).join("\n");
     for (const engine of ["def ef_lookup(", "def ef_compute(", "def ef_act(", "def ef_side("]) expect(prelude).toContain(engine);
