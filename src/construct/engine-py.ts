@@ -104,6 +104,13 @@ def ef_in(v):
         return {k: ef_in(x) for k, x in v.items()}
     return v
 
+def ef_round(x):
+    # Math.round: halves go up (Python's round() goes to even).
+    if not math.isfinite(x):
+        return x
+    r = math.floor(x)
+    return r + 1 if x - r >= 0.5 else r
+
 def ef_units(s):
     b = s.encode("utf-16-le", "surrogatepass")
     return [b[i] | (b[i + 1] << 8) for i in range(0, len(b), 2)]
@@ -437,15 +444,9 @@ export const SIDEKICK_PY = String.raw`def ef_side(args, state, cfg):
         results.append(out)
     return ef_finish({"results": results, "count": len(results)} if cfg["key"]["shape"] == "list" else results[0], args, cfg["opts"], cfg["table"])`;
 
-/** calc.ts's CALC_PARTS in Python; `round` is JavaScript's Math.round (halves go up), not Python's. */
+/** calc.ts's CALC_PARTS in Python (Math.round itself, `ef_round`, is in COMMON_PY: the distractors use it too). */
 export const CALC_PARTS_PY: Record<string, string> = {
-  round: String.raw`def ef_round(x):
-    if not math.isfinite(x):
-        return x
-    r = math.floor(x)
-    return r + 1 if x - r >= 0.5 else r
-
-def ef_roundTo(x, digits):
+  round: String.raw`def ef_roundTo(x, digits):
     f = math.pow(10, digits)
     return ef_round(x * f) / f`,
   currency: String.raw`def ef_convertCurrency(amount, frm, to, rates, digits):
