@@ -13,6 +13,8 @@ const REQUESTS: BuildRequest[] = [
   planRequest({ count: 1, seed: 42, scenario: "parallel-multi-hop", complexity: uniformComplexity(2), domain: "travel", language: "python" }, 1),
   planRequest({ count: 1, seed: 43, scenario: "parallel-single-hop", complexity: uniformComplexity(3), domain: "retail", language: "python" }, 2),
   planRequest({ count: 1, seed: 44, scenario: "single-hop", complexity: uniformComplexity(1), domain: "geography", language: "python" }, 3),
+  // A distractor that rounds (Math.round) in an environment with no arithmetic tool.
+  planRequest({ count: 48, seed: 99, language: "python" }, 37),
 ];
 
 const javascriptOf = (request: BuildRequest): Environment => {
