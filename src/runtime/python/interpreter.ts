@@ -1,9 +1,6 @@
 // One Pyodide interpreter in a worker thread, seen from the host: a request queue, per-request deadlines, and restart after a hard stop.
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { workerBoot } from "../boot.ts";
 import type { WorkerOp, WorkerReply, WorkerRequest } from "./protocol.ts";
 
 /**
@@ -27,14 +24,6 @@ export type WorkerAnswer =
 
 /** After the deadline the interpreter is interrupted; if it has not answered this much later, the worker is ended and replaced. */
 const HARD_STOP_GRACE_MS = 2000;
-
-/** Workers start without the parent's TypeScript loader, so the entry registers tsx before importing the worker module. */
-function bootSource(): string {
-  const pkgFile = createRequire(import.meta.url).resolve("tsx/package.json");
-  const pkg = JSON.parse(readFileSync(pkgFile, "utf8")) as { exports: Record<string, { import: { default: string } }> };
-  const api = pathToFileURL(join(dirname(pkgFile), pkg.exports["./esm/api"]!.import.default)).href;
-  return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(new URL("./worker.ts", import.meta.url).href)}); });`;
-}
 
 interface Pending {
   request: WorkerRequest;
@@ -73,7 +62,7 @@ export class PythonInterpreter implements SandboxWorker {
   /** Starts the worker now rather than at the first request; resolves when the interpreter is ready. */
   start(): Promise<void> {
     if (!this.ready) {
-      const worker = new Worker(bootSource(), { eval: true, workerData: { interrupt: this.interrupt } });
+      const worker = new Worker(workerBoot(new URL("./worker.ts", import.meta.url)), { eval: true, workerData: { interrupt: this.interrupt } });
       worker.unref();
       this.worker = worker;
       const t0 = performance.now();
