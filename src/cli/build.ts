@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
 import { buildToDirectory, type BuildToDirectoryOptions } from "../construct/index.ts";
-import { Complexity, Domain, plural, DOMAINS, Scenario, SCENARIOS, STRATEGIES, type BuildSummary } from "../schema/index.ts";
+import { Complexity, Domain, ImplementationLanguage, plural, DOMAINS, Scenario, SCENARIOS, STRATEGIES, type BuildSummary } from "../schema/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write } from "./io.ts";
 import { checkOutputFolder } from "./paths.ts";
@@ -40,7 +40,7 @@ export function formatSummary(s: BuildSummary, out: string, removed: number): st
 }
 
 export const buildCommand: Command = {
-  usage: `build (--count N | --suite) --out DIR [--seed S] [--scenario ${SCENARIOS.join("|")}|mixed] [--complexity 0-3|a,b,c,d|mixed] [--domain ${DOMAINS.join("|")}] [--jobs N] [--progress] [--json] ${LLM_USAGE}`,
+  usage: `build (--count N | --suite) --out DIR [--seed S] [--scenario ${SCENARIOS.join("|")}|mixed] [--complexity 0-3|a,b,c,d|mixed] [--domain ${DOMAINS.join("|")}] [--language javascript|python] [--jobs N] [--progress] [--json] ${LLM_USAGE}`,
   async run(argv, io) {
     const { values } = parseArgs({
       args: argv,
@@ -51,6 +51,7 @@ export const buildCommand: Command = {
         scenario: { type: "string" },
         complexity: { type: "string" },
         domain: { type: "string" },
+        language: { type: "string" },
         suite: { type: "boolean" },
         jobs: { type: "string" },
         progress: { type: "boolean" },
@@ -65,6 +66,9 @@ export const buildCommand: Command = {
     if (scenario !== "mixed" && !Scenario.safeParse(scenario).success) throw new UsageError(`unknown scenario "${scenario}"`);
     if (values.domain !== undefined && !Domain.safeParse(values.domain).success) throw new UsageError(`unknown domain "${values.domain}"; one of ${DOMAINS.join(", ")}`);
     const count = int(values.count, "--count", 0, 1);
+    const language = values.language ?? "javascript";
+    if (!ImplementationLanguage.safeParse(language).success) throw new UsageError(`--language takes javascript or python; got "${language}"`);
+    if (language !== "javascript" && wantsLlm(values)) throw new UsageError("--language python deploys the procedural generator's tools; LLM-built environments are JavaScript");
     await checkOutputFolder(resolve(io.cwd, values.out), "--out", values.out);
     const showBar = values.progress === true || (io.stderr as { isTTY?: boolean }).isTTY === true;
     if (wantsLlm(values)) return runLlmBuild(values, io, { out: resolve(io.cwd, values.out), count, seed: int(values.seed, "--seed", 1, 0), scenario: scenario as Scenario | "mixed", complexity: parseComplexity(values.complexity ?? "mixed"), ...(values.domain ? { domain: values.domain as Domain } : {}), suite: values.suite === true, showBar, json: values.json === true, formatSummary });
@@ -78,6 +82,7 @@ export const buildCommand: Command = {
       complexity: parseComplexity(values.complexity ?? "mixed"),
       ...(values.domain ? { domain: values.domain as Domain } : {}),
       suite: values.suite === true,
+      language: language as ImplementationLanguage,
       jobs: int(values.jobs, "--jobs", availableParallelism(), 1),
       onProgress: (done, total) => {
         if (!bar) return;

@@ -40,9 +40,12 @@ export async function attempt(request: BuildRequest, stages: Stages, validate: b
   const text = environmentText(env);
   if (environmentText(generate(request, stages).env) !== text) return { reason: "nondeterministic" };
   if (validate) {
-    const report = await gate(env);
+    // A Python deployment is checked call for call against the JavaScript the same request deploys.
+    const { language, ...javascript } = request;
+    const twin = language === "python" ? generate(javascript, stages).env.implementation : undefined;
+    const report = await gate(env, {}, twin ? { twin } : {});
     if (!report.ok) return { reason: `gate:${report.issues[0]!.check}` };
-    env.provenance.stages.validate = { replayed_steps: report.replayed_steps, probes: report.probes, checks: [...GATE_CHECKS, "determinism"] };
+    env.provenance.stages.validate = { replayed_steps: report.replayed_steps, probes: report.probes, checks: [...GATE_CHECKS, ...(twin ? ["twin"] : []), "determinism"] };
     return { env, text: environmentText(env) };
   }
   return { env, text };

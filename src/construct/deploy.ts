@@ -1,12 +1,13 @@
 // Stage 5, localized deployment: turns the scaled tool documents into an environment file with a
 // JavaScript implementation per tool, the initial state they read and change, and the tasks' gold plans.
-import type { ComputeKind, Decomposition, Environment, FactTable, GoldStep, Implementation, InputSchema, Scaling, Task, Tool, ToolDraft, ToolParam, UnsolvedSet } from "../schema/index.ts";
+import type { ComputeKind, Decomposition, Environment, FactTable, GoldStep, Implementation, ImplementationLanguage, InputSchema, Scaling, Task, Tool, ToolDraft, ToolParam, UnsolvedSet } from "../schema/index.ts";
 import { FORMAT } from "../schema/index.ts";
 import { verify } from "../score/index.ts";
 import { calcSource, type CalcPart } from "./calc.ts";
 import { ACTIONS } from "./catalog.ts";
 import { operationName, sidekickTemplate, UNIT_CODES } from "./docs.ts";
 import { ACTION_SOURCE, COMMON_SOURCE, COMPUTE_PARTS, COMPUTE_SOURCE, LOOKUP_SOURCE, SIDEKICK_SOURCE } from "./engine.ts";
+import { ACTION_PY, CALC_PARTS_PY, COMMON_PY, COMPUTE_PARTS_PY, COMPUTE_PY, LOOKUP_PY, SIDEKICK_PY } from "./engine-py.ts";
 import { rngFrom } from "./rng.ts";
 
 export const GENERATOR = "envforge-procedural";
@@ -36,8 +37,18 @@ const paramOf = (tool: ToolDraft, role: ToolParam["role"]): ToolParam | undefine
 /** The JS identifier for a tool's function (tool names may contain dashes). */
 const functionName = (tool: string): string => tool.replace(/-/g, "_");
 
+/** A JSON value written as a Python literal (JSON's string escapes are Python's too). */
+function pyLiteral(value: unknown): string {
+  if (value === null || value === undefined) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (Array.isArray(value)) return `[${value.map(pyLiteral).join(", ")}]`;
+  if (typeof value === "object") return `{${Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}: ${pyLiteral(v)}`).join(", ")}}`;
+  return JSON.stringify(value);
+}
+
 /** One tool's source: a call of its engine with the tool's configuration. */
-function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decomposition, suggest: boolean): string {
+function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decomposition, suggest: boolean, language: ImplementationLanguage, state: Record<string, unknown>): string {
   const b = tool.behavior;
   let call: string;
   let cfg: unknown;
@@ -89,9 +100,24 @@ function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decom
     cfg = { table: b.table, noun: t.noun, keyField: t.key, key: keyConfig(tool), fields: sidekickTemplate(t.entity, b.template).fields, suggest, opts: optionNames(tool) };
     call = "ef_side";
   }
-  // The configuration is built on the first call and kept on the function: a literal rebuilt per call costs more than the lookup.
   const fn = functionName(tool.name);
+  // FTRL-style: the state arrives as `data`, the arguments as keywords; the outputs print as the JavaScript twin's.
+  if (language === "python") {
+    // The runtime passes the episode's state as `data`; called alone, as the reference's executor calls a row's
+    // codes (`name(**arguments)`), the tool reads its own copy of the state it uses.
+    const own = Object.fromEntries(stateKeys(tool).filter((k) => k in state).map((k) => [k, state[k]]));
+    return `EF_CFG_${fn} = ${pyLiteral(cfg)}\nEF_STATE_${fn} = ${pyLiteral(own)}\n\n\ndef ${fn}(data=None, **params):\n    return ef_out(${call}(ef_in(params), EF_STATE_${fn} if data is None else data, EF_CFG_${fn}))\n`;
+  }
+  // The configuration is built on the first call and kept on the function: a literal rebuilt per call costs more than the lookup.
   return `function ${fn}(args, state) {\n  return ${call}(args, state, ${fn}.cfg || (${fn}.cfg = ${JSON.stringify(cfg)}));\n}`;
+}
+
+/** The parts of the state a tool reads or changes. */
+function stateKeys(tool: ToolDraft): string[] {
+  const b = tool.behavior;
+  if (b.kind === "lookup") return b.tables;
+  if (b.kind === "compute") return b.ops.includes("convert_currency") ? ["exchange_rates"] : [];
+  return b.kind === "action" ? [b.table, "counters"] : [b.table];
 }
 
 /** Rows a tool reads, so "did you mean" can be switched off where a suggestion would give away a sub-answer. */
@@ -114,12 +140,22 @@ const OP_PARTS: Record<ComputeKind, { engine: string; calc: CalcPart[] }> = {
 };
 
 /** Only the helpers the tools use, so small environments stay small. */
-function preludeFor(tools: readonly ToolDraft[]): string {
+function preludeFor(tools: readonly ToolDraft[], language: ImplementationLanguage): string {
   const kinds = new Set(tools.map((t) => t.behavior.kind));
   const ops = new Set(tools.flatMap((t) => (t.behavior.kind === "compute" ? t.behavior.ops : [])));
   const calc = new Set<CalcPart>([...ops].flatMap((o) => OP_PARTS[o].calc));
   if (kinds.has("action")) calc.add("arithmetic");
   const engines = [...new Set([...ops].map((o) => OP_PARTS[o].engine))].sort();
+  if (language === "python") {
+    return [
+      COMMON_PY,
+      ...(Object.keys(CALC_PARTS_PY) as CalcPart[]).filter((p) => calc.size > 0 && (p === "round" || calc.has(p))).map((p) => CALC_PARTS_PY[p]!),
+      ...(kinds.has("lookup") ? [LOOKUP_PY] : []),
+      ...(kinds.has("compute") ? [COMPUTE_PY, ...engines.map((e) => COMPUTE_PARTS_PY[e]!)] : []),
+      ...(kinds.has("action") ? [ACTION_PY] : []),
+      ...(kinds.has("sidekick") ? [SIDEKICK_PY] : []),
+    ].join("\n\n\n") + "\n";
+  }
   // Indentation is a fifth of the engine's text and every environment carries its own copy.
   return [
     COMMON_SOURCE,
@@ -133,7 +169,9 @@ function preludeFor(tools: readonly ToolDraft[]): string {
     .replace(/^[ \t]+/gm, "");
 }
 
+/** Stage 5; the build request's `language` says which implementation the tools get (JavaScript by default). */
 export function deploy(d: Decomposition, s: Scaling): Environment {
+  const language = d.request.language ?? "javascript";
   const tables: Record<string, FactTable> = { ...d.knowledge.tables, ...s.extra_tables };
   const tasks: Task[] = d.tasks.map((task) => {
     const calls = s.calls[task.id]!;
@@ -144,18 +182,6 @@ export function deploy(d: Decomposition, s: Scaling): Environment {
   });
   const subAnswers = new Map<string, string[]>();
   for (const t of tasks) for (const g of t.gold_plan) subAnswers.set(g.tool, [...(subAnswers.get(g.tool) ?? []), g.yields]);
-  const prelude = preludeFor(s.tools);
-  const implementation: Implementation = {
-    language: "javascript",
-    prelude,
-    tools: Object.fromEntries(
-      s.tools.map((t) => {
-        const answers = subAnswers.get(t.name) ?? [];
-        const suggest = !keysOf(t, tables).some((k) => answers.some((a) => verify(k, a)));
-        return [t.name, toolSource(t, tables, d, suggest)];
-      }),
-    ),
-  };
   const state: Record<string, unknown> = {};
   for (const [name, t] of Object.entries(tables)) state[name] = t.rows;
   if (s.tools.some((t) => t.behavior.kind === "compute" && t.behavior.ops.includes("convert_currency"))) state.exchange_rates = d.knowledge.exchange_rates;
@@ -164,6 +190,18 @@ export function deploy(d: Decomposition, s: Scaling): Environment {
     const rng = rngFrom(d.request.seed).fork("deploy");
     state.counters = Object.fromEntries(actions.map((t) => [ACTIONS[(t.behavior as { action: keyof typeof ACTIONS }).action].prefix, rng.int(1000, 8999)]));
   }
+  const prelude = preludeFor(s.tools, language);
+  const implementation: Implementation = {
+    language,
+    prelude,
+    tools: Object.fromEntries(
+      s.tools.map((t) => {
+        const answers = subAnswers.get(t.name) ?? [];
+        const suggest = !keysOf(t, tables).some((k) => answers.some((a) => verify(k, a)));
+        return [t.name, toolSource(t, tables, d, suggest, language, state)];
+      }),
+    ),
+  };
   const tools: Tool[] = s.tools.map((t) => ({ name: t.name, description: t.description, input_schema: inputSchema(t.params), ...(t.annotations ? { annotations: t.annotations } : {}) }));
   const env: Environment = {
     $schema: "../schema.json",

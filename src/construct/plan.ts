@@ -1,5 +1,5 @@
 // Planning a build: which environment (domain, scenario, levels, seed, id) sits at each index.
-import type { BuildRequest, Complexity, Domain, Scenario } from "../schema/index.ts";
+import type { BuildRequest, Complexity, Domain, ImplementationLanguage, Scenario } from "../schema/index.ts";
 import { DOMAINS, SCENARIOS, STRATEGIES } from "../schema/index.ts";
 import type { Stages } from "./pipeline.ts";
 import { hashSeed, rngFrom } from "./rng.ts";
@@ -24,6 +24,8 @@ export interface BuildOptions extends RunOptions {
   complexity?: Complexity | "mixed";
   /** A domain, or undefined to cycle through all of them. */
   domain?: Domain;
+  /** The tools' language; JavaScript by default (its requests carry no language field). */
+  language?: ImplementationLanguage;
 }
 
 export const uniformComplexity = (level: number): Complexity =>
@@ -37,6 +39,7 @@ export function planRequest(options: BuildOptions, index: number): BuildRequest 
   const seed = hashSeed(options.seed, index);
   const tasks = rngFrom(seed).fork("tasks").int(2, scenario === "parallel-multi-hop" ? 3 : 4);
   const levels = STRATEGIES.map((s) => complexity[s]).join("");
-  return { id: `${domain}-${ABBR[scenario]}-c${levels}-${seed.toString(16).padStart(8, "0")}`, seed, domain, scenario, complexity, tasks };
+  const language = options.language && options.language !== "javascript" ? { language: options.language } : {};
+  return { id: `${domain}-${ABBR[scenario]}-c${levels}-${seed.toString(16).padStart(8, "0")}`, seed, domain, scenario, complexity, tasks, ...language };
 }
 

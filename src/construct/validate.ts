@@ -22,7 +22,7 @@
 //   not depend on (a loser's label in a comparison: the output is the gold output, byte for byte).
 //   Every other reveal is a leak: a wrong row, a wrong number or another step's call turning up a
 //   pending sub-answer.
-import type { CallResult, Environment, GateIssue, GoldStep, SandboxLimitsInput, Task, ValidationReport } from "../schema/index.ts";
+import type { CallResult, Environment, GateIssue, GoldStep, Implementation, SandboxLimitsInput, Task, ValidationReport } from "../schema/index.ts";
 import { EpisodeTracker, normalize, verify } from "../score/index.ts";
 import { compileEnvironment, formatCallError, type CompiledEnvironment, type Episode } from "../runtime/index.ts";
 import { parseEnvironment, type Problem } from "../load/index.ts";
@@ -176,7 +176,35 @@ export function issue(issues: GateIssue[], check: GateIssue["check"], path: stri
   if (issues.length < 50) issues.push({ check, path, message });
 }
 
-async function replayTask(episode: Episode, env: Environment, task: Task, ti: number, issues: GateIssue[], goldOutputs: Map<string, string>): Promise<number> {
+/** What the gate needs of an episode: calls, and closing it. */
+type Caller = Pick<Episode, "call" | "close">;
+
+/**
+ * An episode that makes every call in both implementations of the same tools, on its own copy of the
+ * state each, and reports the first call whose output text (or error text) differs; it answers with
+ * the environment's own implementation's result.
+ */
+function twinCaller(own: Episode, twin: Episode, languages: [string, string], issues: GateIssue[], reported: { done: boolean }): Caller {
+  const clip = (s: string) => JSON.stringify(s.length > 400 ? `${s.slice(0, 400)}...` : s);
+  return {
+    async call(name, args) {
+      const [a, b] = await Promise.all([own.call(name, args), twin.call(name, args)]);
+      const ta = outputText(name, a);
+      const tb = outputText(name, b);
+      if (!reported.done && (a.ok !== b.ok || ta !== tb)) {
+        reported.done = true;
+        issue(issues, "twin", `$.implementation.tools.${name}`, `the ${languages[0]} and ${languages[1]} implementations differ on ${name}(${JSON.stringify(args)}): ${languages[0]} ${a.ok ? "returned" : "failed with"} ${clip(ta)}, ${languages[1]} ${b.ok ? "returned" : "failed with"} ${clip(tb)}`);
+      }
+      return a;
+    },
+    close() {
+      own.close();
+      twin.close();
+    },
+  };
+}
+
+async function replayTask(episode: Caller, env: Environment, task: Task, ti: number, issues: GateIssue[], goldOutputs: Map<string, string>): Promise<number> {
   const trackers = [new EpisodeTracker(task.unsolved_set, "ftrl"), new EpisodeTracker(task.unsolved_set, "strict")];
   const outputs = new Map<string, string>();
   const at = `$.tasks[${ti}]`;
@@ -219,7 +247,7 @@ async function replayTask(episode: Episode, env: Environment, task: Task, ti: nu
   return task.gold_plan.length;
 }
 
-async function probeAll(episode: Episode, env: Environment, issues: GateIssue[], goldOutputs: Map<string, string>): Promise<number> {
+async function probeAll(episode: Caller, env: Environment, issues: GateIssue[], goldOutputs: Map<string, string>): Promise<number> {
   const wanted = new Map<string, Omit<Probe, "text">>();
   const addProbe = (tool: string, args: Record<string, Json>, origin?: Probe["origins"][number]) => {
     const key = `${tool}\u0001${JSON.stringify(args)}`;
@@ -272,7 +300,7 @@ const STALLS = new Set(["timeout", "out_of_memory", "stack_overflow"]);
  * the tool's first gold call (or its distractor example, or no arguments). A tool may refuse the input;
  * it may not run out of time, memory or stack on it. One failure per parameter is enough to report.
  */
-async function probeAdversarial(episode: Episode, env: Environment, issues: GateIssue[]): Promise<number> {
+async function probeAdversarial(episode: Caller, env: Environment, issues: GateIssue[]): Promise<number> {
   const examples = new Map(((env.provenance.stages.scale as { distractors?: { name: string; example: Record<string, Json> }[] } | undefined)?.distractors ?? []).map((d) => [d.name, d.example]));
   const golds = new Map<string, Record<string, Json>>();
   for (const step of env.tasks.flatMap((t) => t.gold_plan)) if (!golds.has(step.tool)) golds.set(step.tool, step.arguments as Record<string, Json>);
@@ -291,8 +319,16 @@ async function probeAdversarial(episode: Episode, env: Environment, issues: Gate
   return calls;
 }
 
+export interface GateOptions {
+  /**
+   * The same tools in another language (a Python deployment's JavaScript twin): every call the gate
+   * makes runs in both, and the first output that differs by a byte fails the "twin" check.
+   */
+  twin?: Implementation;
+}
+
 /** Runs the dynamic gate on an environment already known to parse; `limits` override the gate's sandbox limits. */
-export async function gate(env: Environment, limits: SandboxLimitsInput = {}): Promise<ValidationReport> {
+export async function gate(env: Environment, limits: SandboxLimitsInput = {}, options: GateOptions = {}): Promise<ValidationReport> {
   const issues: GateIssue[] = [];
   // Replay, probes and the state gate all start from a gold plan; without one there is nothing to run.
   env.tasks.forEach((t, ti) => {
@@ -300,12 +336,23 @@ export async function gate(env: Environment, limits: SandboxLimitsInput = {}): P
   });
   if (issues.length > 0) return { ok: false, issues, replayed_steps: 0, probes: 0 };
   let compiled: CompiledEnvironment;
+  let twin: CompiledEnvironment | null = null;
   try {
     compiled = await compileEnvironment(env, { ...GATE_LIMITS, ...limits });
   } catch (err) {
     issue(issues, "compile", "$.implementation", (err as Error).message);
     return { ok: false, issues, replayed_steps: 0, probes: 0 };
   }
+  if (options.twin) {
+    try {
+      twin = await compileEnvironment({ ...env, implementation: options.twin }, { ...GATE_LIMITS, ...limits });
+    } catch (err) {
+      issue(issues, "twin", "$.implementation", `the ${options.twin.language} twin does not compile: ${(err as Error).message}`);
+      return { ok: false, issues, replayed_steps: 0, probes: 0 };
+    }
+  }
+  const languages: [string, string] = [env.implementation.language, options.twin?.language ?? ""];
+  const reported = { done: false };
   let replayed = 0;
   let probes = 0;
   let nearMisses: number | undefined;
@@ -313,10 +360,11 @@ export async function gate(env: Environment, limits: SandboxLimitsInput = {}): P
   // Each task replays as an agent would meet it, on a fresh copy of the state. Opening an episode costs
   // more than most calls, so when no tool changes state (nothing to reset) the tasks and probes share one.
   const stateless = !/"readOnlyHint":\s*false/.test(JSON.stringify(env.tools.map((t) => t.annotations ?? { readOnlyHint: false })));
-  const episodes: Episode[] = [];
-  const fresh = (): Episode => {
+  const episodes: Caller[] = [];
+  const fresh = (): Caller => {
     if (stateless && episodes.length > 0) return episodes[0]!;
-    const e = compiled.openEpisode({});
+    const own = compiled.openEpisode({});
+    const e = twin ? twinCaller(own, twin.openEpisode({}), languages, issues, reported) : own;
     episodes.push(e);
     return e;
   };

@@ -1,7 +1,7 @@
 // Contracts of the construction pipeline: what each stage takes and hands on, all plain JSON, so any
 // single stage can be replaced (for example by an LLM-backed one) without touching the others.
 import { z } from "zod";
-import { Complexity, Level, Scenario, STRATEGIES, ToolAnnotations, ToolName } from "./environment.ts";
+import { Complexity, ImplementationLanguage, Level, Scenario, STRATEGIES, ToolAnnotations, ToolName } from "./environment.ts";
 
 export const Domain = z.enum(["films", "books", "music", "companies", "geography", "retail", "travel", "sports", "universities", "restaurants", "hotels", "hospitals"]);
 export type Domain = z.infer<typeof Domain>;
@@ -16,6 +16,8 @@ export const BuildRequest = z.strictObject({
   complexity: Complexity,
   /** How many tasks share the toolset. */
   tasks: z.number().int().min(1).max(6),
+  /** The tools' implementation language; absent means JavaScript (and keeps the request's bytes as before). */
+  language: ImplementationLanguage.optional(),
 });
 export type BuildRequest = z.infer<typeof BuildRequest>;
 
@@ -230,7 +232,7 @@ export const Scaling = z.strictObject({
 export type Scaling = z.infer<typeof Scaling>;
 
 /** The gate's checks; a failed check names one of these. */
-export const GateCheck = z.enum(["schema", "compile", "runtime", "replay", "exclusive", "answer", "provenance", "leak", "determinism", "uniqueness", "state"]);
+export const GateCheck = z.enum(["schema", "compile", "runtime", "replay", "exclusive", "answer", "provenance", "leak", "determinism", "uniqueness", "state", "twin"]);
 export type GateCheck = z.infer<typeof GateCheck>;
 
 export const GateIssue = z.strictObject({ check: GateCheck, path: z.string(), message: z.string() });

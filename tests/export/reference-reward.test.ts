@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildRequests, planRequest, uniformComplexity } from "../../src/construct/index.ts";
 import { exportRecords, ftrlRows, transcripts } from "../../src/export/index.ts";
 import { oracleFactory, randomFactory } from "../../src/run/index.ts";
 import { scoreStep } from "../../src/score/index.ts";
@@ -84,38 +85,44 @@ function pythonScores(items: unknown[]): { score: number; outputs?: string[] }[]
   return JSON.parse(r.stdout) as { score: number; outputs?: string[] }[];
 }
 
+/** Every exported ftrl row of the recorded episodes, with the response that followed it, our reward for it and the tool outputs we showed; plus the no-call rules on each row's state. */
+function referenceItems(dbPath: string, env: Environment, episodes: number): { items: { kind: "ftrl"; row: FtrlRow; response: string }[]; ours: number[]; outputs: string[][] } {
+  const records = Records.open(dbPath);
+  const items: { kind: "ftrl"; row: FtrlRow; response: string }[] = [];
+  const ours: number[] = [];
+  const outputs: string[][] = [];
+  try {
+    const stats = { episodes: 0, exported: 0, rows: 0, bytes: 0, skipped: {} };
+    for (const t of transcripts(records, [env], {}, stats)) {
+      const rows = ftrlRows(t);
+      rows.forEach((row, i) => {
+        const turn = t.turns[i];
+        const next = turn ? turn.meta.message : t.final?.message;
+        if (!next) return;
+        const response = turn ? hermesText(rows[i + 1]!.messages[row.messages.length]!) : (next.content ?? "");
+        const seen = turn ? turn.toolMessages.map((m) => m.content ?? "") : [];
+        const state = { unsolved_set: JSON.parse(row.unsolved_set) as UnsolvedSet, solve_rate: row.solve_rate, answer: row.answer };
+        items.push({ kind: "ftrl", row, response });
+        ours.push(scoreStep(state, response, seen).rewards.f1);
+        outputs.push(seen);
+        // And the no-call rules on the same state: an answer, nothing, a broken call, plain text.
+        for (const text of ["The answer is 1961.", "  <|im_end|>", "<tool_call>{broken</tool_call>", "I do not know."]) {
+          items.push({ kind: "ftrl", row, response: text });
+          ours.push(scoreStep(state, text, []).rewards.f1);
+          outputs.push([]);
+        }
+      });
+    }
+    expect(stats.episodes).toBe(episodes);
+  } finally {
+    records.close();
+  }
+  return { items, ours, outputs };
+}
+
 describe("the reference's reward on exported Python rows", { timeout: 120_000 }, () => {
   it("execs each row's codes, gets our tool outputs, and gives our per-step reward on every row", () => {
-    const records = Records.open(db);
-    const items: { kind: "ftrl"; row: FtrlRow; response: string }[] = [];
-    const ours: number[] = [];
-    const outputs: string[][] = [];
-    try {
-      const stats = { episodes: 0, exported: 0, rows: 0, bytes: 0, skipped: {} };
-      for (const t of transcripts(records, [PY_FILMS], {}, stats)) {
-        const rows = ftrlRows(t);
-        rows.forEach((row, i) => {
-          const turn = t.turns[i];
-          const next = turn ? turn.meta.message : t.final?.message;
-          if (!next) return;
-          const response = turn ? hermesText(rows[i + 1]!.messages[row.messages.length]!) : (next.content ?? "");
-          const seen = turn ? turn.toolMessages.map((m) => m.content ?? "") : [];
-          const state = { unsolved_set: JSON.parse(row.unsolved_set) as UnsolvedSet, solve_rate: row.solve_rate, answer: row.answer };
-          items.push({ kind: "ftrl", row, response });
-          ours.push(scoreStep(state, response, seen).rewards.f1);
-          outputs.push(seen);
-          // And the no-call rules on the same state: an answer, nothing, a broken call, plain text.
-          for (const text of ["The answer is 1961.", "  <|im_end|>", "<tool_call>{broken</tool_call>", "I do not know."]) {
-            items.push({ kind: "ftrl", row, response: text });
-            ours.push(scoreStep(state, text, []).rewards.f1);
-            outputs.push([]);
-          }
-        });
-      }
-      expect(stats.episodes).toBe(10);
-    } finally {
-      records.close();
-    }
+    const { items, ours, outputs } = referenceItems(db, PY_FILMS, 10);
     const theirs = pythonScores(items);
     expect(items.length).toBeGreaterThan(20);
     expect(theirs.map((r) => r.outputs)).toEqual(outputs);
@@ -149,4 +156,29 @@ describe("the reference's reward on exported Python rows", { timeout: 120_000 },
     const ftrl = rows.flatMap((row) => responses.map((response) => ({ kind: "ftrl", row, response })));
     expect(pythonScores(items).map((r) => r.score)).toEqual(pythonScores(ftrl).map((r) => r.score));
   });
+});
+
+describe("the reference's reward on a Python-deployed build", () => {
+  const deployedDb = join(tmp.dir, "deployed.db");
+  let env: Environment;
+  beforeAll(async () => {
+    const request = planRequest({ count: 1, seed: 7, scenario: "multi-hop", complexity: uniformComplexity(2), domain: "films", language: "python" }, 0);
+    env = (await buildRequests([request])).environments[0]!.env;
+    await runInMemory(deployedDb, { environments: [env], policy: oracleFactory(), n: 2 });
+    await runInMemory(deployedDb, { environments: [env], policy: randomFactory(5), n: 6 });
+  }, 600_000);
+
+  it("execs each tool's exported code alone (no state passed) and gets our outputs and our reward on every row", () => {
+    expect(env.implementation.language).toBe("python");
+    const { items, ours, outputs } = referenceItems(deployedDb, env, env.tasks.length * 8);
+    const theirs = pythonScores(items);
+    expect(outputs.flat().length).toBeGreaterThan(10);
+    expect(theirs.map((r) => r.outputs)).toEqual(outputs);
+    expect(theirs.map((r) => r.score)).toEqual(ours);
+    // Each tool's code holds its own engine and no other kind's.
+    for (const { row } of items) {
+      const codes = JSON.parse(row.codes) as Record<string, string>;
+      for (const code of Object.values(codes)) expect(["def ef_lookup(", "def ef_compute(", "def ef_act(", "def ef_side("].filter((e) => code.includes(e))).toHaveLength(1);
+    }
+  }, 300_000);
 });

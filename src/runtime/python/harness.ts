@@ -338,7 +338,8 @@ def open_episode(eid, key, seed, checkpoint_json):
         for name, code in tools:
             ns = dict(base)
             exec(code, ns)
-            fn = ns.get(name)
+            # A tool named with dashes is defined with underscores: Python names cannot hold a dash.
+            fn = ns.get(name) if name in ns else ns.get(name.replace("-", "_"))
             if not callable(fn):
                 raise NameError("the code of tool %r does not define a function named %r" % (name, name))
             ep.tools[name] = (fn, takes_data(fn))
