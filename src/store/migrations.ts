@@ -113,6 +113,14 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX model_calls_episode ON model_calls (episode_id, id);
   `,
+  // 4: leases. A process runs an episode only while it holds the episode's lease; the epoch grows
+  // each time the lease changes hands, and a call is recorded only under the epoch its process
+  // holds (fencing), so a process that lost the lease cannot make a call take effect.
+  `
+  ALTER TABLE episodes ADD COLUMN lease_owner TEXT;
+  ALTER TABLE episodes ADD COLUMN lease_until REAL;
+  ALTER TABLE episodes ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
