@@ -49,7 +49,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     );
     return result.failed > 0 ? 1 : 0;
   } finally {
-    recorder.close();
+    await recorder.close();
   }
 }
 

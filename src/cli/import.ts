@@ -106,7 +106,7 @@ async function trajectoriesFrom(values: Values, file: string, io: Io): Promise<n
     write(io.stderr, `envforge import: ${err.message}`);
     return 1;
   } finally {
-    recorder.close();
+    await recorder.close();
   }
 }
 

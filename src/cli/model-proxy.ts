@@ -30,7 +30,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     await proxy.close();
     return 0;
   } finally {
-    recorder.close();
+    await recorder.close();
   }
 }
 

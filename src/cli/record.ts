@@ -32,7 +32,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
   const recorder = Recorder.open(dbFile);
   try {
-    if (values.episode !== undefined && recorder.episodeExists(values.episode)) throw new UsageError(`episode id "${values.episode}" is already in ${dbFile}`);
+    if (values.episode !== undefined && (await recorder.episodeExists(values.episode))) throw new UsageError(`episode id "${values.episode}" is already in ${dbFile}`);
     const proxy = startProxy({
       command,
       args,
@@ -57,7 +57,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       process.off("SIGTERM", forward);
     }
   } finally {
-    recorder.close();
+    await recorder.close();
   }
 }
 

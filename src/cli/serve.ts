@@ -80,7 +80,7 @@ export function reportStore(recorder: Recorder, io: Io, command: string): void {
       io.stderr,
       failure
         ? `envforge ${command}: ${failure.message}; tool calls fail without effect and new episodes are refused until it is writable again`
-        : `envforge ${command}: the store ${recorder.file} is writable again`,
+        : `envforge ${command}: the store ${recorder.location} is writable again`,
     );
 }
 
@@ -158,7 +158,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
   const recorder = Recorder.open(dbFile, { synchronous: sync });
   reportStore(recorder, io, "serve");
-  const interrupted = recorder.recoverInterrupted();
+  const interrupted = await recorder.recoverInterrupted();
   if (interrupted > 0) write(io.stderr, `envforge serve: marked ${plural(interrupted, "episode")} of stopped servers as interrupted in ${dbFile}`);
   if (values.otlp !== undefined && !/^https?:\/\//.test(values.otlp)) throw new UsageError(`--otlp wants an http(s) URL of an OTLP/HTTP endpoint, got ${JSON.stringify(values.otlp)}`);
   const otel = values.otlp ? otlpTracer(values.otlp, SERVER_VERSION) : null;
@@ -227,7 +227,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     return 0;
   } finally {
     await otel?.shutdown();
-    recorder.close();
+    await recorder.close();
   }
 }
 

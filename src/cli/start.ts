@@ -167,7 +167,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const dbFile = values.db ? resolve(io.cwd, values.db) : startDb(io.cwd);
   mkdirSync(dirname(dbFile), { recursive: true });
   const recorder = Recorder.open(dbFile);
-  recorder.recoverInterrupted();
+  await recorder.recoverInterrupted();
   const log = (line: string): void => write(io.stderr, line);
   let server: HttpServer | null = null;
   const stop = new AbortController();
@@ -232,7 +232,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   } finally {
     if (!stop.signal.aborted) stop.abort(new Error("done"));
     await server?.close();
-    recorder.close();
+    await recorder.close();
   }
 }
 

@@ -2,6 +2,8 @@
 export {
   EpisodeSession,
   EpisodeEndedError,
+  EpisodeBusyError,
+  ReplayMismatchError,
   SUBMIT_TOOL,
   SUBMIT_TOOL_DOC,
   DEFAULT_MAX_CALLS,

@@ -1,7 +1,7 @@
 // One live episode below every face: a task, its own sandbox state, live reward tracking with per-step rewards, and its record.
 import { randomUUID } from "node:crypto";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { Recorder } from "../store/index.ts";
+import type { RecordedCall, Recorder } from "../store/index.ts";
 import { now, StoreError } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
 import { EpisodeTracker, failingArguments, finalAnswerFound, scoreState, scoreStep } from "../score/index.ts";
@@ -71,6 +71,13 @@ export interface EpisodeOptions {
   mode?: ServeMode;
   /** Runs once when the episode ends, with its final status. */
   onEnd?: (status: EpisodeStatus) => void;
+  /**
+   * The store is shared with other processes: every call runs under the episode's lease (waiting up
+   * to `leaseMs` for another process's call to finish), and when another process ran calls since
+   * this one last held it, the episode catches up from the store first. Absent: the episode is this
+   * process's alone.
+   */
+  shared?: { leaseMs: number; epoch: number };
 }
 
 /** What `envforge://episode` shows: counts and limits, never the sub-answers or the answer. */
@@ -123,6 +130,23 @@ export interface ResponseOutcome {
   done: boolean;
 }
 
+/** Another process is running a call of this episode right now and did not finish within the lease; the faces answer 503 (retry). */
+export class EpisodeBusyError extends Error {
+  constructor(readonly episodeId: string) {
+    super(`episode "${episodeId}" is running a call in another server process; retry`);
+  }
+}
+
+/** An episode rebuilt from its record did not reproduce a recorded output: its record and its environment disagree. */
+export class ReplayMismatchError extends Error {
+  constructor(
+    readonly episodeId: string,
+    readonly seq: number,
+  ) {
+    super(`episode "${episodeId}" cannot be resumed: replaying its recorded call ${seq} gave a different output than the record (the environment or the runtime changed since it ran)`);
+  }
+}
+
 /** Thrown when an episode that has ended is used; the faces answer 410 Gone. */
 export class EpisodeEndedError extends Error {
   constructor(
@@ -158,8 +182,12 @@ export class EpisodeSession {
   readonly mode: ServeMode;
   private readonly options: EpisodeOptions;
   private readonly tools: Map<string, Tool>;
-  private readonly ftrl: EpisodeTracker;
-  private readonly strict: EpisodeTracker;
+  private ftrl: EpisodeTracker;
+  private strict: EpisodeTracker;
+  /** The lease epoch this process's state reflects, in a shared store (see `EpisodeOptions.shared`). */
+  private epoch: number | null;
+  /** Calls to replay into the next sandbox: the episode's record, when its state was rebuilt from the store. */
+  private replay: RecordedCall[] = [];
   private currentStatus: EpisodeStatus = "running";
   private ending: Promise<void> | null = null;
   private begun = false;
@@ -171,7 +199,7 @@ export class EpisodeSession {
   private queue: Promise<unknown> = Promise.resolve();
   private finalScore: EpisodeScores | null = null;
   /** The last call until its record is committed: the commit, and how to take the call back if it fails. */
-  private uncommitted: { committed: Promise<void>; undo: () => Promise<void> } | null = null;
+  private uncommitted: { committed: Promise<unknown>; undo: () => Promise<void> } | null = null;
 
   constructor(options: EpisodeOptions) {
     this.options = options;
@@ -187,10 +215,21 @@ export class EpisodeSession {
     }
     this.ftrl = new EpisodeTracker(options.task.unsolved_set, "ftrl");
     this.strict = new EpisodeTracker(options.task.unsolved_set, "strict");
+    this.epoch = options.shared?.epoch ?? null;
   }
 
   get status(): EpisodeStatus {
     return this.currentStatus;
+  }
+
+  /** Whether the episode is leased per call in a store shared with other processes. */
+  get shared(): boolean {
+    return this.options.shared !== undefined;
+  }
+
+  /** Lets a shared episode go from this process without ending it (after its calls in flight): another process, or this one later, takes it up from the store. */
+  dispose(): void {
+    this.queue = this.queue.then(() => this.dropSandbox());
   }
 
   /** Whether the episode has ended or is ending: no call runs any more. */
@@ -227,6 +266,8 @@ export class EpisodeSession {
       sessionId: o.sessionId ?? null,
       needed: this.ftrl.needed,
       meta: { max_calls: this.maxCalls, submit_tool: this.submitTool, ...(this.mode === "train" ? { mode: "train" } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}), ...(o.face ? { face: o.face } : {}) },
+      // In a shared store the episode is leased from the start (expired, so any process may take it between calls).
+      ...(o.shared ? { leaseUntil: 0 } : {}),
     });
   }
 
@@ -236,10 +277,99 @@ export class EpisodeSession {
    * stored is taken back first.
    */
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(job);
+    const run = this.queue.then(this.options.shared ? () => this.leased(job) : job);
     const settle = () => this.settle().catch(() => undefined);
     this.queue = run.then(settle, settle);
     return run;
+  }
+
+  /** Runs a job under the episode's lease in a shared store, and lets the lease go once its record is in. */
+  private async leased<T>(job: () => Promise<T>): Promise<T> {
+    if (this.ending) return job();
+    await this.acquire();
+    try {
+      return await job();
+    } finally {
+      await this.settle().catch(() => undefined);
+      if (!this.ending) await this.options.recorder.release(this.id).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Takes the episode's lease, waiting while another process runs a call (up to the lease time).
+   * When the epoch moved, other processes ran calls since this one last did: the state is rebuilt
+   * from the store. An episode ended elsewhere ends here too.
+   */
+  private async acquire(): Promise<void> {
+    const { recorder, shared } = this.options;
+    const deadline = performance.now() + shared!.leaseMs;
+    for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
+      const lease = await recorder.lease(this.id, now() + shared!.leaseMs);
+      if (lease) {
+        if (lease.epoch !== this.epoch) await this.catchUp();
+        this.epoch = lease.epoch;
+        return;
+      }
+      const row = await recorder.loadEpisode(this.id);
+      if (!row || row.status !== "running") {
+        this.adoptEnd((row?.status ?? "closed") as Exclude<EpisodeStatus, "running">);
+        throw new EpisodeEndedError(this.id, this.currentStatus);
+      }
+      if (performance.now() >= deadline) throw new EpisodeBusyError(this.id);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  /** Rebuilds counts and sub-answers from the record, and drops the sandbox: the next call replays the record into a new one. */
+  private async catchUp(): Promise<void> {
+    const calls = await this.options.recorder.recordedCalls(this.id);
+    this.ftrl = new EpisodeTracker(this.task.unsolved_set, "ftrl");
+    this.strict = new EpisodeTracker(this.task.unsolved_set, "strict");
+    for (const c of calls) {
+      const executed = { name: c.tool, arguments: c.arguments, output: c.output, is_error: c.isError };
+      this.ftrl.record(executed);
+      this.strict.record(executed);
+    }
+    this.seq = calls.at(-1)?.seq ?? 0;
+    this.begun = true;
+    this.dropSandbox();
+    this.replay = calls;
+  }
+
+  /** Frees the sandbox; the next call opens a new one. */
+  private dropSandbox(): void {
+    const sandbox = this.sandbox;
+    this.sandbox = null;
+    this.opened = null;
+    sandbox?.then((s) => s.close(), () => undefined);
+  }
+
+  /** Opens a sandbox from the seed and replays the recorded calls into it, each checked against its recorded output. */
+  private async openSandbox(): Promise<SandboxEpisode> {
+    const compiled = await this.options.compiled();
+    const sandbox = await compiled.openEpisode(this.options.seed !== undefined ? { seed: this.options.seed } : {});
+    const replay = this.replay;
+    this.replay = [];
+    for (const c of replay) {
+      // Refused arguments never reached the tool's code: nothing to replay.
+      if (c.errorKind === "invalid_arguments") continue;
+      const result = await sandbox.call(c.tool, c.arguments);
+      const output = result.ok ? result.text : formatCallError(c.tool, result.error);
+      if (output !== c.output || result.ok === c.isError) {
+        sandbox.close();
+        throw new ReplayMismatchError(this.id, c.seq);
+      }
+    }
+    return sandbox;
+  }
+
+  /** The episode was ended by another process: end it here without writing (the first ending won). */
+  private adoptEnd(status: Exclude<EpisodeStatus, "running">): void {
+    if (this.ending) return;
+    this.ending = Promise.resolve();
+    this.currentStatus = status;
+    this.dropSandbox();
+    this.options.onEnd?.(status);
   }
 
   /** Waits for the last call's commit; when it failed, the call takes no effect (state, counts and sub-answers as before it) and the failure is thrown. */
@@ -358,17 +488,14 @@ export class EpisodeSession {
   private async finish(status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): Promise<void> {
     const score = this.scores(answer, await this.stateScore());
     try {
-      if (this.begun) this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score });
+      if (this.begun) await this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score });
     } catch (err) {
       // Not stored, not ended: a submit can be retried; a server stopping leaves the row for the next start to mark interrupted.
       if (status === "submitted" || status === "limit_exceeded") throw err;
     }
     this.currentStatus = status;
     this.finalScore = score;
-    const sandbox = this.sandbox;
-    this.sandbox = null;
-    this.opened = null;
-    sandbox?.then((s) => s.close(), () => undefined);
+    this.dropSandbox();
     this.options.onEnd?.(status);
   }
 
@@ -397,7 +524,7 @@ export class EpisodeSession {
   }
 
   /** Ends the episode from inside a call; when the end cannot be stored the episode stays open and the call fails. */
-  private async endNow(status: "submitted" | "limit_exceeded", answer: string | null, meta: unknown): Promise<void> {
+  private async endNow(status: "submitted" | "limit_exceeded" | "interrupted", answer: string | null, meta: unknown): Promise<void> {
     const done = this.finish(status, answer, meta);
     // From here no call runs, and end() waits for this ending rather than starting its own.
     this.ending = done.then(
@@ -425,7 +552,7 @@ export class EpisodeSession {
       await this.endNow("limit_exceeded", null, undefined);
       return { result: textResult(`call limit reached: an episode allows at most ${this.maxCalls} tool calls, so this one has ended (limit_exceeded)`, true), executed: null };
     }
-    this.sandbox ??= this.options.compiled().then((c) => c.openEpisode(this.options.seed !== undefined ? { seed: this.options.seed } : {}));
+    this.sandbox ??= this.openSandbox();
     const startedAt = now();
     let sandbox: SandboxEpisode;
     try {
@@ -433,6 +560,11 @@ export class EpisodeSession {
       this.opened = sandbox;
     } catch (err) {
       this.sandbox = null;
+      if (err instanceof ReplayMismatchError) {
+        // The record cannot be continued: end the episode, saying why, rather than run on a state that differs from it.
+        await this.endNow("interrupted", null, { "envforge/replay": { error: err.message, seq: err.seq } }).catch(() => undefined);
+        throw err;
+      }
       return { result: textResult(formatCallError(name, `the environment could not be started: ${(err as Error).message}`), true), executed: null };
     }
     const raw = rawArguments(ctx.meta);
@@ -457,6 +589,7 @@ export class EpisodeSession {
       startedAt,
       latencyMs: now() - startedAt,
       assistantMeta: ctx.meta,
+      ...(this.epoch !== null ? { epoch: this.epoch } : {}),
     });
     this.uncommitted = {
       committed,

@@ -1,9 +1,9 @@
 // The episode service: opens episodes by environment and task, finds them by id for any face, serializes their calls and ends idle ones.
 import { randomUUID } from "node:crypto";
-import type { Recorder } from "../store/index.ts";
+import type { Recorder, StoredEpisode } from "../store/index.ts";
 import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { EpisodeSession, SUBMIT_TOOL } from "./live.ts";
-import type { ServeMode } from "./views.ts";
+import { SERVE_MODES, type ServeMode } from "./views.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 
 /** Why an environment with its own `submit_answer` tool is not served beside the server's. */
@@ -20,7 +20,16 @@ export interface ServiceOptions {
   submitTool?: boolean;
   /** `train` keeps progress counts and the score off the agent plane; default `eval`. */
   mode?: ServeMode;
+  /**
+   * The store is shared with other server processes (replicas): episodes opened by id (REST, ORS,
+   * 2026-07-28 MCP) are leased per call, and any process takes over any of them from the store.
+   * `leaseMs` bounds how long a call of a process that died keeps others waiting.
+   */
+  shared?: { leaseMs: number };
 }
+
+/** Faces whose episodes are addressed by id, not by a connection: the ones another process can take over. */
+const BY_ID_FACES = new Set(["rest", "ors", "mcp-2026"]);
 
 export interface OpenOptions {
   env: string;
@@ -55,6 +64,8 @@ interface Entry {
  */
 export class EpisodeService {
   private readonly live = new Map<string, Entry>();
+  /** Takeovers in progress, so that concurrent requests for one episode build it once. */
+  private readonly resuming = new Map<string, Promise<EpisodeSession>>();
 
   constructor(
     readonly registry: EnvironmentRegistry,
@@ -63,16 +74,16 @@ export class EpisodeService {
   ) {}
 
   /** Checks an episode id a client chose: its form, and that it is new. */
-  checkNewId(id: string): void {
+  async checkNewId(id: string): Promise<void> {
     if (!EPISODE_ID.test(id)) throw new LookupError(`invalid episode id ${JSON.stringify(id)}: use 1-128 of [A-Za-z0-9_.:-]`, 400);
-    if (this.live.has(id) || this.recorder.episodeExists(id)) throw new LookupError(`episode id "${id}" is already in the database; choose a new one`, 409);
+    if (this.live.has(id) || (await this.recorder.episodeExists(id))) throw new LookupError(`episode id "${id}" is already in the database; choose a new one`, 409);
   }
 
   /** Opens an episode; unknown environments and tasks and taken ids are `LookupError`s with an HTTP status. */
-  open(o: OpenOptions): EpisodeSession {
+  async open(o: OpenOptions): Promise<EpisodeSession> {
     const failure = this.recorder.failure;
     if (failure) throw new LookupError(`Service Unavailable: the store failed (${failure.reason}); new episodes are refused until it is writable again`, 503);
-    if (o.id !== undefined && o.id !== null) this.checkNewId(o.id);
+    if (o.id !== undefined && o.id !== null) await this.checkNewId(o.id);
     const { entry, task } = this.registry.resolve(o.env, o.task);
     const id = o.id ?? randomUUID();
     const maxCalls = o.maxCalls ?? this.options.maxCalls;
@@ -93,6 +104,7 @@ export class EpisodeService {
       ...(submitTool !== undefined ? { submitTool } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(mode !== undefined ? { mode } : {}),
+      ...(this.options.shared && BY_ID_FACES.has(o.face) ? { shared: { leaseMs: this.options.shared.leaseMs, epoch: 1 } } : {}),
       onEnd: (status) => {
         this.live.delete(id);
         o.onEnd?.(status);
@@ -103,15 +115,56 @@ export class EpisodeService {
     return episode;
   }
 
-  /** The live episode with this id; 404 when there is none, 410 when it is in the database but has ended. */
-  get(id: string): EpisodeSession {
+  /**
+   * The live episode with this id; 404 when there is none, 410 when it is in the database but has
+   * ended. In a shared store, a running episode another process opened is taken over from its record.
+   */
+  async get(id: string): Promise<EpisodeSession> {
     const entry = this.live.get(id);
     if (entry) {
       entry.lastActive = performance.now();
       return entry.episode;
     }
-    if (this.recorder.episodeExists(id)) throw new LookupError(`episode "${id}" has ended; open a new episode`, 410);
-    throw new LookupError(`no episode "${id}": open one first (POST /v1/episodes, an MCP URL with ?env=&task=, or ORS /create)`, 404);
+    if (this.options.shared) {
+      const resuming = this.resuming.get(id) ?? this.resume(id).finally(() => this.resuming.delete(id));
+      this.resuming.set(id, resuming);
+      return resuming;
+    }
+    if (await this.recorder.episodeExists(id)) throw new LookupError(`episode "${id}" has ended; open a new episode`, 410);
+    throw unknownEpisode(id);
+  }
+
+  /** Builds a live episode from its record, for a process that did not open it; its first call catches up from the store. */
+  private async resume(id: string): Promise<EpisodeSession> {
+    const row = await this.recorder.loadEpisode(id);
+    if (!row || row.kind !== "episode") throw unknownEpisode(id);
+    if (row.status !== "running") throw new LookupError(`episode "${id}" has ended; open a new episode`, 410);
+    if (!row.lease) throw new LookupError(`episode "${id}" belongs to the connection that opened it (an MCP session or stdio) and cannot be continued from another server process`, 409);
+    const { entry, task } = this.registry.resolve(row.envId ?? "", row.taskId);
+    if (row.envSha256 !== null && row.envSha256 !== entry.sha256) {
+      throw new LookupError(`episode "${id}" ran on another version of environment "${entry.env.id}" (sha256 ${row.envSha256.slice(0, 12)}, this server has ${entry.sha256.slice(0, 12)}); it can be continued only where that version is served`, 409);
+    }
+    const settings = storedSettings(row);
+    const episode = new EpisodeSession({
+      env: entry.env,
+      task,
+      compiled: () => this.registry.compile(entry.env.id),
+      recorder: this.recorder,
+      transport: row.transport,
+      id,
+      envSha256: entry.sha256,
+      sessionId: row.sessionId,
+      face: settings.face,
+      maxCalls: settings.maxCalls,
+      submitTool: settings.submitTool,
+      mode: settings.mode,
+      ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
+      // Epoch 0 is no lease's: the first call always catches up from the record.
+      shared: { leaseMs: this.options.shared!.leaseMs, epoch: 0 },
+      onEnd: () => this.live.delete(id),
+    });
+    this.live.set(id, { episode, lastActive: performance.now(), holders: 0 });
+    return episode;
   }
 
   /** The live episode with this id, or undefined. */
@@ -132,11 +185,19 @@ export class EpisodeService {
     entry.lastActive = performance.now();
   }
 
-  /** Ends, as `idle_timeout`, every episode no connection holds that has not been used for `idleMs`. */
+  /**
+   * Ends, as `idle_timeout`, every episode no connection holds that has not been used for `idleMs`.
+   * A shared episode is only let go here: another process may be using it, and any process that is
+   * asked for it later takes it up again from the store.
+   */
   reap(idleMs: number): void {
     const cutoff = performance.now() - idleMs;
-    for (const entry of this.live.values()) {
-      if (entry.holders === 0 && entry.lastActive < cutoff) void entry.episode.end("idle_timeout");
+    for (const [id, entry] of this.live) {
+      if (entry.holders !== 0 || entry.lastActive >= cutoff) continue;
+      if (entry.episode.shared) {
+        this.live.delete(id);
+        entry.episode.dispose();
+      } else void entry.episode.end("idle_timeout");
     }
   }
 
@@ -148,4 +209,20 @@ export class EpisodeService {
   async closeAll(status: Exclude<EpisodeStatus, "running"> = "closed"): Promise<void> {
     await Promise.all([...this.live.values()].map((e) => e.episode.end(status)));
   }
+}
+
+const unknownEpisode = (id: string): LookupError =>
+  new LookupError(`no episode "${id}": open one first (POST /v1/episodes, an MCP URL with ?env=&task=, or ORS /create)`, 404);
+
+/** The settings an episode was opened with, as its row's meta keeps them. */
+function storedSettings(row: StoredEpisode): { face: string; maxCalls?: number; submitTool?: boolean; mode?: ServeMode; seed?: number } {
+  const meta = row.meta ?? {};
+  const mode = SERVE_MODES.find((m) => m === meta.mode);
+  return {
+    face: typeof meta.face === "string" ? meta.face : "rest",
+    ...(typeof meta.max_calls === "number" ? { maxCalls: meta.max_calls } : {}),
+    ...(typeof meta.submit_tool === "boolean" ? { submitTool: meta.submit_tool } : {}),
+    ...(mode ? { mode } : {}),
+    ...(typeof meta.seed === "number" ? { seed: meta.seed } : {}),
+  };
 }

@@ -170,7 +170,7 @@ async function connect(target: Target, registry: EnvironmentRegistry | null, env
     client,
     close,
     fail: async (meta) => {
-      target.recorder?.endEpisode(episodeId, { status: "closed", finalMeta: { [RUN_META_KEY]: meta } });
+      await target.recorder?.endEpisode(episodeId, { status: "closed", finalMeta: { [RUN_META_KEY]: meta } });
       await close();
     },
   };
@@ -276,7 +276,7 @@ export async function runRollouts(options: RunOptions): Promise<RunSummary> {
   const registry = target.kind === "memory" ? new EnvironmentRegistry(options.environments.map((env) => ({ env }))) : null;
   const recorder = target.kind === "memory" ? target.recorder : (target.recorder ?? null);
   const records = recorder ? new Records(recorder.db) : null;
-  if (target.kind === "memory") target.recorder.recoverInterrupted();
+  if (target.kind === "memory") await target.recorder.recoverInterrupted();
 
   const jobs = tasks.flatMap(({ env, task }) => Array.from({ length: n }, (_, i) => ({ env, task, k: (options.kStart ?? 0) + i })));
   const results: RolloutResult[] = new Array(jobs.length);

@@ -265,13 +265,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const reject = (res: ServerResponse, r: Rejection, id: unknown = null): void => sendJson(res, r.status, rpcError(id, r.code, r.message), r.headers);
 
   /** Answers a request that never reached a session, recording both the request and the answer. */
-  function refuse(res: ServerResponse, episodeId: string | null, body: string, message: JSONRPCMessage | null, r: Rejection): void {
+  async function refuse(res: ServerResponse, episodeId: string | null, body: string, message: JSONRPCMessage | null, r: Rejection): Promise<void> {
     const id = (message as { id?: unknown } | null)?.id ?? null;
     const response = rpcError(id, r.code, r.message);
     try {
       const d = message ? describeMessage(message) : { type: "invalid" as const, method: null, requestId: null };
-      recorder.recordMessage({ episodeId, direction: "in", ...d, body });
-      recorder.recordMessage({ episodeId, direction: "out", ...describeMessage(response), body: JSON.stringify(response) });
+      void recorder.queueMessage({ episodeId, direction: "in", ...d, body });
+      await recorder.queueMessage({ episodeId, direction: "out", ...describeMessage(response), body: JSON.stringify(response) });
     } catch (err) {
       log(`envforge serve: could not record a refused request: ${(err as Error).message}`);
     }
@@ -285,7 +285,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   async function createSession(url: URL, req: IncomingMessage): Promise<LiveSession> {
     const sessionId = randomUUID();
     const episodeHeader = req.headers["x-episode-id"];
-    const session = openSession({
+    const session = await openSession({
       registry,
       recorder,
       service,

@@ -62,7 +62,7 @@ export interface ModernFace {
  * catalog. A modern request has no session, so without an episode id there is nothing to hold
  * state: it gets an error saying how to name one.
  */
-function resolve(o: ModernOptions, url: URL): { surface: SurfaceDef; episode: EpisodeSession | null } {
+async function resolve(o: ModernOptions, url: URL): Promise<{ surface: SurfaceDef; episode: EpisodeSession | null }> {
   const envId = url.searchParams.get("env");
   const taskId = url.searchParams.get("task");
   const id = url.searchParams.get("episode");
@@ -75,14 +75,19 @@ function resolve(o: ModernOptions, url: URL): { surface: SurfaceDef; episode: Ep
     };
   }
   try {
-    const live = o.service.find(id);
+    let live: EpisodeSession | null = null;
+    try {
+      // Live here, or (in a shared store) taken over from another process; ended is 410.
+      live = await o.service.get(id);
+    } catch (err) {
+      // Unknown: created on first use when the URL says of what.
+      if (!(err instanceof LookupError && err.status === 404 && envId !== null)) throw err;
+    }
     if (live) {
       if ((envId && envId !== live.env.id) || (taskId && taskId !== live.task.id)) throw new LookupError(`episode "${id}" is of ${live.env.id}/${live.task.id}, not ${envId ?? live.env.id}/${taskId ?? live.task.id}`, 409);
-      return { surface: episodeSurface(o.service.get(id)), episode: live };
+      return { surface: episodeSurface(live), episode: live };
     }
-    if (envId === null) o.service.get(id); // throws: ended (410) or unknown (404)
-    if (o.recorder.episodeExists(id)) throw new LookupError(`episode "${id}" has ended; choose a new episode id`, 410);
-    const episode = o.service.open({ env: envId!, task: taskId, id, transport: "http", face: "mcp-2026" });
+    const episode = await o.service.open({ env: envId!, task: taskId, id, transport: "http", face: "mcp-2026" });
     return { surface: episodeSurface(episode), episode };
   } catch (err) {
     if (!(err instanceof LookupError)) throw err;
@@ -96,16 +101,11 @@ const claims = (m: unknown): boolean =>
 
 export function modernFace(o: ModernOptions): ModernFace {
   /** Which episode each request resolved to, for recording its messages under it. */
-  const served = new WeakMap<Request, EpisodeSession | null>();
+  const served = new WeakMap<Request, { surface: SurfaceDef; episode: EpisodeSession | null }>();
   /** Episodes whose client is already recorded (from the first request's envelope). */
   const named = new WeakSet<EpisodeSession>();
-  const urls = new WeakMap<Request, URL>();
-  const factory = (ctx: McpRequestContext) => {
-    const request = ctx.requestInfo!;
-    const { surface, episode } = resolve(o, urls.get(request) ?? new URL(request.url));
-    served.set(request, episode);
-    return modernServer(surface);
-  };
+  // The episode is resolved (and opened or taken over) before the SDK handles the request: its server factory is synchronous.
+  const factory = (ctx: McpRequestContext) => modernServer(served.get(ctx.requestInfo!)!.surface);
   const handler = createMcpHandler(factory, { legacy: "reject", responseMode: "auto", maxRequestBodySize: o.maxBodyBytes, onerror: (err) => o.log(`envforge serve: ${MODERN_VERSION}: ${err.message}`) });
   const webRequests = new WeakMap<IncomingMessage, Request>();
   const webRequest = async (req: IncomingMessage, body: unknown): Promise<Request> => {
@@ -127,10 +127,11 @@ export function modernFace(o: ModernOptions): ModernFace {
     },
     async handle(req, res, url, body, text) {
       const request = await webRequest(req, body);
-      urls.set(request, url);
+      const resolved = await resolve(o, url);
+      served.set(request, resolved);
       const response = await handler.fetch(request, { parsedBody: body });
       const out = await response.text();
-      const episode = served.get(request) ?? null;
+      const episode = resolved.episode;
       const episodeId = episode?.id ?? null;
       try {
         // No initialize in this era: the client names itself in every request's envelope.
@@ -138,15 +139,15 @@ export function modernFace(o: ModernOptions): ModernFace {
         const info = meta?.["io.modelcontextprotocol/clientInfo"];
         if (episode && !named.has(episode) && typeof info === "object") {
           named.add(episode);
-          o.recorder.setClient(episode.id, { name: info.name ?? null, version: info.version ?? null, protocolVersion: MODERN_VERSION });
+          void o.recorder.setClient(episode.id, { name: info.name ?? null, version: info.version ?? null, protocolVersion: MODERN_VERSION });
         }
-        for (const m of Array.isArray(body) ? body : [body]) o.recorder.recordMessage({ episodeId, direction: "in", ...describeMessage(m), body: Array.isArray(body) ? JSON.stringify(m) : text });
+        for (const m of Array.isArray(body) ? body : [body]) void o.recorder.queueMessage({ episodeId, direction: "in", ...describeMessage(m), body: Array.isArray(body) ? JSON.stringify(m) : text });
         // A JSON body, or (when a handler sent something before its result) SSE frames of one message each.
         const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
         const bodies = out === "" ? [] : sse ? out.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).filter((d) => d !== "") : [out];
         for (const text of bodies) {
           const answer = JSON.parse(text) as unknown;
-          for (const m of Array.isArray(answer) ? answer : [answer]) o.recorder.recordMessage({ episodeId, direction: "out", ...describeMessage(m), body: Array.isArray(answer) ? JSON.stringify(m) : text });
+          for (const m of Array.isArray(answer) ? answer : [answer]) void o.recorder.queueMessage({ episodeId, direction: "out", ...describeMessage(m), body: Array.isArray(answer) ? JSON.stringify(m) : text });
         }
         await o.recorder.committed();
       } catch (err) {

@@ -2,7 +2,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { z } from "zod";
-import { LookupError, textOf, toolDoc, SUBMIT_TOOL_DOC, type EnvironmentRegistry, type EpisodeService, type EpisodeSession, type ToolDoc } from "../episode/index.ts";
+import { EpisodeBusyError, LookupError, ReplayMismatchError, textOf, toolDoc, SUBMIT_TOOL_DOC, type EnvironmentRegistry, type EpisodeService, type EpisodeSession, type ToolDoc } from "../episode/index.ts";
 import type { Environment } from "../schema/index.ts";
 import { StoreError } from "../store/index.ts";
 import { HttpError, type Route, type RouteContext } from "./http.ts";
@@ -67,6 +67,8 @@ function withDetail(handler: (ctx: RouteContext) => void | Promise<void>): Route
       if (err instanceof HttpError) return ctx.sendJson(err.status, { detail: err.message });
       if (err instanceof LookupError) return ctx.sendJson(err.status, { detail: err.message });
       if (err instanceof StoreError) return ctx.sendJson(503, { detail: err.publicMessage });
+      if (err instanceof EpisodeBusyError) return ctx.sendJson(503, { detail: err.message }, { "retry-after": "1" });
+      if (err instanceof ReplayMismatchError) return ctx.sendJson(409, { detail: err.message });
       throw err;
     }
   };
@@ -85,9 +87,9 @@ function sessionId(ctx: RouteContext): string {
 }
 
 /** The session's episode; its environment must be the path's (or the suite). */
-function sessionEpisode(ctx: RouteContext, name: string): EpisodeSession {
+async function sessionEpisode(ctx: RouteContext, name: string): Promise<EpisodeSession> {
   const sid = sessionId(ctx);
-  const episode = ctx.service.get(sid);
+  const episode = await ctx.service.get(sid);
   if (!isSuite(ctx.registry, name) && name !== episode.env.id) throw new HttpError(400, `session "${sid}" is an episode of ${episode.env.id}, not of ${name}`);
   return episode;
 }
@@ -128,7 +130,7 @@ export function orsRoutes(): Route[] {
     }
     let episode: EpisodeSession | null = null;
     try {
-      episode = sessionEpisode(ctx, env);
+      episode = await sessionEpisode(ctx, env);
     } catch (err) {
       // An ended episode is an ORS result, not an HTTP error: the trainer reads `episode_finished`.
       if (!(err instanceof LookupError && err.status === 410)) throw err;
@@ -177,17 +179,19 @@ export function orsRoutes(): Route[] {
         }
         if (!isSuite(ctx.registry, name) && spec.env !== name) throw new HttpError(400, `task ${spec.env}/${spec.task} is not in environment ${name}`);
         if (ctx.service.find(sid)) throw new HttpError(400, "Session already exists");
-        ctx.service.open({ env: spec.env, task: spec.task, id: sid, transport: "http", face: "ors", ...(spec.seed !== undefined ? { seed: spec.seed } : {}) });
+        await ctx.service.open({ env: spec.env, task: spec.task, id: sid, transport: "http", face: "ors", ...(spec.seed !== undefined ? { seed: spec.seed } : {}) });
         ctx.sendJson(200, { sid });
       }),
     },
     {
       method: "POST",
       path: "/ping",
-      handler: withDetail((ctx) => {
+      handler: withDetail(async (ctx) => {
         const sid = sessionId(ctx);
-        if (!ctx.service.find(sid)) throw new HttpError(404, "Active environment not found");
-        ctx.service.get(sid);
+        // Live here, or (in a shared store) taken over from another process.
+        await ctx.service.get(sid).catch((err: unknown) => {
+          throw err instanceof LookupError && err.status === 404 ? new HttpError(404, "Active environment not found") : err;
+        });
         ctx.sendJson(200, { status: "ok" });
       }),
     },
@@ -197,7 +201,8 @@ export function orsRoutes(): Route[] {
         path,
         handler: withDetail(async (ctx) => {
           const sid = sessionId(ctx);
-          await ctx.service.find(sid)?.end("closed");
+          const episode = ctx.service.find(sid) ?? (await ctx.service.get(sid).catch(() => undefined));
+          await episode?.end("closed");
           ctx.sendJson(200, { sid });
         }),
       }),
@@ -222,8 +227,8 @@ export function orsRoutes(): Route[] {
       const body = await parse(ctx, RangeBody);
       ctx.sendJson(200, { tasks: tasksIn(ctx, env, body.split).slice(body.start ?? undefined, body.stop ?? undefined), env_name: env });
     }),
-    ...both("GET", "/task_tools", (ctx, env) => ctx.sendJson(200, { tools: sessionEpisode(ctx, env).toolDocs().map(orsTool), terminal_tool: null })),
-    ...both("GET", "/prompt", (ctx, env) => ctx.sendJson(200, [{ type: "text", text: sessionEpisode(ctx, env).instructions }])),
+    ...both("GET", "/task_tools", async (ctx, env) => ctx.sendJson(200, { tools: (await sessionEpisode(ctx, env)).toolDocs().map(orsTool), terminal_tool: null })),
+    ...both("GET", "/prompt", async (ctx, env) => ctx.sendJson(200, [{ type: "text", text: (await sessionEpisode(ctx, env)).instructions }])),
     ...both("POST", "/call", call),
   ];
   return routes;

@@ -56,11 +56,16 @@ const textOf = (result: unknown): string => {
  * Splits a byte stream into lines for the recorder while the bytes themselves are passed on
  * as they came. A line longer than `MAX_LINE_BYTES` is recorded by its head only.
  */
-function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+function lineSplitter(onLine: (line: string) => Promise<void> | void): (chunk: Buffer) => Promise<void> | void {
   let parts: Buffer[] = [];
   let size = 0;
   let overlong = false;
   return (chunk) => {
+    const waits: Promise<void>[] = [];
+    const see = (line: string): void => {
+      const wait = onLine(line);
+      if (wait) waits.push(wait);
+    };
     let from = 0;
     let nl: number;
     while ((nl = chunk.indexOf(10, from)) !== -1) {
@@ -69,36 +74,54 @@ function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
       parts = [];
       size = 0;
       overlong = false;
-      if (line.trim() !== "") onLine(line.replace(/\r$/, ""));
+      if (line.trim() !== "") see(line.replace(/\r$/, ""));
       from = nl + 1;
     }
     if (from < chunk.length && !overlong) {
       parts.push(chunk.subarray(from));
       size += chunk.length - from;
       if (size > MAX_LINE_BYTES) {
-        onLine(Buffer.concat(parts).subarray(0, 200).toString("utf8"));
+        see(Buffer.concat(parts).subarray(0, 200).toString("utf8"));
         parts = [];
         overlong = true;
       }
     }
+    if (waits.length > 0) return Promise.all(waits).then(() => undefined);
   };
 }
 
-/** Copies `from` to `to` chunk by chunk with backpressure, showing each chunk to `see` first. Resolves at the source's end. */
-function pump(from: Readable, to: Writable, see: (chunk: Buffer) => void, endTarget: boolean): Promise<void> {
+/**
+ * Copies `from` to `to` chunk by chunk with backpressure, showing each chunk to `see` first; when
+ * `see` returns a promise (its lines' records committing), the chunk moves on once it settles.
+ * Resolves at the source's end.
+ */
+function pump(from: Readable, to: Writable, see: (chunk: Buffer) => Promise<void> | void, endTarget: boolean): Promise<void> {
   return new Promise((resolve) => {
+    let draining = false;
+    let last: Promise<void> = Promise.resolve();
+    const forward = (buf: Buffer): void => {
+      if (!to.writableEnded && !to.destroyed && !to.write(buf)) {
+        draining = true;
+        from.pause();
+        to.once("drain", () => ((draining = false), from.resume()));
+      }
+    };
     const onData = (chunk: Buffer | string): void => {
       const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-      see(buf);
-      if (!to.writableEnded && !to.destroyed && !to.write(buf)) {
-        from.pause();
-        to.once("drain", () => from.resume());
-      }
+      const seen = see(buf);
+      if (!seen) return forward(buf);
+      from.pause();
+      last = seen.then(() => {
+        forward(buf);
+        if (!draining) from.resume();
+      });
     };
     const finish = (): void => {
       from.off("data", onData);
-      if (endTarget && !to.writableEnded) to.end();
-      resolve();
+      void last.then(() => {
+        if (endTarget && !to.writableEnded) to.end();
+        resolve();
+      });
     };
     from.on("data", onData);
     from.once("end", finish);
@@ -126,7 +149,7 @@ export function startProxy(options: ProxyOptions): ProxyRun {
     }
   };
   safely(() =>
-    recorder.beginEpisode({
+    void recorder.beginEpisode({
       id: episodeId,
       kind: "proxy",
       envId: scoring?.entry.env.id ?? null,
@@ -143,7 +166,7 @@ export function startProxy(options: ProxyOptions): ProxyRun {
     if (id === null) return;
     if (direction === "in" && message.method === "initialize") {
       const params = message.params as { clientInfo?: { name?: string; version?: string }; protocolVersion?: string } | undefined;
-      recorder.setClient(episodeId, { name: params?.clientInfo?.name ?? null, version: params?.clientInfo?.version ?? null, protocolVersion: params?.protocolVersion ?? null });
+      void recorder.setClient(episodeId, { name: params?.clientInfo?.name ?? null, version: params?.clientInfo?.version ?? null, protocolVersion: params?.protocolVersion ?? null });
     }
     if (!trackers) return;
     const params = message.params as { name?: unknown; arguments?: unknown } | undefined;
@@ -163,7 +186,7 @@ export function startProxy(options: ProxyOptions): ProxyRun {
     const [ftrl, strict] = trackers;
     const solvedFtrl = ftrl.record(executed);
     const solvedStrict = strict.record(executed);
-    recorder.recordCall({
+    void recorder.recordCall({
       episodeId,
       seq: ++seq,
       requestId: call.requestId,
@@ -180,7 +203,9 @@ export function startProxy(options: ProxyOptions): ProxyRun {
     });
   }
 
-  const record = (direction: Direction) => (line: string) =>
+  /** Records a line; an outgoing one is passed on once its record is committed (a failure is reported, and the line still goes). */
+  const record = (direction: Direction) => (line: string): Promise<void> | void => {
+    let committed: Promise<unknown> | undefined;
     safely(() => {
       let value: unknown;
       try {
@@ -198,9 +223,11 @@ export function startProxy(options: ProxyOptions): ProxyRun {
         const start = waiting.get(key);
         if (start !== undefined) (latencyMs = ts - start), waiting.delete(key);
       }
-      recorder.recordMessage({ episodeId, direction, ...d, latencyMs, body: line, ts });
+      committed = recorder.queueMessage({ episodeId, direction, ...d, latencyMs, body: line, ts });
       for (const m of messages) track(direction, m);
     });
+    if (direction === "out" && committed) return committed.then(() => undefined, report);
+  };
 
   const child = spawn(options.command, [...options.args], { stdio: ["pipe", "pipe", "pipe"], ...(options.cwd ? { cwd: options.cwd } : {}), ...(options.env ? { env: options.env } : {}) });
   // The server may exit before reading all its input; a write to its closed stdin is not our failure.
@@ -216,13 +243,10 @@ export function startProxy(options: ProxyOptions): ProxyRun {
       settled = true;
       // Stop reading the client once the server is gone, so the process can exit.
       options.input.pause();
-      safely(() => {
-        const scores: EpisodeScores | null = trackers
-          ? { ftrl: { ...trackers[0].metrics(), mode: "ftrl", answer_correct: null } satisfies EpisodeScore, strict: { ...trackers[1].metrics(), mode: "strict", answer_correct: null } }
-          : null;
-        recorder.endEpisode(episodeId, { status: "closed", score: scores });
-      });
-      resolve(code);
+      const scores: EpisodeScores | null = trackers
+        ? { ftrl: { ...trackers[0].metrics(), mode: "ftrl", answer_correct: null } satisfies EpisodeScore, strict: { ...trackers[1].metrics(), mode: "strict", answer_correct: null } }
+        : null;
+      void recorder.endEpisode(episodeId, { status: "closed", score: scores }).then(() => resolve(code), (err) => (report(err), resolve(code)));
     };
     child.once("error", (err) => {
       options.errorOutput.write(`envforge record: could not start ${options.command}: ${err.message}\n`);

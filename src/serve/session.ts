@@ -65,7 +65,7 @@ const defaultHint = (envId: string, taskId: string): string => `envforge serve -
  * (throwing `LookupError` with an HTTP status for the caller to report), and builds the MCP
  * server. Nothing is recorded until the first message arrives.
  */
-export function openSession(options: SessionOptions): Session {
+export async function openSession(options: SessionOptions): Promise<Session> {
   const { registry, recorder } = options;
   if (recorder.failure) {
     throw new LookupError(`Service Unavailable: the store failed (${recorder.failure.reason}); new episodes are refused until it is writable again`, 503);
@@ -83,7 +83,7 @@ export function openSession(options: SessionOptions): Session {
     }
     episode = joined;
   } else if (options.envId) {
-    episode = service.open({
+    episode = await service.open({
       env: options.envId,
       task: options.taskId,
       id: requested,
@@ -105,10 +105,10 @@ export function openSession(options: SessionOptions): Session {
     server = createEpisodeServer(ep);
     begin = () => ep.begin();
   } else {
-    if (requested !== null) service.checkNewId(requested);
+    if (requested !== null) await service.checkNewId(requested);
     id = requested ?? randomUUID();
     server = createCatalogServer(registry, { connectHint: options.connectHint ?? defaultHint });
-    begin = () => recorder.beginEpisode({ id, kind: "catalog", transport: options.transport, sessionId: options.sessionId ?? null });
+    begin = () => void recorder.beginEpisode({ id, kind: "catalog", transport: options.transport, sessionId: options.sessionId ?? null });
   }
   let begun = false;
   let closing: Promise<void> | null = null;
@@ -149,11 +149,8 @@ export function openSession(options: SessionOptions): Session {
           // An episode this session joined outlives it: whoever opened it ends it.
           if (!joined) await episode.end(status);
         } else if (begun) {
-          try {
-            recorder.endEpisode(id, { status });
-          } catch {
-            // The store failed: the catalog's row stays running and the next start marks it interrupted.
-          }
+          // The store failed: the catalog's row stays running and the next start marks it interrupted.
+          await recorder.endEpisode(id, { status }).catch(() => undefined);
         }
         await modern?.close();
         await server.close();
@@ -177,7 +174,7 @@ export interface InProcessEpisode {
 
 /** An episode served in this process over a linked in-memory transport pair, recorded like any other. */
 export async function openInProcessEpisode(options: Omit<SessionOptions, "transport" | "envId"> & { envId: string }): Promise<InProcessEpisode> {
-  const session = openSession({ ...options, transport: "memory" });
+  const session = await openSession({ ...options, transport: "memory" });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await session.connect(serverSide);
   return {

@@ -183,7 +183,7 @@ export interface StdioServing {
 export async function serveStdio(options: StdioServeOptions): Promise<StdioServing> {
   let closed!: () => void;
   const done = new Promise<void>((resolve) => (closed = resolve));
-  const session = openSession({
+  const session = await openSession({
     ...options,
     transport: "stdio",
     onClose: () => {

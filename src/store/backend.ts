@@ -21,6 +21,8 @@ export type WriteOp =
       startedAt: number;
       owner: string;
       meta: string | null;
+      /** With it, the new episode's lease is the owner's until then, at epoch 1 (it can be taken over); without, it has none (it is bound to its connection). */
+      leaseUntil?: number;
     }
   /** Client name, version and protocol: each null leaves the stored value as it is. */
   | { op: "client"; id: string; name: string | null; version: string | null; protocol: string | null }
@@ -78,6 +80,8 @@ export interface RecordedCall {
   arguments: Record<string, unknown>;
   output: string;
   isError: boolean;
+  /** Why it failed; an `invalid_arguments` call never reached the tool's code, so it is not replayed. */
+  errorKind: string | null;
 }
 
 /** What a process needs to take over a running episode it does not hold. */
@@ -121,7 +125,11 @@ export interface StoreBackend {
   episodeExists(id: string): Promise<boolean>;
   /** The distinct owners of running episodes (null for rows written before owners were kept). */
   runningOwners(): Promise<(string | null)[]>;
-  /** Marks the running episodes of `owner` interrupted at `endedAt`; returns how many. */
+  /**
+   * Marks interrupted, at `endedAt`, the running episodes of `owner` that were never leased (bound
+   * to a connection that is gone); leased ones stay running, for another process to take over.
+   * Returns how many were marked.
+   */
   interrupt(owner: string | null, endedAt: number): Promise<number>;
   /** An episode's row as a takeover needs it, or null when there is none. */
   loadEpisode(id: string): Promise<StoredEpisode | null>;
@@ -133,7 +141,10 @@ export interface StoreBackend {
    * the owner changes. Null when the episode is not running or another owner holds a live lease.
    */
   lease(episodeId: string, owner: string, now: number, until: number): Promise<Lease | null>;
-  /** Gives a lease up (the episode ended here, or the process is draining). */
+  /**
+   * Lets a lease go between calls: it expires now but stays `owner`'s, so the owner takes it back
+   * at the same epoch (its sandbox still current) while any other process may take it over.
+   */
   release(episodeId: string, owner: string): Promise<void>;
   /** Proves the store writable now, without waiting on another writer's lock; throws otherwise. */
   probe(): Promise<void>;

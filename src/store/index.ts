@@ -1,4 +1,6 @@
-// The store layer: the only code that touches SQLite. Writers, readers, and the recording transport wrapper.
+// The store layer: the only code that touches a database (SQLite, PostgreSQL). Writers, readers, and the recording transport wrapper.
+export type { Lease, OpResult, RecordedCall, StoreBackend, StoredEpisode, WriteOp } from "./backend.ts";
+export { SqliteBackend } from "./sqlite.ts";
 export { openDb, migrate, DatabaseOpenError, type Db, type OpenOptions, type Synchronous } from "./db.ts";
 export { StoreError } from "./failure.ts";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";

@@ -1,8 +1,10 @@
-// Writes episodes, JSON-RPC messages and tool calls to the database, synchronously, committing before anything is sent.
+// Writes episodes, JSON-RPC messages and tool calls through a store backend with group commit, committing before anything is sent.
 import { hostname } from "node:os";
 import type { EpisodeKind, EpisodeScores, EpisodeStatus, TransportKind } from "../schema/index.ts";
+import type { Lease, OpResult, RecordedCall, StoreBackend, StoredEpisode, WriteOp } from "./backend.ts";
 import { DatabaseOpenError, openDb, type Db, type OpenOptions } from "./db.ts";
-import { checkSameFile, fileIdentity, probeWrite, reasonOf, StoreError, type FileIdentity } from "./failure.ts";
+import { reasonOf, StoreError } from "./failure.ts";
+import { SqliteBackend } from "./sqlite.ts";
 
 export type Direction = "in" | "out";
 export type MessageType = "request" | "notification" | "response" | "error" | "invalid";
@@ -21,6 +23,8 @@ export interface EpisodeStart {
   needed?: number | null;
   /** Anything else worth keeping (seed, limits, server version); stored as JSON. */
   meta?: Record<string, unknown>;
+  /** Lease the episode to this process until then, so another can take it over later; without, it is bound to its connection. */
+  leaseUntil?: number;
 }
 
 export interface MessageRecord {
@@ -52,6 +56,8 @@ export interface CallRecord {
   latencyMs: number;
   /** The request's `_meta` (the runner puts the assistant turn there), stored verbatim. */
   assistantMeta: unknown;
+  /** The lease epoch this process holds on the episode: the call is recorded only while it still does. */
+  epoch?: number;
 }
 
 export interface EpisodeEnd {
@@ -66,16 +72,7 @@ export const now = (): number => performance.timeOrigin + performance.now();
 
 const json = (v: unknown): string | null => (v === undefined || v === null ? null : JSON.stringify(v));
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/**
- * Text as SQLite can keep it exactly. UTF-8 has no lone surrogates (a tool may return
- * U+D800, and the agent sees it, escaped, in JSON), so such text is stored as a UTF-16 blob
- * instead of being turned into U+FFFD; the reader decodes it back.
- */
-export const exactText = (s: string): string | Buffer => (LONE_SURROGATE.test(s) ? Buffer.from(s, "utf16le") : s);
-
-/** This process, as written in `episodes.owner`: host, pid, and when it started (pids get reused). */
+/** This process, as written in `episodes.owner` and in leases: host, pid, and when it started (pids get reused). */
 const OWNER = `${hostname()}:${process.pid}:${Math.round(performance.timeOrigin)}`;
 
 function processAlive(pid: number): boolean {
@@ -87,9 +84,16 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** A queued write and the waiter its result settles. */
+interface Pending {
+  op: WriteOp;
+  resolve: (changed: boolean) => void;
+  reject: (err: Error) => void;
+}
+
 /** A group of queued writes that commit together, and the promise their waiters share. */
 interface Batch {
-  writes: (() => void)[];
+  writes: Pending[];
   done: Promise<void>;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -100,76 +104,46 @@ const PROBE_EVERY_MS = 500;
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 /**
- * Writes records with group commit. Incoming messages and tool calls are queued, and the
- * queue is committed in one transaction at the end of the current event-loop turn, or
- * earlier by an outgoing message: `recordMessage` commits it at once, while the recording
- * transport queues it with `queueMessage` and waits for `committed()`, so that the responses
- * produced in one turn share a commit (the commit, not the rows, is what recording costs).
- * Either way a response is in the database, with the request and call behind it, before it
- * is sent. Every other write commits at once, after the queue.
+ * Writes records with group commit. Every write is queued, and the queue is committed in one
+ * transaction at the end of the current event-loop turn, or as soon as the commit before it is
+ * done: one commit is in flight at a time, so records land in the order they were made, and the
+ * writes that arrive during a slow commit share the next one. A caller about to send a response
+ * waits for `committed()` (or for the write's own promise): a response is in the database, with
+ * the request and call behind it, before it is sent.
  *
- * When a write fails (a lock held too long by another process, a read-only or full disk,
- * the file deleted), every write fails fast with the same `StoreError` until a probe every
- * half second finds the file writable again; `failure` says which state it is in and
- * `onStatus` reports each change.
+ * When a commit fails (a lock held too long by another process, a read-only or full disk, the
+ * file deleted, the database server gone), every write fails fast with the same `StoreError`
+ * until a probe every half second finds the store writable again; `failure` says which state it
+ * is in and `onStatus` reports each change. The database itself sits behind a `StoreBackend`:
+ * SQLite (the default) or PostgreSQL.
  */
 export class Recorder {
-  readonly db: Db;
   readonly owner = OWNER;
-  /** The database file, or "" for an in-memory one. */
-  readonly file: string;
+  /** The database file, "" for an in-memory one, or a PostgreSQL URL without its password. */
+  readonly location: string;
   /** Reports a failed commit of queued records that no caller was waiting for. */
   onError: (error: Error) => void = () => undefined;
   /** Reports the store becoming unwritable (with the error) and writable again (null). */
   onStatus: (failure: StoreError | null) => void = () => undefined;
-  private readonly stmt;
-  private readonly commit: (writes: (() => void)[]) => void;
-  private readonly identity: FileIdentity | null;
-  private readonly busyTimeoutMs: number;
   private batch: Batch | null = null;
+  /** The commit in flight, if any; the next batch starts when it settles. */
+  private inFlight: Promise<void> | null = null;
   private failed: StoreError | null = null;
   private probe: NodeJS.Timeout | null = null;
+  private closed = false;
 
-  constructor(db: Db, options: { busyTimeoutMs?: number } = {}) {
-    this.db = db;
-    this.file = db.memory ? "" : db.name;
-    this.identity = this.file ? fileIdentity(this.file) : null;
-    this.busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
-    this.stmt = {
-      begin: db.prepare(
-        `INSERT INTO episodes (id, kind, env_id, env_sha256, task_id, transport, session_id, needed, started_at, owner, meta)
-         VALUES (@id, @kind, @env_id, @env_sha256, @task_id, @transport, @session_id, @needed, @started_at, @owner, @meta)`,
-      ),
-      client: db.prepare(
-        `UPDATE episodes SET client_name = coalesce(@name, client_name), client_version = coalesce(@version, client_version),
-         protocol_version = coalesce(@protocol, protocol_version) WHERE id = @id`,
-      ),
-      message: db.prepare(
-        `INSERT INTO messages (episode_id, ts, direction, type, method, request_id, latency_ms, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      call: db.prepare(
-        `INSERT INTO calls (episode_id, seq, request_id, tool, arguments, output, is_error, error_kind, solved_ftrl, solved_strict, started_at, latency_ms, assistant_meta)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      counters: db.prepare(
-        `UPDATE episodes SET call_count = call_count + 1, solved_ftrl = solved_ftrl + ?, solved_strict = solved_strict + ? WHERE id = ?`,
-      ),
-      end: db.prepare(
-        `UPDATE episodes SET status = @status, ended_at = @ended_at, final_answer = @final_answer, final_meta = @final_meta, score = @score
-         WHERE id = @id AND status = 'running'`,
-      ),
-      exists: db.prepare(`SELECT 1 FROM episodes WHERE id = ?`).pluck(),
-      runningOwners: db.prepare(`SELECT DISTINCT owner FROM episodes WHERE status = 'running'`).pluck(),
-      interrupt: db.prepare(`UPDATE episodes SET status = 'interrupted', ended_at = ? WHERE status = 'running' AND owner IS ?`),
-    };
-    this.commit = db.transaction((writes: (() => void)[]) => {
-      for (const write of writes) write();
-    });
+  constructor(readonly backend: StoreBackend) {
+    this.location = backend.location === ":memory:" ? "" : backend.location;
+  }
+
+  /** The SQLite database under this recorder, for the readers that query it directly (they read PostgreSQL through a snapshot). */
+  get db(): Db {
+    if (this.backend instanceof SqliteBackend) return this.backend.db;
+    throw new Error(`${this.location}: this reads the SQLite store directly; on PostgreSQL read through a snapshot (envforge view/score/export --db URL)`);
   }
 
   /**
-   * Opens a database for recording and proves it writable, or throws a DatabaseOpenError (a
+   * Opens a database file for recording and proves it writable, or throws a DatabaseOpenError (a
    * folder that cannot be made, a file that is not a database) or a StoreError (a read-only
    * file, a lock that is never released), each naming the file and the reason.
    */
@@ -177,9 +151,9 @@ export class Recorder {
     let db: Db | undefined;
     try {
       db = openDb(file, options);
-      const recorder = new Recorder(db, options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {});
-      if (!db.memory) probeWrite(db, recorder.busyTimeoutMs);
-      return recorder;
+      const backend = new SqliteBackend(db, options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+      backend.probeNow();
+      return new Recorder(backend);
     } catch (err) {
       db?.close();
       // A file that cannot be opened at all already says which and why (DatabaseOpenError).
@@ -192,54 +166,72 @@ export class Recorder {
     return this.failed;
   }
 
-  /** Commits every queued record now, in one transaction; throws a StoreError (dropping them) if that fails. */
-  flush(): void {
+  /** Commits every queued record now (after the commit in flight); rejects with a StoreError (dropping them) if that fails. */
+  async flush(): Promise<void> {
+    while (this.inFlight) await this.inFlight.catch(() => undefined);
     const batch = this.batch;
     if (!batch) return;
     this.batch = null;
+    const commit = this.commitBatch(batch);
+    this.inFlight = commit;
     try {
-      this.write(() => this.commit(batch.writes));
-      batch.resolve();
+      await commit;
+    } finally {
+      if (this.inFlight === commit) this.inFlight = null;
+    }
+  }
+
+  private async commitBatch(batch: Batch): Promise<void> {
+    let results: OpResult[];
+    try {
+      results = await this.write(() => this.backend.commit(batch.writes.map((w) => w.op)));
     } catch (err) {
+      for (const w of batch.writes) w.reject(err as Error);
       batch.reject(err as Error);
       throw err;
     }
+    batch.writes.forEach((w, i) => {
+      const result = results[i]!;
+      if ("error" in result) w.reject(new StoreError(this.location || ":memory:", result.error.message));
+      else w.resolve(result.changed);
+    });
+    batch.resolve();
   }
 
   /** Resolves once everything queued so far is committed; rejects if that commit failed. */
   committed(): Promise<void> {
-    return this.batch?.done ?? Promise.resolve();
+    return this.batch?.done ?? this.inFlight ?? Promise.resolve();
   }
 
-  /** Runs one write against a store known to be writable, turning any failure into a StoreError and the failed state. */
-  private write<T>(run: () => T): T {
+  /** Runs one database operation against a store known to be writable, turning any failure into a StoreError and the failed state. */
+  private async write<T>(run: () => Promise<T>): Promise<T> {
     if (this.failed) throw this.failed;
+    if (this.closed) throw new StoreError(this.location || ":memory:", "the database is closed");
     try {
-      if (this.identity) checkSameFile(this.file, this.identity);
-      return run();
+      return await run();
     } catch (err) {
       throw this.fail(err);
     }
   }
 
   private fail(err: unknown): StoreError {
-    const error = err instanceof StoreError ? err : new StoreError(this.file || ":memory:", reasonOf(err));
+    const error = err instanceof StoreError ? err : new StoreError(this.location || ":memory:", reasonOf(err));
     if (this.failed) return this.failed;
     this.failed = error;
     this.onStatus(error);
-    this.probe = setInterval(() => this.tryAgain(), PROBE_EVERY_MS);
+    this.probe = setInterval(() => void this.tryAgain(), PROBE_EVERY_MS);
     this.probe.unref();
     return error;
   }
 
-  private tryAgain(): void {
-    if (!this.db.open) return this.stopProbe();
+  private async tryAgain(): Promise<void> {
+    if (this.closed) return this.stopProbe();
     try {
-      if (this.identity) checkSameFile(this.file, this.identity);
-      probeWrite(this.db, this.busyTimeoutMs);
+      await this.backend.probe();
     } catch {
       return;
     }
+    if (!this.failed) return;
     this.stopProbe();
     this.failed = null;
     this.onStatus(null);
@@ -250,147 +242,171 @@ export class Recorder {
     this.probe = null;
   }
 
-  /** Queues a write for the group commit; the promise settles with the commit that carries it. */
-  private enqueue(write: () => void): Promise<void> {
+  /** Queues a write for the group commit; the promise settles with the commit that carries it (true when it changed a row). */
+  private enqueue(op: WriteOp): Promise<boolean> {
+    if (this.failed) return Promise.reject(this.failed);
+    let pending!: Pending;
+    const result = new Promise<boolean>((resolve, reject) => (pending = { op, resolve, reject }));
+    // Failures reach waiting callers through the promise or committed(); this keeps an unawaited one quiet.
+    result.catch(() => undefined);
     if (this.batch) {
-      this.batch.writes.push(write);
-      return this.batch.done;
+      this.batch.writes.push(pending);
+      return result;
     }
     let resolve!: () => void;
     let reject!: (err: Error) => void;
     const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
-    // Failures reach waiting senders through committed(); this keeps an unawaited one quiet.
     done.catch(() => undefined);
-    const batch: Batch = { writes: [write], done, resolve, reject };
+    const batch: Batch = { writes: [pending], done, resolve, reject };
     this.batch = batch;
     setImmediate(() => {
       if (this.batch !== batch) return;
-      if (!this.db.open) return batch.reject(new StoreError(this.file, "the database is closed"));
-      try {
-        this.flush();
-      } catch (err) {
-        this.onError(err as Error);
-      }
+      this.flush().catch((err: Error) => this.onError(err));
     });
-    return done;
+    return result;
   }
 
-  beginEpisode(start: EpisodeStart): void {
-    this.flush();
-    this.write(() => this.stmt.begin.run({
+  /** Inserts an episode's row (with the next commit); rejects when it cannot be written (a taken id, a failed store). */
+  beginEpisode(start: EpisodeStart): Promise<boolean> {
+    return this.enqueue({
+      op: "begin",
       id: start.id,
       kind: start.kind ?? "episode",
-      env_id: start.envId ?? null,
-      env_sha256: start.envSha256 ?? null,
-      task_id: start.taskId ?? null,
+      envId: start.envId ?? null,
+      envSha256: start.envSha256 ?? null,
+      taskId: start.taskId ?? null,
       transport: start.transport,
-      session_id: start.sessionId ?? null,
+      sessionId: start.sessionId ?? null,
       needed: start.needed ?? null,
-      started_at: now(),
+      startedAt: now(),
       owner: this.owner,
       meta: json(start.meta),
-    }));
+      ...(start.leaseUntil !== undefined ? { leaseUntil: start.leaseUntil } : {}),
+    });
   }
 
-  episodeExists(id: string): boolean {
-    this.flush();
-    return this.stmt.exists.get(id) !== undefined;
+  async episodeExists(id: string): Promise<boolean> {
+    await this.flush();
+    return this.write(() => this.backend.episodeExists(id));
   }
 
-  setClient(id: string, client: { name?: string | null; version?: string | null; protocolVersion?: string | null }): void {
-    this.flush();
-    this.write(() => this.stmt.client.run({ id, name: client.name ?? null, version: client.version ?? null, protocol: client.protocolVersion ?? null }));
-  }
-
-  /**
-   * Records a message: an outgoing one is committed (with everything queued) before this
-   * returns, so the caller may send it right after; an incoming one is queued.
-   */
-  recordMessage(m: MessageRecord): void {
-    this.queueMessage(m);
-    if (m.direction === "out") this.flush();
+  setClient(id: string, client: { name?: string | null; version?: string | null; protocolVersion?: string | null }): Promise<boolean> {
+    return this.enqueue({ op: "client", id, name: client.name ?? null, version: client.version ?? null, protocol: client.protocolVersion ?? null });
   }
 
   /**
    * Queues a message of either direction for the group commit; a caller about to send an
-   * outgoing one must wait for `committed()` first. Responses produced in the same event-loop
-   * turn then share one commit.
+   * outgoing one must wait for it (or for `committed()`) first. Responses produced in the same
+   * event-loop turn then share one commit.
    */
-  queueMessage(m: MessageRecord): Promise<void> {
-    const ts = m.ts ?? now();
-    return this.enqueue(() => this.stmt.message.run(m.episodeId, ts, m.direction, m.type, m.method ?? null, m.requestId ?? null, m.latencyMs ?? null, exactText(m.body)));
+  queueMessage(m: MessageRecord): Promise<boolean> {
+    return this.enqueue({
+      op: "message",
+      episodeId: m.episodeId,
+      ts: m.ts ?? now(),
+      direction: m.direction,
+      type: m.type,
+      method: m.method ?? null,
+      requestId: m.requestId ?? null,
+      latencyMs: m.latencyMs ?? null,
+      body: m.body,
+    });
   }
 
   /**
    * Queues the call and the bump of its episode's counters; they commit with the call's
-   * response. The promise rejects when that commit fails: the call must then not take effect.
+   * response. The promise rejects when that commit fails, or when the call alone was refused (its
+   * seq taken, the lease lost): the call must then not take effect.
    */
-  recordCall(c: CallRecord): Promise<void> {
-    return this.enqueue(() => {
-      this.stmt.call.run(
-        c.episodeId,
-        c.seq,
-        c.requestId,
-        c.tool,
-        JSON.stringify(c.arguments),
-        exactText(c.output),
-        c.isError ? 1 : 0,
-        c.errorKind,
-        c.solvedFtrl,
-        c.solvedStrict,
-        c.startedAt,
-        c.latencyMs,
-        json(c.assistantMeta),
-      );
-      this.stmt.counters.run(c.solvedFtrl === null ? 0 : 1, c.solvedStrict === null ? 0 : 1, c.episodeId);
+  recordCall(c: CallRecord): Promise<boolean> {
+    return this.enqueue({
+      op: "call",
+      episodeId: c.episodeId,
+      seq: c.seq,
+      requestId: c.requestId,
+      tool: c.tool,
+      arguments: JSON.stringify(c.arguments),
+      output: c.output,
+      isError: c.isError,
+      errorKind: c.errorKind,
+      solvedFtrl: c.solvedFtrl,
+      solvedStrict: c.solvedStrict,
+      startedAt: c.startedAt,
+      latencyMs: c.latencyMs,
+      assistantMeta: json(c.assistantMeta),
+      ...(c.epoch !== undefined ? { epoch: c.epoch } : {}),
     });
   }
 
-  /** Ends a running episode; returns false when it had already ended (the first ending wins). */
-  endEpisode(id: string, end: EpisodeEnd): boolean {
-    this.flush();
-    const result = this.write(() =>
-      this.stmt.end.run({
-        id,
-        status: end.status,
-        ended_at: now(),
-        final_answer: end.finalAnswer == null ? null : exactText(end.finalAnswer),
-        final_meta: json(end.finalMeta),
-        score: json(end.score),
-      }),
-    );
-    return result.changes > 0;
+  /** Ends a running episode, committed when this resolves; false when it had already ended (the first ending wins). */
+  async endEpisode(id: string, end: EpisodeEnd): Promise<boolean> {
+    const changed = this.enqueue({
+      op: "end",
+      id,
+      status: end.status,
+      endedAt: now(),
+      finalAnswer: end.finalAnswer ?? null,
+      finalMeta: json(end.finalMeta),
+      score: json(end.score),
+    });
+    await this.flush();
+    return changed;
+  }
+
+  /** An episode's row as a takeover needs it. */
+  async loadEpisode(id: string): Promise<StoredEpisode | null> {
+    await this.flush();
+    return this.write(() => this.backend.loadEpisode(id));
+  }
+
+  /** The calls of an episode that took effect, in order, read back from the store. */
+  async recordedCalls(episodeId: string): Promise<RecordedCall[]> {
+    await this.flush();
+    return this.write(() => this.backend.recordedCalls(episodeId));
+  }
+
+  /** Takes (or renews) an episode's lease for this process until `until`; null when another live process holds it or it has ended. */
+  async lease(episodeId: string, until: number): Promise<Lease | null> {
+    await this.flush();
+    return this.write(() => this.backend.lease(episodeId, this.owner, now(), until));
+  }
+
+  /** Lets this process's lease on an episode go between calls (after what is queued has committed); see `StoreBackend.release`. */
+  async release(episodeId: string): Promise<void> {
+    await this.flush();
+    await this.write(() => this.backend.release(episodeId, this.owner));
   }
 
   /**
-   * Marks as interrupted the running episodes of server processes on this host that are
-   * gone (killed, crashed); episodes of live processes sharing the file are left alone.
-   * Returns how many were marked.
+   * Marks as interrupted the running, connection-bound episodes of server processes on this host
+   * that are gone (killed, crashed); episodes of live processes sharing the store, and leased
+   * episodes (another process may take them over), are left alone. Returns how many were marked.
    */
-  recoverInterrupted(): number {
-    this.flush();
+  async recoverInterrupted(): Promise<number> {
+    await this.flush();
     const host = hostname();
     let marked = 0;
-    for (const owner of this.stmt.runningOwners.all() as (string | null)[]) {
+    for (const owner of await this.write(() => this.backend.runningOwners())) {
       const [ownerHost, pid] = (owner ?? "").split(":");
       const gone =
         owner === null ||
         (ownerHost === host && (owner !== this.owner && (Number(pid) === process.pid || !processAlive(Number(pid)))));
-      if (gone) marked += this.write(() => this.stmt.interrupt.run(now(), owner)).changes;
+      if (gone) marked += await this.write(() => this.backend.interrupt(owner, now()));
     }
     return marked;
   }
 
-  /** Commits what is queued (a failure is reported through `onError`, not thrown) and closes the file. */
-  close(): void {
+  /** Commits what is queued (a failure is reported through `onError`, not thrown) and closes the store. */
+  async close(): Promise<void> {
     this.stopProbe();
-    if (!this.db.open) return;
+    if (this.closed) return;
     try {
-      this.flush();
+      await this.flush();
     } catch (err) {
       this.onError(err as Error);
     } finally {
-      this.db.close();
+      this.closed = true;
+      await this.backend.close();
     }
   }
 }

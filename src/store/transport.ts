@@ -134,6 +134,8 @@ export class RecordingTransport implements Transport {
 
   private record(direction: Direction, message: JSONRPCMessage | null, body: string): void {
     const { recorder, episodeId } = this.options;
+    // A failed store refuses at once: the message is then answered with an error, not passed on.
+    if (recorder.failure) throw recorder.failure;
     if (!this.started) {
       this.started = true;
       this.options.onFirstMessage?.();
@@ -153,15 +155,15 @@ export class RecordingTransport implements Transport {
         }
       }
     }
-    recorder.queueMessage({ episodeId, direction, type: d.type, method: d.method, requestId: d.requestId, latencyMs, body, ts });
+    void recorder.queueMessage({ episodeId, direction, type: d.type, method: d.method, requestId: d.requestId, latencyMs, body, ts });
     if (direction === "in" && d.method === "initialize" && message && "params" in message) {
       const params = message.params as { clientInfo?: { name?: string; version?: string }; protocolVersion?: string } | undefined;
       if (d.requestId !== null) this.initializeIds.add(d.requestId);
-      recorder.setClient(episodeId, { name: params?.clientInfo?.name ?? null, version: params?.clientInfo?.version ?? null, protocolVersion: params?.protocolVersion ?? null });
+      void recorder.setClient(episodeId, { name: params?.clientInfo?.name ?? null, version: params?.clientInfo?.version ?? null, protocolVersion: params?.protocolVersion ?? null });
     } else if (direction === "out" && d.type === "response" && d.requestId !== null && this.initializeIds.delete(d.requestId)) {
       // The negotiated version is the one the server answers with.
       const result = (message as { result?: { protocolVersion?: string } }).result;
-      recorder.setClient(episodeId, { protocolVersion: result?.protocolVersion ?? null });
+      void recorder.setClient(episodeId, { protocolVersion: result?.protocolVersion ?? null });
     }
   }
 }

@@ -41,7 +41,7 @@ function deadPid(): number {
 }
 
 describe("schema and migrations", () => {
-  it("opens a version-1 database written by the first release and keeps its rows", () => {
+  it("opens a version-1 database written by the first release and keeps its rows", async () => {
     const file = join(dir, "v1.db");
     const old = new Database(file);
     old.exec(V1);
@@ -56,7 +56,7 @@ describe("schema and migrations", () => {
     const detail = records.getEpisodeDetail("old-1");
     expect(detail?.episode).toMatchObject({ envId: "e", taskId: "t", status: "submitted", callCount: 2 });
     expect(detail?.calls).toEqual([expect.objectContaining({ tool: "get_film", arguments: { title: "X" }, solvedFtrl: "X", solvedStrict: null })]);
-    recorder.close();
+    await recorder.close();
   });
 
   it("creates an empty database at the current version, and refuses one from a newer envforge", () => {
@@ -72,21 +72,21 @@ describe("schema and migrations", () => {
 });
 
 describe("recorder", () => {
-  it("records an episode's calls and messages and ends it once", () => {
+  it("records an episode's calls and messages and ends it once", async () => {
     const recorder = Recorder.open(join(dir, "r.db"));
-    recorder.beginEpisode({ id: "ep", envId: "env", taskId: "task", transport: "http", needed: 2, meta: { seed: 7 } });
-    recorder.setClient("ep", { name: "probe", version: "1.2.3" });
-    recorder.recordMessage({ episodeId: "ep", direction: "in", type: "request", method: "tools/call", requestId: "1", body: "{}" });
-    recorder.recordCall({
+    void recorder.beginEpisode({ id: "ep", envId: "env", taskId: "task", transport: "http", needed: 2, meta: { seed: 7 } });
+    void recorder.setClient("ep", { name: "probe", version: "1.2.3" });
+    void recorder.queueMessage({ episodeId: "ep", direction: "in", type: "request", method: "tools/call", requestId: "1", body: "{}" });
+    void recorder.recordCall({
       episodeId: "ep", seq: 1, requestId: "1", tool: "get_film", arguments: { title: "A" }, output: "Elena", isError: false,
       errorKind: null, solvedFtrl: "Elena", solvedStrict: "Elena", startedAt: 1, latencyMs: 0.5, assistantMeta: { content: "thinking" },
     });
-    recorder.recordCall({
+    void recorder.recordCall({
       episodeId: "ep", seq: 2, requestId: "2", tool: "get_person", arguments: {}, output: "an error occured when call get_person: bad", isError: true,
       errorKind: "invalid_arguments", solvedFtrl: null, solvedStrict: null, startedAt: 2, latencyMs: 0.1, assistantMeta: undefined,
     });
-    expect(recorder.endEpisode("ep", { status: "submitted", finalAnswer: "1961" })).toBe(true);
-    expect(recorder.endEpisode("ep", { status: "idle_timeout" })).toBe(false);
+    expect(await recorder.endEpisode("ep", { status: "submitted", finalAnswer: "1961" })).toBe(true);
+    expect(await recorder.endEpisode("ep", { status: "idle_timeout" })).toBe(false);
 
     const records = new Records(recorder.db);
     const detail = records.getEpisodeDetail("ep")!;
@@ -99,77 +99,85 @@ describe("recorder", () => {
       [2, true, "invalid_arguments", null],
     ]);
     expect(detail.messages).toHaveLength(1);
-    recorder.close();
+    await recorder.close();
   });
 
-  it("commits an outgoing message at once with what was queued before it, and queued records by the end of the turn", async () => {
+  it("commits what was queued in one turn together, a waited-for message with everything queued before it", async () => {
     const file = join(dir, "r.db");
     const recorder = Recorder.open(file);
     const other = Records.open(file);
     const seen = () => other.listMessages("g").map((m) => `${m.direction}:${m.requestId}`);
-    recorder.beginEpisode({ id: "g", transport: "memory" });
-    recorder.recordMessage({ episodeId: "g", direction: "in", type: "request", method: "ping", requestId: "1", body: "{}" });
+    void recorder.beginEpisode({ id: "g", transport: "memory" });
+    void recorder.queueMessage({ episodeId: "g", direction: "in", type: "request", method: "ping", requestId: "1", body: "{}" });
     expect(seen()).toEqual([]);
-    recorder.recordMessage({ episodeId: "g", direction: "out", type: "response", requestId: "1", body: "{}" });
+    await recorder.queueMessage({ episodeId: "g", direction: "out", type: "response", requestId: "1", body: "{}" });
     expect(seen()).toEqual(["in:1", "out:1"]);
 
-    recorder.queueMessage({ episodeId: "g", direction: "in", type: "request", method: "ping", requestId: "2", body: "{}" });
-    recorder.queueMessage({ episodeId: "g", direction: "out", type: "response", requestId: "2", body: "{}" });
+    void recorder.queueMessage({ episodeId: "g", direction: "in", type: "request", method: "ping", requestId: "2", body: "{}" });
+    void recorder.queueMessage({ episodeId: "g", direction: "out", type: "response", requestId: "2", body: "{}" });
     expect(seen()).toHaveLength(2);
     await recorder.committed();
     expect(seen()).toEqual(["in:1", "out:1", "in:2", "out:2"]);
 
-    recorder.queueMessage({ episodeId: "g", direction: "in", type: "notification", method: "notifications/cancelled", body: "{}" });
+    void recorder.queueMessage({ episodeId: "g", direction: "in", type: "notification", method: "notifications/cancelled", body: "{}" });
     await new Promise((r) => setImmediate(r));
     expect(seen()).toHaveLength(5);
     other.close();
-    recorder.close();
+    await recorder.close();
   });
 
-  it("rejects a second episode with the same id", () => {
+  it("refuses a second episode with the same id alone: the writes committed beside it stay", async () => {
     const recorder = Recorder.open(join(dir, "r.db"));
-    recorder.beginEpisode({ id: "same", transport: "stdio" });
-    expect(() => recorder.beginEpisode({ id: "same", transport: "stdio" })).toThrow(/UNIQUE/);
-    expect(recorder.episodeExists("same")).toBe(true);
-    expect(recorder.episodeExists("other")).toBe(false);
-    recorder.close();
+    await recorder.beginEpisode({ id: "same", transport: "stdio" });
+    const again = recorder.beginEpisode({ id: "same", transport: "stdio" });
+    const beside = recorder.beginEpisode({ id: "beside", transport: "stdio" });
+    await expect(again).rejects.toThrow(/UNIQUE/);
+    await expect(beside).resolves.toBe(true);
+    expect(recorder.failure).toBeNull();
+    expect(await recorder.episodeExists("same")).toBe(true);
+    expect(await recorder.episodeExists("beside")).toBe(true);
+    expect(await recorder.episodeExists("other")).toBe(false);
+    await recorder.close();
   });
 
-  it("marks episodes of dead server processes interrupted, and leaves live ones running", () => {
+  it("marks episodes of dead server processes interrupted, and leaves live ones running", async () => {
     const file = join(dir, "r.db");
     const recorder = Recorder.open(file);
-    recorder.beginEpisode({ id: "mine", transport: "stdio" });
+    await recorder.beginEpisode({ id: "mine", transport: "stdio" });
     const host = recorder.owner.split(":")[0];
     const insert = recorder.db.prepare(`INSERT INTO episodes (id, transport, started_at, owner) VALUES (?, 'http', 1, ?)`);
     insert.run("dead", `${host}:${deadPid()}:1`);
     insert.run("parent-alive", `${host}:${process.ppid}:1`);
     insert.run("other-host", `elsewhere.invalid:${deadPid()}:1`);
     insert.run("my-pid-earlier-run", `${host}:${process.pid}:1`);
+    // Leased: another process may take it over, so it stays running.
+    recorder.db.prepare(`INSERT INTO episodes (id, transport, started_at, owner, lease_owner, lease_until, lease_epoch) VALUES ('dead-leased', 'http', 1, ?, ?, 0, 1)`).run(`${host}:${deadPid()}:1`, `${host}:${deadPid()}:1`);
 
     const second = Recorder.open(file);
-    expect(second.recoverInterrupted()).toBe(2);
+    expect(await second.recoverInterrupted()).toBe(2);
     const status = (id: string) => new Records(second.db).getEpisode(id)?.status;
     expect(status("dead")).toBe("interrupted");
     expect(status("my-pid-earlier-run")).toBe("interrupted");
     expect(status("mine")).toBe("running");
     expect(status("parent-alive")).toBe("running");
     expect(status("other-host")).toBe("running");
-    second.close();
-    recorder.close();
+    expect(status("dead-leased")).toBe("running");
+    await second.close();
+    await recorder.close();
   });
 });
 
 describe("readers", () => {
-  it("pages through a filtered listing without gaps or repeats", () => {
+  it("pages through a filtered listing without gaps or repeats", async () => {
     const recorder = Recorder.open(join(dir, "r.db"));
     const statuses = ["running", "submitted", "closed"] as const;
     for (let i = 0; i < 40; i++) {
       const id = `ep-${String(i).padStart(2, "0")}`;
-      recorder.beginEpisode({ id, envId: i % 2 ? "odd" : "even", taskId: "t", transport: "memory" });
+      void recorder.beginEpisode({ id, envId: i % 2 ? "odd" : "even", taskId: "t", transport: "memory" });
       const status = statuses[i % 3]!;
-      if (status !== "running") recorder.endEpisode(id, { status });
+      if (status !== "running") await recorder.endEpisode(id, { status });
     }
-    recorder.beginEpisode({ id: "catalog-1", kind: "catalog", transport: "http" });
+    await recorder.beginEpisode({ id: "catalog-1", kind: "catalog", transport: "http" });
     const records = new Records(recorder.db);
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 15 }), fc.constantFrom(undefined, "odd", "even"), fc.constantFrom(undefined, "submitted" as const), (limit, envId, status) => {
@@ -196,14 +204,60 @@ describe("readers", () => {
     recorder.close();
   });
 
-  it("opens read-only for viewers and refuses writes", () => {
+  it("opens read-only for viewers and refuses writes", async () => {
     const file = join(dir, "r.db");
     const recorder = Recorder.open(file);
-    recorder.beginEpisode({ id: "x", transport: "stdio" });
+    await recorder.beginEpisode({ id: "x", transport: "stdio" });
     const records = Records.open(file);
     expect(records.getEpisode("x")?.status).toBe("running");
     expect(() => records.db.prepare(`DELETE FROM episodes`).run()).toThrow(/readonly/);
     records.close();
-    recorder.close();
+    await recorder.close();
+  });
+});
+
+describe("leases", () => {
+  const call = (episodeId: string, seq: number, epoch?: number) => ({
+    episodeId, seq, requestId: null, tool: "add", arguments: { n: seq }, output: `${seq}`, isError: false, errorKind: null,
+    solvedFtrl: null, solvedStrict: null, startedAt: seq, latencyMs: 0, assistantMeta: null, ...(epoch !== undefined ? { epoch } : {}),
+  });
+
+  it("hands an episode between two processes' recorders, growing the epoch, and fences the one that lost it", async () => {
+    const file = join(dir, "r.db");
+    const a = Recorder.open(file);
+    const b = Recorder.open(file);
+    // Two processes: the owner is what tells them apart.
+    Object.defineProperty(b, "owner", { value: `${a.owner}-b` });
+    await a.beginEpisode({ id: "ep", transport: "http", leaseUntil: 0 });
+    expect(await a.lease("ep", Date.now() + 60_000)).toMatchObject({ owner: a.owner, epoch: 1 });
+    // Held and live: the other process waits.
+    expect(await b.lease("ep", Date.now() + 60_000)).toBeNull();
+    await a.recordCall(call("ep", 1, 1));
+    await a.release("ep");
+    // Released between calls: the owner takes it back at the same epoch, another at the next one.
+    expect(await b.lease("ep", Date.now() + 60_000)).toMatchObject({ owner: b.owner, epoch: 2 });
+    await expect(a.recordCall(call("ep", 2, 1))).rejects.toThrow(/no longer holds its lease/);
+    await b.recordCall(call("ep", 2, 2));
+    await b.release("ep");
+    expect(await a.lease("ep", Date.now() + 60_000)).toMatchObject({ owner: a.owner, epoch: 3 });
+    expect((await a.recordedCalls("ep")).map((c) => [c.seq, c.output, c.errorKind])).toEqual([[1, "1", null], [2, "2", null]]);
+    expect(await a.loadEpisode("ep")).toMatchObject({ status: "running", callCount: 2, lease: { owner: a.owner, epoch: 3 } });
+    // An expired lease is anyone's.
+    await a.lease("ep", 1);
+    expect(await b.lease("ep", Date.now() + 60_000)).toMatchObject({ owner: b.owner, epoch: 4 });
+    // Ended: nobody's.
+    await b.endEpisode("ep", { status: "closed" });
+    expect(await a.lease("ep", Date.now() + 60_000)).toBeNull();
+    expect(a.failure).toBeNull();
+    await a.close();
+    await b.close();
+  });
+
+  it("gives an episode opened without a lease to no other process", async () => {
+    const recorder = Recorder.open(join(dir, "r.db"));
+    await recorder.beginEpisode({ id: "bound", transport: "http" });
+    expect(await recorder.loadEpisode("bound")).toMatchObject({ lease: null });
+    expect(await recorder.loadEpisode("none")).toBeNull();
+    await recorder.close();
   });
 });
