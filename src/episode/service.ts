@@ -81,9 +81,18 @@ export class EpisodeService {
 
   /** Opens an episode; unknown environments and tasks and taken ids are `LookupError`s with an HTTP status. */
   async open(o: OpenOptions): Promise<EpisodeSession> {
+    if (o.id !== undefined && o.id !== null) await this.checkNewId(o.id);
+    return this.openChecked(o);
+  }
+
+  /**
+   * `open` for an id already checked to be new (the store's key refuses a duplicate at the first
+   * record anyway), without waiting for the store.
+   */
+  openChecked(o: OpenOptions): EpisodeSession {
     const failure = this.recorder.failure;
     if (failure) throw new LookupError(`Service Unavailable: the store failed (${failure.reason}); new episodes are refused until it is writable again`, 503);
-    if (o.id !== undefined && o.id !== null) await this.checkNewId(o.id);
+    if (o.id !== undefined && o.id !== null && !EPISODE_ID.test(o.id)) throw new LookupError(`invalid episode id ${JSON.stringify(o.id)}: use 1-128 of [A-Za-z0-9_.:-]`, 400);
     const { entry, task } = this.registry.resolve(o.env, o.task);
     const id = o.id ?? randomUUID();
     const maxCalls = o.maxCalls ?? this.options.maxCalls;

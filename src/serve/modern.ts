@@ -56,13 +56,16 @@ export interface ModernFace {
   close(): Promise<void>;
 }
 
+/** What a request's URL names: a surface (and its episode), or a new episode to open when the SDK takes the request. */
+type Resolved = { surface: SurfaceDef; episode: EpisodeSession | null } | { open: () => EpisodeSession };
+
 /**
  * The episode a URL names: `?env=&task=&episode=` opens it on first use; `?episode=` alone
  * joins a live one (opened by REST, ORS or an earlier request); no `env` and no episode is the
  * catalog. A modern request has no session, so without an episode id there is nothing to hold
  * state: it gets an error saying how to name one.
  */
-async function resolve(o: ModernOptions, url: URL): Promise<{ surface: SurfaceDef; episode: EpisodeSession | null }> {
+async function resolve(o: ModernOptions, url: URL): Promise<Resolved> {
   const envId = url.searchParams.get("env");
   const taskId = url.searchParams.get("task");
   const id = url.searchParams.get("episode");
@@ -87,8 +90,8 @@ async function resolve(o: ModernOptions, url: URL): Promise<{ surface: SurfaceDe
       if ((envId && envId !== live.env.id) || (taskId && taskId !== live.task.id)) throw new LookupError(`episode "${id}" is of ${live.env.id}/${live.task.id}, not ${envId ?? live.env.id}/${taskId ?? live.task.id}`, 409);
       return { surface: episodeSurface(live), episode: live };
     }
-    const episode = await o.service.open({ env: envId!, task: taskId, id, transport: "http", face: "mcp-2026" });
-    return { surface: episodeSurface(episode), episode };
+    // Opened only once the SDK takes the request (a request it refuses opens nothing): the id is known to be new.
+    return { open: () => o.service.openChecked({ env: envId!, task: taskId, id, transport: "http", face: "mcp-2026" }) };
   } catch (err) {
     if (!(err instanceof LookupError)) throw err;
     return { surface: errorSurface(-32602, err.message), episode: null };
@@ -101,11 +104,25 @@ const claims = (m: unknown): boolean =>
 
 export function modernFace(o: ModernOptions): ModernFace {
   /** Which episode each request resolved to, for recording its messages under it. */
-  const served = new WeakMap<Request, { surface: SurfaceDef; episode: EpisodeSession | null }>();
+  const served = new WeakMap<Request, Resolved>();
   /** Episodes whose client is already recorded (from the first request's envelope). */
   const named = new WeakSet<EpisodeSession>();
   // The episode is resolved (and opened or taken over) before the SDK handles the request: its server factory is synchronous.
-  const factory = (ctx: McpRequestContext) => modernServer(served.get(ctx.requestInfo!)!.surface);
+  const factory = (ctx: McpRequestContext) => {
+    const request = ctx.requestInfo!;
+    let resolved = served.get(request)!;
+    if ("open" in resolved) {
+      try {
+        const episode = resolved.open();
+        resolved = { surface: episodeSurface(episode), episode };
+      } catch (err) {
+        if (!(err instanceof LookupError)) throw err;
+        resolved = { surface: errorSurface(-32602, err.message), episode: null };
+      }
+      served.set(request, resolved);
+    }
+    return modernServer(resolved.surface);
+  };
   const handler = createMcpHandler(factory, { legacy: "reject", responseMode: "auto", maxRequestBodySize: o.maxBodyBytes, onerror: (err) => o.log(`envforge serve: ${MODERN_VERSION}: ${err.message}`) });
   const webRequests = new WeakMap<IncomingMessage, Request>();
   const webRequest = async (req: IncomingMessage, body: unknown): Promise<Request> => {
@@ -131,7 +148,8 @@ export function modernFace(o: ModernOptions): ModernFace {
       served.set(request, resolved);
       const response = await handler.fetch(request, { parsedBody: body });
       const out = await response.text();
-      const episode = resolved.episode;
+      const after = served.get(request)!;
+      const episode = "open" in after ? null : after.episode;
       const episodeId = episode?.id ?? null;
       try {
         // No initialize in this era: the client names itself in every request's envelope.

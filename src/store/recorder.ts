@@ -244,7 +244,11 @@ export class Recorder {
 
   /** Queues a write for the group commit; the promise settles with the commit that carries it (true when it changed a row). */
   private enqueue(op: WriteOp): Promise<boolean> {
-    if (this.failed) return Promise.reject(this.failed);
+    if (this.failed) {
+      const refused = Promise.reject(this.failed);
+      refused.catch(() => undefined);
+      return refused;
+    }
     let pending!: Pending;
     const result = new Promise<boolean>((resolve, reject) => (pending = { op, resolve, reject }));
     // Failures reach waiting callers through the promise or committed(); this keeps an unawaited one quiet.
