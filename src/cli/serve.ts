@@ -73,6 +73,13 @@ function onSignal(handler: (signal: string) => void): () => void {
   return off;
 }
 
+/**
+ * How long a call may hold its episode's lease in a shared store before another process may take
+ * the episode over: past the sandbox's hard stop (4 x its 10 s limit plus 10 s), so a live call is
+ * never overtaken; a process that died mid-call delays that one episode this long.
+ */
+const DEFAULT_LEASE_SECONDS = 60;
+
 /** Tells the operator when the store stops taking records and when it takes them again. */
 export function reportStore(recorder: Recorder, io: Io, command: string): void {
   recorder.onStatus = (failure) =>
@@ -116,6 +123,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       "no-submit-tool": { type: "boolean" },
       insecure: { type: "boolean" },
       mode: { type: "string" },
+      shared: { type: "boolean" },
+      lease: { type: "string" },
       ...BAND_FLAGS,
       otlp: { type: "string" },
     },
@@ -134,6 +143,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   const admin = values.admin === undefined ? { host: HTTP_DEFAULTS.host, port: 0 } : parseListen(values.admin);
   const adminToken = values["admin-token"] ?? (io.env.ENVFORGE_ADMIN_TOKEN || undefined);
   const idleSeconds = positiveInt("idle-timeout", values["idle-timeout"]);
+  if ((values.shared || values.lease !== undefined) && !listen) throw new UsageError("--shared and --lease apply to --http only: a stdio episode belongs to its one client");
+  if (values.lease !== undefined && !values.shared) throw new UsageError("--lease applies with --shared");
+  const leaseSeconds = values.lease === undefined ? DEFAULT_LEASE_SECONDS : Number(values.lease);
+  if (!(Number.isFinite(leaseSeconds) && leaseSeconds > 0)) throw new UsageError(`--lease wants seconds (more than 0), got ${JSON.stringify(values.lease)}`);
   const token = values.token ?? (io.env.ENVFORGE_TOKEN || undefined);
   if (listen) {
     checkExposure("serve", listen.host, token !== undefined, values.insecure === true, io);
@@ -208,6 +221,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(reclaimSeconds !== undefined ? { reclaimIdleMs: reclaimSeconds * 1000 } : {}),
       ...(values["max-body"] !== undefined ? { maxBodyBytes: positiveInt("max-body", values["max-body"])! } : {}),
       ...(idleSeconds !== undefined ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
+      ...(values.shared ? { shared: { leaseMs: leaseSeconds * 1000 } } : {}),
       log: (line) => write(io.stderr, line),
       // The web viewer (src/view) answers at / and below, after any other route; like the reward API it is
       // on the control plane, which an agent never reaches (in training mode too).
@@ -233,6 +247,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 export const serveCommand: Command = {
   usage:
-    `serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool] [--mode eval|train] [--otlp URL] ${BAND_USAGE}`,
+    `serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool] [--mode eval|train] [--shared [--lease SECONDS]] [--otlp URL] ${BAND_USAGE}`,
   run,
 };

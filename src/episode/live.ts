@@ -228,8 +228,10 @@ export class EpisodeSession {
   }
 
   /** Lets a shared episode go from this process without ending it (after its calls in flight): another process, or this one later, takes it up from the store. */
-  dispose(): void {
-    this.queue = this.queue.then(() => this.dropSandbox());
+  dispose(): Promise<void> {
+    const done = this.queue.then(() => this.dropSandbox());
+    this.queue = done;
+    return done;
   }
 
   /** Whether the episode has ended or is ending: no call runs any more. */

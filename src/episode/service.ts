@@ -82,7 +82,16 @@ export class EpisodeService {
   /** Opens an episode; unknown environments and tasks and taken ids are `LookupError`s with an HTTP status. */
   async open(o: OpenOptions): Promise<EpisodeSession> {
     if (o.id !== undefined && o.id !== null) await this.checkNewId(o.id);
-    return this.openChecked(o);
+    const episode = this.openChecked(o);
+    if (o.lazy) return episode;
+    // The episode exists for a client once its row is stored: the answer that names it waits for the commit.
+    try {
+      await this.recorder.committed();
+    } catch (err) {
+      this.live.delete(episode.id);
+      throw err;
+    }
+    return episode;
   }
 
   /**
@@ -205,7 +214,7 @@ export class EpisodeService {
       if (entry.holders !== 0 || entry.lastActive >= cutoff) continue;
       if (entry.episode.shared) {
         this.live.delete(id);
-        entry.episode.dispose();
+        void entry.episode.dispose();
       } else void entry.episode.end("idle_timeout");
     }
   }
@@ -214,9 +223,15 @@ export class EpisodeService {
     return this.live.size;
   }
 
-  /** Ends every live episode (server shutdown). */
+  /** Ends every live episode (server shutdown); shared ones are only let go, for the other processes to continue. */
   async closeAll(status: Exclude<EpisodeStatus, "running"> = "closed"): Promise<void> {
-    await Promise.all([...this.live.values()].map((e) => e.episode.end(status)));
+    await Promise.all(
+      [...this.live.values()].map(async ({ episode }) => {
+        if (!episode.shared) return episode.end(status);
+        this.live.delete(episode.id);
+        await episode.dispose();
+      }),
+    );
   }
 }
 
