@@ -324,6 +324,27 @@ export class EpisodeSession {
 
   /** Rebuilds counts and sub-answers from the record, and drops the sandbox: the next call replays the record into a new one. */
   private async catchUp(): Promise<void> {
+    const calls = await this.recount();
+    this.dropSandbox();
+    this.replay = calls;
+  }
+
+  /**
+   * A shared episode's progress as the store has it (other processes may have run calls since this
+   * one last did), after the calls queued here. The sandbox is left as it is: a call that finds the
+   * lease moved rebuilds it anyway.
+   */
+  async refresh(): Promise<void> {
+    if (!this.options.shared || this.ending) return;
+    const done = this.queue.then(async () => {
+      if (!this.ending) await this.recount();
+    });
+    this.queue = done.catch(() => undefined);
+    await done;
+  }
+
+  /** Counts and sub-answers from the record; returns the recorded calls. */
+  private async recount(): Promise<RecordedCall[]> {
     const calls = await this.options.recorder.recordedCalls(this.id);
     this.ftrl = new EpisodeTracker(this.task.unsolved_set, "ftrl");
     this.strict = new EpisodeTracker(this.task.unsolved_set, "strict");
@@ -334,8 +355,7 @@ export class EpisodeSession {
     }
     this.seq = calls.at(-1)?.seq ?? 0;
     this.begun = true;
-    this.dropSandbox();
-    this.replay = calls;
+    return calls;
   }
 
   /** Frees the sandbox; the next call opens a new one. */

@@ -205,7 +205,9 @@ const digest = (s: string): Buffer => createHash("sha256").update(s).digest();
 /** Starts the HTTP server; resolves once it listens. */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { registry, recorder } = options;
-  const records = new Records(recorder.db);
+  // The readers (reward API, viewer) query SQLite directly; made on first use, so a server on PostgreSQL starts without them.
+  let records: Records | null = null;
+  const readRecords = (): Records => (records ??= new Records(recorder.db));
   const log = options.log ?? (() => undefined);
   const maxBody = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const maxSessions = options.maxSessions ?? DEFAULTS.maxSessions;
@@ -399,7 +401,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       recorder,
       service,
       origin: `http://${req.headers.host ?? ""}`,
-      records,
+      get records() {
+        return readRecords();
+      },
       async readBody() {
         const text = await readBody(req, maxBody);
         if (text === null) throw new HttpError(413, `request body larger than ${maxBody} bytes`);

@@ -82,10 +82,17 @@ export function restRoutes(): Route[] {
       path: `${EPISODES_PATH}/:id`,
       async handler(ctx) {
         const id = ctx.params.id!;
-        const episode = ctx.service.find(id);
-        if (episode) return ctx.sendJson(200, agentProgress(episode));
+        const episode = await episodeErrors(() => ctx.service.get(id)).catch((err: unknown) => {
+          if (err instanceof HttpError && err.status === 410) return null;
+          throw err;
+        });
+        if (episode) {
+          // In a shared store other processes may have run calls since this one last did.
+          await episode.refresh();
+          return ctx.sendJson(200, agentProgress(episode));
+        }
         // Ended: what the agent plane may see of it is its status and score, never a sub-answer.
-        const row = ctx.records.getEpisode(id);
+        const row = await ctx.service.recorder.loadEpisode(id);
         if (!row || row.kind !== "episode") throw new HttpError(404, `no episode "${id}"`);
         ctx.sendJson(200, { episode: row.id, environment: row.envId, task: row.taskId, status: row.status, calls: { made: row.callCount }, score: row.score });
       },

@@ -98,6 +98,8 @@ export interface StoredEpisode {
   callCount: number;
   /** The parsed `meta` column (seed, face, limits), or null. */
   meta: Record<string, unknown> | null;
+  /** The parsed `score` column (set when the episode ended), or null. */
+  score: unknown;
   lease: Lease | null;
 }
 

@@ -64,7 +64,7 @@ export class SqliteBackend implements StoreBackend {
       runningOwners: db.prepare(`SELECT DISTINCT owner FROM episodes WHERE status = 'running'`).pluck(),
       interrupt: db.prepare(`UPDATE episodes SET status = 'interrupted', ended_at = ? WHERE status = 'running' AND owner IS ? AND lease_epoch = 0`),
       load: db.prepare(
-        `SELECT id, kind, env_id, env_sha256, task_id, transport, session_id, status, needed, call_count, meta, lease_owner, lease_until, lease_epoch FROM episodes WHERE id = ?`,
+        `SELECT id, kind, env_id, env_sha256, task_id, transport, session_id, status, needed, call_count, meta, score, lease_owner, lease_until, lease_epoch FROM episodes WHERE id = ?`,
       ),
       calls: db.prepare(`SELECT seq, tool, arguments, output, is_error, error_kind FROM calls WHERE episode_id = ? ORDER BY seq`),
       lease: db.prepare(
@@ -152,6 +152,7 @@ export class SqliteBackend implements StoreBackend {
       needed: r.needed as number | null,
       callCount: r.call_count as number,
       meta: typeof r.meta === "string" ? (JSON.parse(r.meta) as Record<string, unknown>) : null,
+      score: typeof r.score === "string" ? JSON.parse(r.score) : null,
       lease: r.lease_owner === null ? null : { owner: r.lease_owner as string, until: r.lease_until as number, epoch: r.lease_epoch as number },
     };
   }
