@@ -59,38 +59,56 @@ const describeOp = (op: WriteOp): string =>
   : `${op.op} of episode ${op.id}`;
 
 /**
- * The call, its episode's counters and its fence in one statement: `ep` locks the episode row
- * when it exists and (with an epoch) is at that epoch, so a lease changing hands waits for this
- * transaction; a duplicate seq inserts nothing. Neither refusal raises an error, so a batch with
- * one needs no savepoints; `epoch` reports the current epoch for the refusal's message.
+ * A run of calls, their episodes' counters and their fences in one statement, with a result per
+ * call as if they had run one by one: `ep` locks the episodes (in id order, so two commits
+ * cannot deadlock on them) and so makes a lease changing hands wait for this transaction; `ok`
+ * keeps the calls whose epoch matches (or that carry none) and numbers repeats of one seq; the
+ * first of each seq is inserted unless already recorded. No refusal raises an error, so a batch
+ * with one needs no savepoints; `epoch` (null: no such episode) words the refusal.
  */
-const CALL_SQL = `
-  WITH ep AS (
-    SELECT id FROM episodes WHERE id = $1 AND ($15::integer IS NULL OR lease_epoch = $15) FOR UPDATE
+const CALLS_SQL = `
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bytea[], $8::boolean[], $9::text[],
+                         $10::text[], $11::text[], $12::double precision[], $13::double precision[], $14::text[], $15::integer[])
+      WITH ORDINALITY AS t(episode_id, seq, request_id, tool, arguments, output, output_utf16, is_error, error_kind,
+                           solved_ftrl, solved_strict, started_at, latency_ms, assistant_meta, epoch, ord)
+  ), ep AS (
+    SELECT id, lease_epoch FROM episodes WHERE id IN (SELECT episode_id FROM input) ORDER BY id FOR UPDATE
+  ), ok AS (
+    SELECT input.*, row_number() OVER (PARTITION BY input.episode_id, input.seq ORDER BY input.ord) AS nth
+    FROM input JOIN ep ON ep.id = input.episode_id WHERE input.epoch IS NULL OR input.epoch = ep.lease_epoch
   ), ins AS (
     INSERT INTO calls (episode_id, seq, request_id, tool, arguments, output, output_utf16, is_error, error_kind,
                        solved_ftrl, solved_strict, started_at, latency_ms, assistant_meta)
-    SELECT id, $2::integer, $3::text, $4::text, $5::text, $6::text, $7::bytea, $8::boolean, $9::text,
-           $10::text, $11::text, $12::double precision, $13::double precision, $14::text FROM ep
+    SELECT episode_id, seq, request_id, tool, arguments, output, output_utf16, is_error, error_kind,
+           solved_ftrl, solved_strict, started_at, latency_ms, assistant_meta FROM ok WHERE nth = 1 ORDER BY ord
     ON CONFLICT (episode_id, seq) DO NOTHING
-    RETURNING episode_id
+    RETURNING episode_id, seq, solved_ftrl, solved_strict
   ), bump AS (
-    UPDATE episodes SET call_count = call_count + 1,
-      solved_ftrl = solved_ftrl + (CASE WHEN $10::text IS NULL THEN 0 ELSE 1 END),
-      solved_strict = solved_strict + (CASE WHEN $11::text IS NULL THEN 0 ELSE 1 END)
-    WHERE id IN (SELECT episode_id FROM ins)
+    UPDATE episodes SET call_count = call_count + n.calls, solved_ftrl = solved_ftrl + n.ftrl, solved_strict = solved_strict + n.strict
+    FROM (SELECT episode_id, count(*) AS calls, count(solved_ftrl) AS ftrl, count(solved_strict) AS strict FROM ins GROUP BY episode_id) n
+    WHERE episodes.id = n.episode_id
   )
-  SELECT (SELECT count(*) FROM ep)::integer AS found, (SELECT count(*) FROM ins)::integer AS inserted,
-         (SELECT lease_epoch FROM episodes WHERE id = $1) AS epoch`;
+  SELECT ep.lease_epoch AS epoch, ok.ord IS NOT NULL AS unfenced, coalesce(ok.nth = 1 AND ins.seq IS NOT NULL, false) AS inserted
+  FROM input LEFT JOIN ep ON ep.id = input.episode_id LEFT JOIN ok ON ok.ord = input.ord
+    LEFT JOIN ins ON ins.episode_id = input.episode_id AND ins.seq = input.seq
+  ORDER BY input.ord`;
+
+/** A run of messages in one statement; their ids follow their order. */
+const MESSAGES_SQL = `
+  INSERT INTO messages (episode_id, ts, direction, type, method, request_id, latency_ms, body, body_utf16)
+  SELECT episode_id, ts, direction, type, method, request_id, latency_ms, body, body_utf16
+  FROM unnest($1::text[], $2::double precision[], $3::text[], $4::text[], $5::text[], $6::text[], $7::double precision[], $8::text[], $9::bytea[])
+    WITH ORDINALITY AS t(episode_id, ts, direction, type, method, request_id, latency_ms, body, body_utf16, ord)
+  ORDER BY ord`;
 
 const SQL = {
   begin: `INSERT INTO episodes (id, kind, env_id, env_sha256, task_id, transport, session_id, needed, started_at, owner, meta)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
   client: `UPDATE episodes SET client_name = coalesce($2, client_name), client_version = coalesce($3, client_version),
            protocol_version = coalesce($4, protocol_version) WHERE id = $1`,
-  message: `INSERT INTO messages (episode_id, ts, direction, type, method, request_id, latency_ms, body, body_utf16)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-  call: CALL_SQL,
+  messages: MESSAGES_SQL,
+  calls: CALLS_SQL,
   end: `UPDATE episodes SET status = $2, ended_at = $3, final_answer = $4, final_answer_utf16 = $5, final_meta = $6, score = $7
         WHERE id = $1 AND status = 'running'`,
   exists: `SELECT 1 FROM episodes WHERE id = $1`,
@@ -108,6 +126,8 @@ const SQL = {
 } as const;
 
 type Statement = keyof typeof SQL;
+type MessageOp = Extract<WriteOp, { op: "message" }>;
+type CallOp = Extract<WriteOp, { op: "call" }>;
 
 /** A named (prepared once per connection) query. */
 const named = (name: Statement, values: unknown[]): pg.QueryConfig => ({ name: `envforge_${name}`, text: SQL[name], values });
@@ -225,41 +245,71 @@ export class PostgresBackend implements StoreBackend {
     return this.withClient((client) => client.query<R>(named(name, values)));
   }
 
-  /** Sends one op's statement at once (so that ops queued together are pipelined) and resolves with its result. */
-  private apply(client: pg.PoolClient, op: WriteOp): Promise<OpResult> {
+  /**
+   * Sends the statements for `ops` at once (pipelined) and returns a promise of each op's result.
+   * Between two episode-level ops (begin, client, end), the messages go in one statement and the
+   * calls in another: they touch different tables, and the episode rows they need were written
+   * before the run, so this order gives what applying them one by one gives.
+   */
+  private send(client: pg.PoolClient, ops: readonly WriteOp[]): Promise<OpResult>[] {
+    const results: Promise<OpResult>[] = [];
+    let messages: number[] = [];
+    let calls: number[] = [];
+    const spread = (indexes: number[], batch: Promise<OpResult[]>): void => indexes.forEach((i, j) => (results[i] = batch.then((r) => r[j]!)));
+    const flush = (): void => {
+      if (messages.length) spread(messages, this.sendMessages(client, messages.map((i) => ops[i] as MessageOp)));
+      if (calls.length) spread(calls, this.sendCalls(client, calls.map((i) => ops[i] as CallOp)));
+      messages = [];
+      calls = [];
+    };
+    ops.forEach((op, i) => {
+      if (op.op === "message") return void messages.push(i);
+      if (op.op === "call") return void calls.push(i);
+      flush();
+      results[i] = this.sendEpisodeOp(client, op);
+    });
+    flush();
+    return results;
+  }
+
+  private sendEpisodeOp(client: pg.PoolClient, op: Exclude<WriteOp, MessageOp | CallOp>): Promise<OpResult> {
+    const changed = (r: pg.QueryResult): OpResult => ({ changed: (r.rowCount ?? 0) > 0 });
     switch (op.op) {
       case "begin":
         return client
           .query(named("begin", [op.id, op.kind, op.envId, op.envSha256, op.taskId, op.transport, op.sessionId, op.needed, op.startedAt, op.owner, op.meta]))
-          .then(() => ({ changed: true }));
+          .then(changed);
       case "client":
-        return client.query(named("client", [op.id, op.name, op.version, op.protocol])).then((r) => ({ changed: (r.rowCount ?? 0) > 0 }));
-      case "message": {
-        const [body, utf16] = toPgText(op.body);
-        return client
-          .query(named("message", [op.episodeId, op.ts, op.direction, op.type, op.method, op.requestId, op.latencyMs, body, utf16]))
-          .then(() => ({ changed: true }));
-      }
-      case "call": {
-        const [output, utf16] = toPgText(op.output);
-        const values = [op.episodeId, op.seq, op.requestId, op.tool, op.arguments, output, utf16, op.isError, op.errorKind,
-          op.solvedFtrl, op.solvedStrict, op.startedAt, op.latencyMs, op.assistantMeta, op.epoch ?? null];
-        return client.query<{ found: number; inserted: number; epoch: number | null }>(named("call", values)).then(({ rows: [r] }) => {
-          if (r!.epoch === null) return { error: new Error(`${describeOp(op)}: the episode is not recorded`) };
-          if (r!.found === 0) {
-            return { error: new Error(`${describeOp(op)}: the episode's lease is at epoch ${r!.epoch}, not ${op.epoch}; another process took it over`) };
-          }
-          if (r!.inserted === 0) return { error: new Error(`${describeOp(op)}: that call is already recorded`) };
-          return { changed: true };
-        });
-      }
+        return client.query(named("client", [op.id, op.name, op.version, op.protocol])).then(changed);
       case "end": {
         const [answer, utf16] = op.finalAnswer === null ? [null, null] : toPgText(op.finalAnswer);
-        return client
-          .query(named("end", [op.id, op.status, op.endedAt, answer, utf16, op.finalMeta, op.score]))
-          .then((r) => ({ changed: (r.rowCount ?? 0) > 0 }));
+        return client.query(named("end", [op.id, op.status, op.endedAt, answer, utf16, op.finalMeta, op.score])).then(changed);
       }
     }
+  }
+
+  private sendMessages(client: pg.PoolClient, ops: MessageOp[]): Promise<OpResult[]> {
+    const texts = ops.map((m) => toPgText(m.body));
+    const values = [ops.map((m) => m.episodeId), ops.map((m) => m.ts), ops.map((m) => m.direction), ops.map((m) => m.type), ops.map((m) => m.method),
+      ops.map((m) => m.requestId), ops.map((m) => m.latencyMs), texts.map(([t]) => t), texts.map(([, b]) => b)];
+    return client.query(named("messages", values)).then(() => ops.map(() => ({ changed: true })));
+  }
+
+  private sendCalls(client: pg.PoolClient, ops: CallOp[]): Promise<OpResult[]> {
+    const texts = ops.map((c) => toPgText(c.output));
+    const values = [ops.map((c) => c.episodeId), ops.map((c) => c.seq), ops.map((c) => c.requestId), ops.map((c) => c.tool), ops.map((c) => c.arguments),
+      texts.map(([t]) => t), texts.map(([, b]) => b), ops.map((c) => c.isError), ops.map((c) => c.errorKind), ops.map((c) => c.solvedFtrl),
+      ops.map((c) => c.solvedStrict), ops.map((c) => c.startedAt), ops.map((c) => c.latencyMs), ops.map((c) => c.assistantMeta), ops.map((c) => c.epoch ?? null)];
+    type Row = { epoch: number | null; unfenced: boolean; inserted: boolean };
+    return client.query<Row>(named("calls", values)).then(({ rows }) =>
+      rows.map((r, i): OpResult => {
+        const op = ops[i]!;
+        if (r.epoch === null) return { error: new Error(`${describeOp(op)}: the episode is not recorded`) };
+        if (!r.unfenced) return { error: new Error(`${describeOp(op)}: the episode's lease is at epoch ${r.epoch}, not ${op.epoch}; another process took it over`) };
+        if (!r.inserted) return { error: new Error(`${describeOp(op)}: that call is already recorded`) };
+        return { changed: true };
+      }),
+    );
   }
 
   /**
@@ -269,28 +319,31 @@ export class PostgresBackend implements StoreBackend {
    */
   private async pipelined(client: pg.PoolClient, ops: readonly WriteOp[]): Promise<OpResult[] | null> {
     const begin = client.query("BEGIN");
-    const applied = ops.map((op) => this.apply(client, op));
+    const applied = this.send(client, ops);
     const commit = client.query("COMMIT");
     const [b, c, ...each] = await Promise.allSettled([begin, commit, ...applied]);
     if (b!.status === "rejected") throw b.reason;
-    const failures = each.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
-    const fatal = failures.find((err) => !isOpError(err) && (err as { code?: string }).code !== "25P02");
-    if (fatal !== undefined) throw fatal;
-    if (failures.length > 0) return null;
+    // The server runs the pipeline in order, so the first failure is the cause; those after it
+    // only follow from the aborted transaction (25P02, or a statement whose Parse it refused).
+    const failure = each.find((r) => r.status === "rejected");
+    if (failure) {
+      if (isOpError(failure.reason)) return null;
+      throw failure.reason;
+    }
     if (c!.status === "rejected") throw c.reason;
     if (c!.value.command !== "COMMIT") throw new Error("the transaction was rolled back");
     return each.map((r) => (r as PromiseFulfilledResult<OpResult>).value);
   }
 
-  /** The batch again, each op inside its own savepoint (pipelined with it), so a failing op is rolled back alone. */
+  /** The batch again, each op alone inside its own savepoint (pipelined with it), so a failing op is rolled back alone. */
   private async isolated(client: pg.PoolClient, ops: readonly WriteOp[]): Promise<OpResult[]> {
     await client.query("BEGIN");
     const results: OpResult[] = [];
     for (const op of ops) {
       const savepoint = client.query("SAVEPOINT op");
-      const applied = this.apply(client, op);
+      const [applied] = this.send(client, [op]);
       const release = client.query("RELEASE SAVEPOINT op");
-      const [s, a, r] = await Promise.allSettled([savepoint, applied, release]);
+      const [s, a, r] = await Promise.allSettled([savepoint, applied!, release]);
       if (s!.status === "rejected") throw s.reason;
       if (a!.status === "fulfilled" && r!.status === "fulfilled") {
         results.push(a.value);

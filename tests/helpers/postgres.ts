@@ -38,8 +38,9 @@ const PASSWORD = "envforge-test";
  * `createPostgresUser` runs it as a `postgres` user (created if missing) that owns the data
  * directory; the directory is a fresh `mkdtemp` under the world-traversable tmpdir, so that user
  * can reach it. It listens on 127.0.0.1 only, with no Unix socket (parallel servers share none).
+ * Unless `durable`, it runs with fsync off.
  */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<TestPostgres> {
   const dir = await mkdtemp(join(tmpdir(), "envforge-pg-"));
   const port = await freePort();
   const log: string[] = [];
@@ -50,8 +51,8 @@ export async function startPostgres(): Promise<TestPostgres> {
     password: PASSWORD,
     persistent: true,
     createPostgresUser: true,
-    // Tests need no durability across power loss; fsync per commit only slows them.
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off"],
+    // Tests need no durability across power loss and fsync only slows them; a benchmark asks for it (`durable`).
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", ...(options.durable ? [] : ["-c", "fsync=off"])],
     onLog: (message: string) => void log.push(message),
     onError: (message: unknown) => void log.push(String(message)),
   });

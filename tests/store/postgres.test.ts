@@ -165,6 +165,25 @@ describe("PostgresBackend: commit", () => {
     expect((await store.loadEpisode("c2"))!.callCount).toBe(1);
   });
 
+  it("gives each op of a mixed batch the result it would get alone (runs of messages and calls share a statement)", async () => {
+    await store.commit([begin("m1"), begin("m2")]);
+    expect(await store.lease("m2", "A", 0, 10)).toEqual({ owner: "A", until: 10, epoch: 1 });
+    const ops: WriteOp[] = [
+      message("m1", "first"), call("m1", 1), call("m2", 1, "fenced", { epoch: 0 }), message("m2", "second"), call("m2", 1, "current", { epoch: 1 }),
+      call("ghost", 1), call("m1", 2), call("m1", 2, "repeat"), { ...message("m1", "third"), method: "nul\u0000method" } as WriteOp,
+      { op: "client", id: "m1", name: "agent", version: null, protocol: null }, message("m1", "fourth"), call("m1", 3),
+    ];
+    const results = await store.commit(ops);
+    expect(results.map((r) => ("error" in r ? r.error.message.replace(/:.*/s, "") : r.changed))).toEqual([
+      true, true, "call 1 of episode m2", true, true, "call 1 of episode ghost", true, "call 2 of episode m1", "message of episode m1", true, true, true,
+    ]);
+    expect((await store.recordedCalls("m1")).map((c) => c.output)).toEqual(["out 1", "out 2", "out 3"]);
+    expect((await store.recordedCalls("m2")).map((c) => c.output)).toEqual(["current"]);
+    expect([(await store.loadEpisode("m1"))!.callCount, (await store.loadEpisode("m2"))!.callCount]).toEqual([3, 1]);
+    const bodies = await withPg(url, async (c) => (await c.query<{ body: string }>(`SELECT body FROM messages WHERE episode_id IN ('m1', 'm2') ORDER BY id`)).rows);
+    expect(bodies.map((r) => r.body)).toEqual(["first", "second", "fourth"]);
+  });
+
   it("refuses a call for an episode that is not recorded", async () => {
     const [result] = await store.commit([call("nowhere", 1)]);
     expect((result as { error: Error }).error.message).toBe("call 1 of episode nowhere: the episode is not recorded");
