@@ -198,9 +198,11 @@ describe("PostgresBackend: commit", () => {
 });
 
 describe("PostgresBackend: leases, owners and interruption", () => {
+  let url: string;
   let store: PostgresBackend;
   beforeAll(async () => {
-    store = await PostgresBackend.open(await freshDb());
+    url = await freshDb();
+    store = await PostgresBackend.open(url);
   });
   afterAll(async () => store?.close());
 
@@ -225,6 +227,33 @@ describe("PostgresBackend: leases, owners and interruption", () => {
     await store.release("l1", "B");
     expect((await store.loadEpisode("l1"))!.lease).toBeNull();
     expect(await store.lease("l1", "A", 3500, 5000)).toEqual({ owner: "A", until: 5000, epoch: 3 });
+  });
+
+  it("grants a contested lease to exactly one of two processes", async () => {
+    const other = await PostgresBackend.open(url);
+    try {
+      await store.commit([begin("race")]);
+      const granted = await Promise.all([store.lease("race", "A", 1000, 2000), other.lease("race", "B", 1000, 2000)]);
+      expect(granted.filter((g) => g !== null)).toHaveLength(1);
+      expect((await store.loadEpisode("race"))!.lease).toEqual({ ...granted.find((g) => g !== null), epoch: 1 });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("commits calls of the same episodes from two processes at once, in opposite orders, without losing any", async () => {
+    const other = await PostgresBackend.open(url);
+    try {
+      const ids = ["x1", "x2", "x3", "x4"];
+      await store.commit(ids.map((id) => begin(id)));
+      const batch = (order: string[], from: number): WriteOp[] => order.flatMap((id) => [call(id, from), call(id, from + 1)]);
+      const rounds = Array.from({ length: 10 }, (_, r) => [store.commit(batch(ids, r * 4 + 1)), other.commit(batch([...ids].reverse(), r * 4 + 3))]);
+      const results = (await Promise.all(rounds.flat())).flat();
+      expect(results.every((r) => "changed" in r && r.changed)).toBe(true);
+      for (const id of ids) expect((await store.loadEpisode(id))!.callCount).toBe(40);
+    } finally {
+      await other.close();
+    }
   });
 
   it("grants no lease on an ended or unknown episode", async () => {
