@@ -12,6 +12,8 @@ export interface PostgresOptions {
   poolSize?: number;
   /** How long connecting may take before the store counts as failed, in ms (default 5000). */
   connectTimeoutMs?: number;
+  /** How long a write waits for another transaction's row lock before its commit fails, in ms (default 5000, as SQLite's busy timeout). */
+  lockTimeoutMs?: number;
   /** How long `probe` waits for another transaction's row lock, in ms (default 200). */
   probeLockTimeoutMs?: number;
 }
@@ -202,6 +204,9 @@ export class PostgresBackend implements StoreBackend {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       application_name: "envforge",
       pipeline: true,
+      lock_timeout: options.lockTimeoutMs ?? 5000,
+      // A server that vanished without closing the connection (a partition) is noticed, not waited on forever.
+      keepAlive: true,
     });
     // An idle connection the server dropped (a restart): the pool discards it and the next use reconnects.
     pool.on("error", () => undefined);

@@ -283,7 +283,7 @@ describe("PostgresBackend: leases, owners and interruption", () => {
   });
 });
 
-describe("PostgresBackend: a server going away", () => {
+describe("PostgresBackend: a server going away or a lock held", () => {
   it("fails probe and commit with an error naming the URL while the server is down, and works again after a restart", async () => {
     const url = await freshDb();
     const store = await PostgresBackend.open(url, { connectTimeoutMs: 2000 });
@@ -302,6 +302,25 @@ describe("PostgresBackend: a server going away", () => {
       await store.probe();
       expect(await store.commit([begin("up")])).toEqual([{ changed: true }]);
       expect(await store.episodeExists("down")).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("fails a commit that waits longer than the lock timeout for another transaction's row, and commits once it is gone", async () => {
+    const url = await freshDb();
+    const store = await PostgresBackend.open(url, { lockTimeoutMs: 50 });
+    try {
+      await store.commit([begin("held")]);
+      await withPg(url, async (c) => {
+        await c.query("BEGIN");
+        await c.query("SELECT 1 FROM episodes WHERE id = 'held' FOR UPDATE");
+        const err = await store.commit([call("held", 1)]).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(StoreError);
+        expect((err as StoreError).reason).toMatch(/lock timeout/);
+        await c.query("ROLLBACK");
+      });
+      expect(await store.commit([call("held", 1)])).toEqual([{ changed: true }]);
     } finally {
       await store.close();
     }
