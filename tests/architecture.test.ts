@@ -51,8 +51,8 @@ describe("architecture", () => {
     expect(violations).toEqual([]);
   });
 
-  it("keeps SQLite inside src/store", () => {
-    const users = files.filter((f) => /["']better-sqlite3["']/.test(readFileSync(f, "utf8"))).map((f) => layerOf(f));
+  it("keeps SQLite and PostgreSQL inside src/store", () => {
+    const users = files.filter((f) => /["'](better-sqlite3|pg)["']/.test(readFileSync(f, "utf8"))).map((f) => layerOf(f));
     expect([...new Set(users)].filter((l) => l !== "store")).toEqual([]);
   });
 
