@@ -5,7 +5,7 @@ import { DatabaseOpenError, openDb, type Db } from "./db.ts";
 import { reasonOf, StoreError } from "./failure.ts";
 import { PG_MIGRATIONS } from "./migrations-pg.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
-import { exactText } from "./recorder.ts";
+import { exactText } from "./sqlite.ts";
 
 export interface PostgresOptions {
   /** Connections in the pool (default 4): commits run on one each, so this bounds concurrent commits. */
@@ -105,8 +105,8 @@ const MESSAGES_SQL = `
   ORDER BY ord`;
 
 const SQL = {
-  begin: `INSERT INTO episodes (id, kind, env_id, env_sha256, task_id, transport, session_id, needed, started_at, owner, meta)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+  begin: `INSERT INTO episodes (id, kind, env_id, env_sha256, task_id, transport, session_id, needed, started_at, owner, meta, lease_owner, lease_until, lease_epoch)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
   client: `UPDATE episodes SET client_name = coalesce($2, client_name), client_version = coalesce($3, client_version),
            protocol_version = coalesce($4, protocol_version) WHERE id = $1`,
   messages: MESSAGES_SQL,
@@ -115,16 +115,16 @@ const SQL = {
         WHERE id = $1 AND status = 'running'`,
   exists: `SELECT 1 FROM episodes WHERE id = $1`,
   runningOwners: `SELECT DISTINCT owner FROM episodes WHERE status = 'running'`,
-  interrupt: `UPDATE episodes SET status = 'interrupted', ended_at = $2 WHERE status = 'running' AND owner IS NOT DISTINCT FROM $1`,
-  loadEpisode: `SELECT id, kind, env_id, env_sha256, task_id, transport, session_id, status, needed, call_count, meta,
+  interrupt: `UPDATE episodes SET status = 'interrupted', ended_at = $2 WHERE status = 'running' AND owner IS NOT DISTINCT FROM $1 AND lease_epoch = 0`,
+  loadEpisode: `SELECT id, kind, env_id, env_sha256, task_id, transport, session_id, status, needed, call_count, meta, score,
                 lease_owner, lease_until, lease_epoch FROM episodes WHERE id = $1`,
-  recordedCalls: `SELECT seq, tool, arguments, output, output_utf16, is_error FROM calls WHERE episode_id = $1 ORDER BY seq`,
-  // The epoch grows whenever the owner changes (a released lease has none), so a process that lost it is fenced.
+  recordedCalls: `SELECT seq, tool, arguments, output, output_utf16, is_error, error_kind FROM calls WHERE episode_id = $1 ORDER BY seq`,
+  // The epoch grows whenever the owner changes, so a process that lost it is fenced; a released lease keeps its owner (see StoreBackend.release).
   lease: `UPDATE episodes SET lease_epoch = lease_epoch + (CASE WHEN lease_owner IS DISTINCT FROM $2 THEN 1 ELSE 0 END),
           lease_owner = $2, lease_until = $4
           WHERE id = $1 AND status = 'running' AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3)
           RETURNING lease_owner, lease_until, lease_epoch`,
-  release: `UPDATE episodes SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2`,
+  release: `UPDATE episodes SET lease_until = 0 WHERE id = $1 AND lease_owner = $2`,
 } as const;
 
 type Statement = keyof typeof SQL;
@@ -176,6 +176,7 @@ interface EpisodeRowPg {
   needed: number | null;
   call_count: number;
   meta: string | null;
+  score: string | null;
   lease_owner: string | null;
   lease_until: number | null;
   lease_epoch: number;
@@ -282,7 +283,8 @@ export class PostgresBackend implements StoreBackend {
     switch (op.op) {
       case "begin":
         return client
-          .query(named("begin", [op.id, op.kind, op.envId, op.envSha256, op.taskId, op.transport, op.sessionId, op.needed, op.startedAt, op.owner, op.meta]))
+          .query(named("begin", [op.id, op.kind, op.envId, op.envSha256, op.taskId, op.transport, op.sessionId, op.needed, op.startedAt, op.owner, op.meta,
+            ...(op.leaseUntil !== undefined ? [op.owner, op.leaseUntil, 1] : [null, null, 0])]))
           .then(changed);
       case "client":
         return client.query(named("client", [op.id, op.name, op.version, op.protocol])).then(changed);
@@ -406,18 +408,20 @@ export class PostgresBackend implements StoreBackend {
       needed: row.needed,
       callCount: row.call_count,
       meta: row.meta === null ? null : (JSON.parse(row.meta) as Record<string, unknown>),
+      score: row.score === null ? null : (JSON.parse(row.score) as unknown),
       lease: row.lease_owner === null ? null : { owner: row.lease_owner, until: row.lease_until!, epoch: row.lease_epoch },
     };
   }
 
   async recordedCalls(episodeId: string): Promise<RecordedCall[]> {
-    type Row = { seq: number; tool: string; arguments: string; output: string; output_utf16: Buffer | null; is_error: boolean };
+    type Row = { seq: number; tool: string; arguments: string; output: string; output_utf16: Buffer | null; is_error: boolean; error_kind: string | null };
     return (await this.query<Row>("recordedCalls", [episodeId])).rows.map((r) => ({
       seq: r.seq,
       tool: r.tool,
       arguments: JSON.parse(r.arguments) as Record<string, unknown>,
       output: fromPgText(r.output, r.output_utf16),
       isError: r.is_error,
+      errorKind: r.error_kind,
     }));
   }
 

@@ -9,7 +9,7 @@ import { PG_MIGRATIONS } from "../../src/store/migrations-pg.ts";
 import { SCHEMA_VERSION } from "../../src/store/migrations.ts";
 import { fromPgText, PostgresBackend, snapshotToSqlite, toPgText, withoutPassword } from "../../src/store/postgres.ts";
 import { Records } from "../../src/store/reader.ts";
-import { exactText } from "../../src/store/recorder.ts";
+import { exactText } from "../../src/store/sqlite.ts";
 import { startPostgres, type TestPostgres } from "../helpers/postgres.ts";
 
 let server: TestPostgres;
@@ -161,7 +161,7 @@ describe("PostgresBackend: commit", () => {
       true, "begin of episode c2", "call 1 of episode c2", true, true, true,
     ]);
     expect(((results[1] as { error: Error }).error.cause as { code: string }).code).toBe("23505");
-    expect(await store.recordedCalls("c2")).toEqual([{ seq: 2, tool: "lookup", arguments: { q: 2 }, output: "kept too", isError: false }]);
+    expect(await store.recordedCalls("c2")).toEqual([{ seq: 2, tool: "lookup", arguments: { q: 2 }, output: "kept too", isError: false, errorKind: null }]);
     expect((await store.loadEpisode("c2"))!.callCount).toBe(1);
   });
 
@@ -224,8 +224,11 @@ describe("PostgresBackend: leases, owners and interruption", () => {
 
     await store.release("l1", "A");
     expect((await store.loadEpisode("l1"))!.lease?.owner).toBe("B");
+    // Released between calls: expired but still B's, so B takes it back at the same epoch and anyone else at the next.
     await store.release("l1", "B");
-    expect((await store.loadEpisode("l1"))!.lease).toBeNull();
+    expect((await store.loadEpisode("l1"))!.lease).toEqual({ owner: "B", until: 0, epoch: 2 });
+    expect(await store.lease("l1", "B", 3200, 3400)).toEqual({ owner: "B", until: 3400, epoch: 2 });
+    await store.release("l1", "B");
     expect(await store.lease("l1", "A", 3500, 5000)).toEqual({ owner: "A", until: 5000, epoch: 3 });
   });
 
@@ -263,11 +266,13 @@ describe("PostgresBackend: leases, owners and interruption", () => {
   });
 
   it("lists the owners of running episodes and interrupts one owner's", async () => {
-    await store.commit([begin("o1", "X"), begin("o2", "X"), begin("o3", "Y"), begin("o4", "Z"), end("o4")]);
+    // o5 is leased: another process may take it over, so it is not interrupted.
+    await store.commit([begin("o1", "X"), begin("o2", "X"), begin("o3", "Y"), begin("o4", "Z"), end("o4"), { ...begin("o5", "X"), leaseUntil: 0 } as WriteOp]);
     expect((await store.runningOwners()).filter((o) => o !== "host:1:1").sort()).toEqual(["X", "Y"]);
     expect(await store.interrupt("X", 5000)).toBe(2);
     expect(await store.interrupt(null, 5000)).toBe(0);
-    expect((await store.runningOwners()).filter((o) => o !== "host:1:1")).toEqual(["Y"]);
+    expect((await store.runningOwners()).filter((o) => o !== "host:1:1").sort()).toEqual(["X", "Y"]);
+    expect((await store.loadEpisode("o5"))!.status).toBe("running");
     expect((await store.loadEpisode("o1"))!.status).toBe("interrupted");
     expect(await store.episodeExists("o1")).toBe(true);
     expect(await store.episodeExists("o9")).toBe(false);
@@ -277,7 +282,7 @@ describe("PostgresBackend: leases, owners and interruption", () => {
     await store.commit([begin("t1"), call("t1", 1)]);
     expect(await store.loadEpisode("t1")).toEqual({
       id: "t1", kind: "episode", envId: "env", envSha256: "ab12", taskId: "t1", transport: "http", sessionId: null,
-      status: "running", needed: 2, callCount: 1, meta: { seed: 7 }, lease: null,
+      status: "running", needed: 2, callCount: 1, meta: { seed: 7 }, score: null, lease: null,
     });
     expect(await store.loadEpisode("t9")).toBeNull();
   });
