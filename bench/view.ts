@@ -28,7 +28,7 @@ try {
   const file = join(dir, "view.db");
   const recorder = Recorder.open(file);
   let t = performance.now();
-  writeSynthetic(recorder, { episodes: EPISODES, envIds: ENVS, seed: 3 });
+  await writeSynthetic(recorder, { episodes: EPISODES, envIds: ENVS, seed: 3 });
   console.log(`view: wrote ${EPISODES.toLocaleString("en-US")} episodes through the recorder in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   recorder.close();
 

@@ -4,21 +4,21 @@ import { parseArgs } from "node:util";
 import { SingleBar } from "cli-progress";
 import { EXPORT_FORMATS, exportRecords, type ExportFormat, type ExportProgress } from "../export/index.ts";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
-import { Records } from "../store/index.ts";
+import { openRecords, type Records } from "../store/index.ts";
 import { plural, RewardMode, size, type Environment } from "../schema/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
 import { applyBand, BAND_FLAGS, BAND_USAGE } from "./band.ts";
-import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
+import { dbLocation, PACKAGE_ENVIRONMENTS, shownDb } from "./serve.ts";
 
 /** The database and environments that reading commands (export, score --db) share. */
 export async function openRecorded(values: { db?: string | undefined; dir?: string | undefined }, io: Io, command: string): Promise<{ records: Records; environments: Environment[]; dbFile: string }> {
   const dir = values.dir ? resolve(io.cwd, values.dir) : PACKAGE_ENVIRONMENTS;
   const loaded = await loadEnvironments([dir]);
   for (const p of loaded.problems) write(io.stderr, `envforge ${command}: skipping ${formatProblem(p)}`);
-  const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
-  const records = Records.open(dbFile);
-  return { records, environments: loaded.environments.map((e) => e.env), dbFile };
+  const location = dbLocation(values.db, io);
+  const records = await openRecords(location);
+  return { records, environments: loaded.environments.map((e) => e.env), dbFile: shownDb(location) };
 }
 
 export const rewardMode = (value: string | undefined): RewardMode => {

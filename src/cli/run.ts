@@ -3,12 +3,12 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
-import { Recorder } from "../store/index.ts";
+import { openRecorder } from "../store/index.ts";
 import { calibrationPath, DEFAULT_MAX_TURNS, llmFactory, oracleFactory, randomFactory, readCalibration, runCurriculum, runRollouts, type CurriculumOptions, type PolicyFactory, type RolloutResult, type Target } from "../run/index.ts";
 import { applyBand, BAND_FLAGS, BAND_USAGE } from "./band.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
-import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
+import { dbLocation, PACKAGE_ENVIRONMENTS, shownDb } from "./serve.ts";
 import { plural } from "../schema/index.ts";
 
 export function count(name: string, value: string | undefined, min = 1): number | undefined {
@@ -120,8 +120,9 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (unknown.length > 0) throw new UsageError(`no environment ${unknown.map((u) => JSON.stringify(u)).join(", ")} in ${dir}`);
 
   // In process the database is ours; against a server it is the server's, opened only when named (to resume and mark failures).
-  const dbFile = values.db ? resolve(io.cwd, values.db) : values.url ? null : defaultDb(io.env);
-  const recorder = dbFile ? Recorder.open(dbFile) : null;
+  const location = values.db !== undefined || !values.url ? dbLocation(values.db, io) : null;
+  const dbFile = location === null ? null : shownDb(location);
+  const recorder = location === null ? null : await openRecorder(location);
   if (!values.url && values.token) throw new UsageError("--token applies to --url only");
   const target: Target = values.url
     ? { kind: "http", url: values.url, ...(values.token ? { token: values.token } : {}), ...(recorder ? { recorder } : {}) }

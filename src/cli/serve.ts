@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { configureSandboxPool } from "../runtime/index.ts";
-import { Recorder, Records } from "../store/index.ts";
+import { isDatabaseUrl, openRecorder, Records, withoutPassword, type Recorder } from "../store/index.ts";
 import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, SERVE_MODES, startHttpServer, otlpTracer, SERVER_VERSION, SUBMIT_TOOL, submitClash, type ServeMode } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
 import type { Environment } from "../schema/index.ts";
@@ -24,6 +24,12 @@ export const PACKAGE_ENVIRONMENTS = fileURLToPath(new URL("../../environments/",
  * and one fixed file lets `envforge score --db` find every client's episodes.
  */
 export const defaultDb = (env: NodeJS.ProcessEnv): string => env.ENVFORGE_DB || join(homedir(), ".envforge", "envforge.db");
+
+/** Where --db points: a PostgreSQL URL as given, a file resolved against the working folder, or the default file. */
+export const dbLocation = (db: string | undefined, io: Io): string => (db === undefined ? defaultDb(io.env) : isDatabaseUrl(db) ? db : resolve(io.cwd, db));
+
+/** A store location as messages show it: a URL without its password. */
+export const shownDb = (location: string): string => (isDatabaseUrl(location) ? withoutPassword(location) : location);
 
 /** `8765`, `:8765`, `0.0.0.0:8765`, `[::1]:8765` -> host and port. */
 export function parseListen(value: string): { host: string; port: number } {
@@ -144,7 +150,7 @@ async function run(argv: string[], io: Io): Promise<number> {
   const adminToken = values["admin-token"] ?? (io.env.ENVFORGE_ADMIN_TOKEN || undefined);
   const idleSeconds = positiveInt("idle-timeout", values["idle-timeout"]);
   if ((values.shared || values.lease !== undefined) && !listen) throw new UsageError("--shared and --lease apply to --http only: a stdio episode belongs to its one client");
-  if (values.lease !== undefined && !values.shared) throw new UsageError("--lease applies with --shared");
+  if (values.lease !== undefined && !values.shared && !(values.db !== undefined && isDatabaseUrl(values.db))) throw new UsageError("--lease applies with --shared (or --db postgres://...)");
   const leaseSeconds = values.lease === undefined ? DEFAULT_LEASE_SECONDS : Number(values.lease);
   if (!(Number.isFinite(leaseSeconds) && leaseSeconds > 0)) throw new UsageError(`--lease wants seconds (more than 0), got ${JSON.stringify(values.lease)}`);
   const token = values.token ?? (io.env.ENVFORGE_TOKEN || undefined);
@@ -168,8 +174,10 @@ async function run(argv: string[], io: Io): Promise<number> {
   if (!listen && !values.env && (values.task || values.episode)) throw new UsageError("--task and --episode need --env ID: the environment of the episode");
   if (episode && !values["no-submit-tool"] && episode.entry.env.tools.some((t) => t.name === SUBMIT_TOOL)) throw new UsageError(submitClash(episode.entry.env.id));
 
-  const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
-  const recorder = Recorder.open(dbFile, { synchronous: sync });
+  const location = dbLocation(values.db, io);
+  const onPostgres = isDatabaseUrl(location);
+  const dbFile = shownDb(location);
+  const recorder = await openRecorder(location, { synchronous: sync });
   reportStore(recorder, io, "serve");
   const interrupted = await recorder.recoverInterrupted();
   if (interrupted > 0) write(io.stderr, `envforge serve: marked ${plural(interrupted, "episode")} of stopped servers as interrupted in ${dbFile}`);
@@ -221,11 +229,13 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(reclaimSeconds !== undefined ? { reclaimIdleMs: reclaimSeconds * 1000 } : {}),
       ...(values["max-body"] !== undefined ? { maxBodyBytes: positiveInt("max-body", values["max-body"])! } : {}),
       ...(idleSeconds !== undefined ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
-      ...(values.shared ? { shared: { leaseMs: leaseSeconds * 1000 } } : {}),
+      // Several servers on one PostgreSQL are the reason to use it: its episodes are always shared.
+      ...(values.shared || onPostgres ? { shared: { leaseMs: leaseSeconds * 1000 } } : {}),
       log: (line) => write(io.stderr, line),
       // The web viewer (src/view) answers at / and below, after any other route; like the reward API it is
       // on the control plane, which an agent never reaches (in training mode too).
-      routes: [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }), adminToken ? { token: adminToken } : {})],
+      // On PostgreSQL they read through a snapshot instead: `envforge view|score|export --db URL`.
+      routes: onPostgres ? [] : [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }), adminToken ? { token: adminToken } : {})],
     });
     const example = registry.list()[0]!.env;
     write(io.stdout, `envforge serve: listening on ${server.url}`);
@@ -233,7 +243,8 @@ async function run(argv: string[], io: Io): Promise<number> {
     if (mode === "train") write(io.stdout, "  training mode: no progress counts or score on the agent plane");
     write(io.stdout, `  episode:  ${server.url}?env=${example.id}&task=${example.tasks[0]!.id}`);
     write(io.stdout, `  REST:     ${server.origin}/v1/episodes    ORS: ${server.origin}/list_environments`);
-    write(io.stdout, `  viewer:   ${server.adminOrigin}/ (control plane, with the reward API: never give it to an agent)`);
+    if (onPostgres) write(io.stdout, `  viewer:   envforge view --db ${dbFile} (a snapshot of the shared store)`);
+    else write(io.stdout, `  viewer:   ${server.adminOrigin}/ (control plane, with the reward API: never give it to an agent)`);
     write(io.stdout, `  ${plural(registry.size, "environment")} from ${dir}; recording to ${dbFile}`);
     const signal = await new Promise<string>((resolve) => onSignal(resolve));
     write(io.stderr, `envforge serve: ${signal}, closing ${plural(server.sessionCount(), "session")}`);

@@ -3,12 +3,12 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { formatProblem, loadEnvironments } from "../load/index.ts";
-import { openDb, Records } from "../store/index.ts";
+import { isDatabaseUrl, openRecords } from "../store/index.ts";
 import { startViewServer, Viewer } from "../view/index.ts";
 import type { Command } from "./command.ts";
 import { UsageError, write, type Io } from "./io.ts";
 import { checkExposure } from "./exposure.ts";
-import { defaultDb, PACKAGE_ENVIRONMENTS } from "./serve.ts";
+import { dbLocation, PACKAGE_ENVIRONMENTS, shownDb } from "./serve.ts";
 import { plural } from "../schema/index.ts";
 
 export const VIEW_DEFAULT_PORT = 8766;
@@ -36,8 +36,9 @@ async function run(argv: string[], io: Io): Promise<number> {
   });
   const token = values.token ?? (io.env.ENVFORGE_TOKEN || undefined);
   checkExposure("view", values.host ?? "127.0.0.1", token !== undefined, values.insecure === true, io);
-  const dbFile = values.db ? resolve(io.cwd, values.db) : defaultDb(io.env);
-  if (!existsSync(dbFile)) throw new UsageError(`no database at ${dbFile}; record one with envforge serve or envforge run (--db FILE)`);
+  const location = dbLocation(values.db, io);
+  const dbFile = shownDb(location);
+  if (!isDatabaseUrl(location) && !existsSync(location)) throw new UsageError(`no database at ${dbFile}; record one with envforge serve or envforge run (--db FILE)`);
   const pollMs = values["poll-ms"] === undefined ? undefined : Number(values["poll-ms"]);
   if (pollMs !== undefined && !(Number.isInteger(pollMs) && pollMs >= 10)) throw new UsageError(`--poll-ms wants a whole number of at least 10, got ${JSON.stringify(values["poll-ms"])}`);
 
@@ -46,7 +47,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   for (const p of report.problems) write(io.stderr, `envforge view: skipping ${formatProblem(p)}`);
 
   // Read-write only so that an older database gets the viewer's indexes (a migration); the viewer itself never writes.
-  const records = new Records(openDb(dbFile));
+  // PostgreSQL is shown as one snapshot taken now (restart the viewer to see newer episodes).
+  const records = await openRecords(location, { live: true });
   const viewer = new Viewer({ records, environments: report.environments.map((e) => e.env), ...(pollMs !== undefined ? { pollMs } : {}), log: (line) => write(io.stderr, line) });
   try {
     const server = await startViewServer({

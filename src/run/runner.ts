@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { Records, type Recorder } from "../store/index.ts";
+import type { Recorder } from "../store/index.ts";
 import { parseOpenAIMessage, structuredCallReading } from "../score/index.ts";
 import { EnvironmentRegistry, openInProcessEpisode, SUBMIT_TOOL } from "../serve/index.ts";
 import {
@@ -275,7 +275,6 @@ export async function runRollouts(options: RunOptions): Promise<RunSummary> {
   const agent = options.policy.label;
   const registry = target.kind === "memory" ? new EnvironmentRegistry(options.environments.map((env) => ({ env }))) : null;
   const recorder = target.kind === "memory" ? target.recorder : (target.recorder ?? null);
-  const records = recorder ? new Records(recorder.db) : null;
   if (target.kind === "memory") await target.recorder.recoverInterrupted();
 
   const jobs = tasks.flatMap(({ env, task }) => Array.from({ length: n }, (_, i) => ({ env, task, k: (options.kStart ?? 0) + i })));
@@ -286,10 +285,10 @@ export async function runRollouts(options: RunOptions): Promise<RunSummary> {
     const rollout = rolloutId(env.id, task.id, agent, k);
     let attempt = 1;
     for (; attempt <= MAX_ATTEMPTS; attempt++) {
-      const row = records?.getEpisode(episodeIdFor(rollout, attempt));
+      const row = await recorder?.loadEpisode(episodeIdFor(rollout, attempt));
       if (!row) break;
-      if (COMPLETE_STATUSES.includes(row.status)) {
-        return { episodeId: row.id, rollout, env: env.id, task: task.id, agent, k, attempt, status: "skipped", end: null, turns: 0, calls: row.callCount, score: row.score, error: null };
+      if (COMPLETE_STATUSES.includes(row.status as EpisodeStatus)) {
+        return { episodeId: row.id, rollout, env: env.id, task: task.id, agent, k, attempt, status: "skipped", end: null, turns: 0, calls: row.callCount, score: row.score as EpisodeScores | null, error: null };
       }
     }
     const episodeId = episodeIdFor(rollout, attempt);
@@ -307,7 +306,7 @@ export async function runRollouts(options: RunOptions): Promise<RunSummary> {
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       await conn?.fail({ ...runMeta, end: "error", turns: progress.turns, error }).catch(() => undefined);
-      return { ...base, status: "failed", end: "error", ...progress, score: records?.getEpisode(episodeId)?.score ?? null, error };
+      return { ...base, status: "failed", end: "error", ...progress, score: ((await recorder?.loadEpisode(episodeId).catch(() => null))?.score ?? null) as EpisodeScores | null, error };
     }
   };
 

@@ -1,6 +1,8 @@
 // The store layer: the only code that touches a database (SQLite, PostgreSQL). Writers, readers, and the recording transport wrapper.
 export type { Lease, OpResult, RecordedCall, StoreBackend, StoredEpisode, WriteOp } from "./backend.ts";
 export { SqliteBackend } from "./sqlite.ts";
+export { PostgresBackend, snapshotToSqlite, withoutPassword } from "./postgres.ts";
+export { isDatabaseUrl, openRecorder, openRecords } from "./open.ts";
 export { openDb, migrate, DatabaseOpenError, type Db, type OpenOptions, type Synchronous } from "./db.ts";
 export { StoreError } from "./failure.ts";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";

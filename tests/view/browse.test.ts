@@ -33,10 +33,10 @@ let records: Records;
 /** Every episode, read through the recorder's own paging reader: the oracle the viewer's queries are checked against. */
 let all: EpisodeRow[];
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "envforge-view-browse-"));
   recorder = Recorder.open(join(dir, "big.db"));
-  writeSynthetic(recorder, { episodes: EPISODES, envIds: ENVS, seed: 11 });
+  await writeSynthetic(recorder, { episodes: EPISODES, envIds: ENVS, seed: 11 });
   records = new Records(recorder.db);
   all = [];
   for (let offset: number | null = 0; offset !== null; ) {

@@ -1,5 +1,5 @@
 // A large, seeded recording for viewer tests and the view benchmark: episodes written through the recorder's own API in one transaction.
-import type { Recorder } from "../../src/store/index.ts";
+import type { Recorder, WriteOp } from "../../src/store/index.ts";
 import { episodeMetrics } from "../../src/score/index.ts";
 import { RUN_META_KEY, type EpisodeScore, type EpisodeStatus, type RunMeta } from "../../src/schema/index.ts";
 
@@ -36,30 +36,37 @@ const score = (mode: "ftrl" | "strict", solved: number, calls: number, needed: n
   answer_correct: answerCorrect,
 });
 
-/** Writes `episodes` episodes (ids `<prefix><n>`) and returns how many of them carry a score. */
-export function writeSynthetic(recorder: Recorder, options: SyntheticOptions): number {
+/** Writes `episodes` episodes (ids `<prefix><n>`) straight through the store backend, in large transactions; returns how many carry a score. */
+export async function writeSynthetic(recorder: Recorder, options: SyntheticOptions): Promise<number> {
   const next = rng(options.seed ?? 7);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
   const tasksPerEnv = options.tasksPerEnv ?? 3;
   const callsPerEpisode = options.callsPerEpisode ?? 0;
   const prefix = options.idPrefix ?? "syn-";
   let scored = 0;
-  recorder.db.transaction(() => {
+  let ops: WriteOp[] = [];
+  const flush = async (): Promise<void> => {
+    for (const result of await recorder.backend.commit(ops)) if ("error" in result) throw result.error;
+    ops = [];
+  };
+  {
     for (let i = 0; i < options.episodes; i++) {
+      if (ops.length > 20_000) await flush();
       const id = `${prefix}${i}`;
       const envId = pick(options.envIds);
       const taskId = `task-${Math.floor(next() * tasksPerEnv)}`;
       const needed = 1 + Math.floor(next() * 4);
-      recorder.beginEpisode({ id, envId, taskId, transport: "http", needed });
+      ops.push({ op: "begin", id, kind: "episode", envId, envSha256: null, taskId, transport: "http", sessionId: null, needed, startedAt: 1_700_000_000_000 + i, owner: recorder.owner, meta: null });
       const viaRunner = next() < 0.8;
-      recorder.setClient(id, { name: viaRunner ? "envforge-run" : pick(CLIENTS.slice(1)), version: "1.0" });
+      ops.push({ op: "client", id, name: viaRunner ? "envforge-run" : pick(CLIENTS.slice(1)), version: "1.0", protocol: null });
       for (let c = 1; c <= callsPerEpisode; c++) {
-        recorder.recordCall({
+        ops.push({
+          op: "call",
           episodeId: id,
           seq: c,
           requestId: String(c + 1),
           tool: "get_film",
-          arguments: { title: `Film ${c}` },
+          arguments: JSON.stringify({ title: `Film ${c}` }),
           output: `{"title":"Film ${c}"}`,
           isError: false,
           errorKind: null,
@@ -79,13 +86,17 @@ export function writeSynthetic(recorder: Recorder, options: SyntheticOptions): n
       const run: RunMeta = { agent: pick(SYNTHETIC_AGENTS), rollout: `${envId}:${taskId}:${i % 8}`, env: envId, task: taskId, k: i % 8, attempt: 1, end: next() < 0.03 ? "error" : "answer", turns: 2 };
       const hasScore = status !== "interrupted";
       if (hasScore) scored++;
-      recorder.endEpisode(id, {
+      ops.push({
+        op: "end",
+        id,
         status,
+        endedAt: 1_700_000_000_000 + i + 1,
         finalAnswer: status === "submitted" ? "an answer" : null,
-        finalMeta: viaRunner ? { [RUN_META_KEY]: run } : null,
-        score: hasScore ? { ftrl: score("ftrl", solvedFtrl, calls, needed, correct), strict: score("strict", solvedStrict, calls, needed, correct) } : null,
+        finalMeta: viaRunner ? JSON.stringify({ [RUN_META_KEY]: run }) : null,
+        score: hasScore ? JSON.stringify({ ftrl: score("ftrl", solvedFtrl, calls, needed, correct), strict: score("strict", solvedStrict, calls, needed, correct) }) : null,
       });
     }
-  })();
+  }
+  await flush();
   return scored;
 }
