@@ -71,6 +71,8 @@ export interface EpisodeOptions {
   mode?: ServeMode;
   /** Runs once when the episode ends, with its final status. */
   onEnd?: (status: EpisodeStatus) => void;
+  /** Runs once per environment call once its record is stored (ok) or failed to be (not ok, no effect). */
+  onCall?: (ok: boolean, seconds: number) => void;
 }
 
 /** What `envforge://episode` shows: counts and limits, never the sub-answers or the answer. */
@@ -443,6 +445,7 @@ export class EpisodeSession {
     const solvedFtrl = this.ftrl.record(executed);
     const solvedStrict = this.strict.record(executed);
     this.seq++;
+    const latencyMs = now() - startedAt;
     const committed = this.options.recorder.recordCall({
       episodeId: this.id,
       seq: this.seq,
@@ -455,9 +458,11 @@ export class EpisodeSession {
       solvedFtrl,
       solvedStrict,
       startedAt,
-      latencyMs: now() - startedAt,
+      latencyMs,
       assistantMeta: ctx.meta,
     });
+    const onCall = this.options.onCall;
+    if (onCall) committed.then(() => onCall(result.ok, latencyMs / 1000), () => onCall(false, latencyMs / 1000));
     this.uncommitted = {
       committed,
       undo: () => {

@@ -5,6 +5,7 @@ import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { EpisodeSession, SUBMIT_TOOL } from "./live.ts";
 import type { ServeMode } from "./views.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
+import { EpisodeEvents } from "./events.ts";
 
 /** Why an environment with its own `submit_answer` tool is not served beside the server's. */
 export const submitClash = (envId: string): string =>
@@ -55,6 +56,8 @@ interface Entry {
  */
 export class EpisodeService {
   private readonly live = new Map<string, Entry>();
+  /** Opens, ends and calls of these episodes, for the server's metrics. */
+  readonly events = new EpisodeEvents();
 
   constructor(
     readonly registry: EnvironmentRegistry,
@@ -95,10 +98,13 @@ export class EpisodeService {
       ...(mode !== undefined ? { mode } : {}),
       onEnd: (status) => {
         this.live.delete(id);
+        this.events.ended(o.face, status);
         o.onEnd?.(status);
       },
+      onCall: (ok, seconds) => this.events.called(o.face, ok, seconds),
     });
     this.live.set(id, { episode, lastActive: performance.now(), holders: 0 });
+    this.events.opened(o.face);
     if (!o.lazy) episode.begin();
     return episode;
   }
