@@ -122,6 +122,8 @@ export class Recorder {
   onError: (error: Error) => void = () => undefined;
   /** Reports the store becoming unwritable (with the error) and writable again (null). */
   onStatus: (failure: StoreError | null) => void = () => undefined;
+  /** Times each group commit (seconds), and says whether it failed, for the server's metrics. */
+  onCommit: (seconds: number, failed: boolean) => void = () => undefined;
   private readonly stmt;
   private readonly commit: (writes: (() => void)[]) => void;
   private readonly identity: FileIdentity | null;
@@ -197,10 +199,13 @@ export class Recorder {
     const batch = this.batch;
     if (!batch) return;
     this.batch = null;
+    const started = performance.now();
     try {
       this.write(() => this.commit(batch.writes));
+      this.onCommit((performance.now() - started) / 1000, false);
       batch.resolve();
     } catch (err) {
+      this.onCommit((performance.now() - started) / 1000, true);
       batch.reject(err as Error);
       throw err;
     }
