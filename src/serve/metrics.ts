@@ -10,13 +10,30 @@ const CALL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25
 /** A group commit is tens of microseconds in WAL mode, and up to the busy timeout (5 s) behind another process's lock. */
 const COMMIT_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
 
+let processMetrics: Registry | undefined;
+
+/**
+ * The process's default metrics (CPU, memory, event loop, GC), in a registry of their own made once: they
+ * are the process's whatever server shows them, and their collectors (an event-loop histogram, a GC
+ * observer) run for good, so one set per server would pile up in a process that starts many.
+ */
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
+}
+
 /**
  * The metrics of one server, in their own registry (never prom-client's global one: several
  * servers share a test process). It observes the episode service and times the recorder's
  * commits from `attach` until the function it returns is called.
  */
 export class ServerMetrics implements EpisodeObserver {
-  readonly registry = new Registry();
+  private readonly registry = new Registry();
+  /** This server's metrics and the process's, as one exposition. */
+  private readonly exposed: Registry;
   private readonly openEpisodes: Gauge<"face">;
   private readonly opens: Counter<"face">;
   private readonly ends: Counter<"status">;
@@ -69,7 +86,7 @@ export class ServerMetrics implements EpisodeObserver {
         this.set(recorder.failure ? 0 : 1);
       },
     });
-    collectDefaultMetrics({ register: this.registry });
+    this.exposed = Registry.merge([this.registry, processRegistry()]);
   }
 
   /** Observes the service's episodes and the recorder's commits; the returned function stops both. */
@@ -96,7 +113,7 @@ export class ServerMetrics implements EpisodeObserver {
 
   /** The exposition text and its content type. */
   async render(): Promise<{ text: string; contentType: string }> {
-    return { text: await this.registry.metrics(), contentType: this.registry.contentType };
+    return { text: await this.exposed.metrics(), contentType: this.exposed.contentType };
   }
 
   opened(face: string): void {
