@@ -3,7 +3,7 @@ import type { EpisodeStatus } from "../schema/index.ts";
 
 /** Hears what happens to episodes; every method runs synchronously, so it must be cheap and must not throw. */
 export interface EpisodeObserver {
-  /** An episode opened through `face` (mcp, rest, ors). */
+  /** An episode opened through `face` (mcp, mcp-2026, rest, ors). */
   opened(face: string): void;
   ended(face: string, status: EpisodeStatus): void;
   /** An environment tool call was answered: `ok` unless its result was an error or its record could not be stored. */

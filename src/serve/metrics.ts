@@ -51,7 +51,7 @@ export class ServerMetrics implements EpisodeObserver {
   ) {
     const registers = [this.registry];
     const rebuilt = this.rebuilt;
-    this.openEpisodes = new Gauge({ name: "envforge_open_episodes", help: "Episodes open now, by the face that opened them (mcp, rest, ors).", labelNames: ["face"], registers });
+    this.openEpisodes = new Gauge({ name: "envforge_open_episodes", help: "Episodes open now, by the face that opened them (mcp, mcp-2026, rest, ors).", labelNames: ["face"], registers });
     this.opens = new Counter({ name: "envforge_episodes_opened_total", help: "Episodes opened, by face.", labelNames: ["face"], registers });
     this.ends = new Counter({ name: "envforge_episodes_ended_total", help: "Episodes ended, by final status.", labelNames: ["status"], registers });
     this.calls = new Counter({ name: "envforge_tool_calls_total", help: "Environment tool calls answered, by outcome: ok, or error (an error result, or a record the store could not take).", labelNames: ["outcome"], registers });
