@@ -448,9 +448,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   function opsRoutes(): Route[] {
     const routes: Route[] = [
       // Liveness answers from memory alone, so a slow or failed store never gets the process restarted.
-      { method: "GET", path: HEALTH_PATH, public: true, plane: "control", handler: (ctx) => ctx.sendJson(200, { live: true }) },
+      // HEAD too: some load balancers check with it (Node sends no body to a HEAD).
+      { method: ["GET", "HEAD"], path: HEALTH_PATH, public: true, plane: "control", handler: (ctx) => ctx.sendJson(200, { live: true }) },
       {
-        method: "GET",
+        method: ["GET", "HEAD"],
         path: READY_PATH,
         public: true,
         plane: "control",

@@ -99,6 +99,8 @@ describe("where the operator routes answer", () => {
     const { server } = await serve({ token: "agent-secret", adminToken: "admin-secret" });
     expect(await get(`${server.adminOrigin}/healthz`)).toMatchObject({ status: 200, text: '{"live":true}' });
     expect((await get(`${server.adminOrigin}/readyz`)).status).toBe(200);
+    const head = await fetch(`${server.adminOrigin}/readyz`, { method: "HEAD" });
+    expect([head.status, await head.text()]).toEqual([200, ""]);
     expect((await get(`${server.adminOrigin}/metrics`)).status).toBe(401);
     expect((await get(`${server.adminOrigin}/metrics`, "agent-secret")).status).toBe(401);
     expect((await get(`${server.adminOrigin}/metrics`, "admin-secret")).status).toBe(200);
