@@ -114,11 +114,14 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, c] of r % 2 === 0 ? ([["on", on], ["off", off]] as const) : ([["off", off], ["on", on]] as const)) results[name].push(await round(c));
   }
-  const summary = (name: "on" | "off") => ({ callsPerSec: median(results[name].map((x) => x.callsPerSec)), best: Math.max(...results[name].map((x) => x.callsPerSec)), cpu: median(results[name].map((x) => x.cpuPerCall)) });
+  const summary = (name: "on" | "off") => {
+    const cpu = results[name].map((x) => x.cpuPerCall);
+    return { callsPerSec: median(results[name].map((x) => x.callsPerSec)), best: Math.max(...results[name].map((x) => x.callsPerSec)), cpu: median(cpu), cpuRange: `${fmt(Math.min(...cpu))}-${fmt(Math.max(...cpu))}` };
+  };
   const [a, b] = [summary("on"), summary("off")];
   console.log(`\nops: REST tool calls, ${EPISODES} concurrent episodes x ${CALLS} calls, ${ROUNDS} interleaved rounds (median, best)`);
-  console.log(`  metrics off (baseline) ${fmt(b.callsPerSec).padStart(6)} calls/s  best ${fmt(b.best)}  server CPU ${fmt(b.cpu)} us/call`);
-  console.log(`  metrics on             ${fmt(a.callsPerSec).padStart(6)} calls/s  best ${fmt(a.best)}  server CPU ${fmt(a.cpu)} us/call  (${fmt((100 * a.callsPerSec) / b.callsPerSec, 1)}% of baseline calls/s, ${fmt(a.cpu - b.cpu, 1)} us/call more CPU)`);
+  console.log(`  metrics off (baseline) ${fmt(b.callsPerSec).padStart(6)} calls/s  best ${fmt(b.best)}  server CPU ${fmt(b.cpu)} us/call (rounds ${b.cpuRange})`);
+  console.log(`  metrics on             ${fmt(a.callsPerSec).padStart(6)} calls/s  best ${fmt(a.best)}  server CPU ${fmt(a.cpu)} us/call (rounds ${a.cpuRange})  (${fmt((100 * a.callsPerSec) / b.callsPerSec, 1)}% of baseline calls/s, CPU ${a.cpu >= b.cpu ? "+" : ""}${fmt(a.cpu - b.cpu, 1)} us/call against the baseline)`);
 
   const t0 = performance.now();
   let bytes = 0;

@@ -55,6 +55,8 @@ export class ServerMetrics implements EpisodeObserver {
     this.opens = new Counter({ name: "envforge_episodes_opened_total", help: "Episodes opened, by face.", labelNames: ["face"], registers });
     this.ends = new Counter({ name: "envforge_episodes_ended_total", help: "Episodes ended, by final status.", labelNames: ["status"], registers });
     this.calls = new Counter({ name: "envforge_tool_calls_total", help: "Environment tool calls answered, by outcome: ok, or error (an error result, or a record the store could not take).", labelNames: ["outcome"], registers });
+    // Both outcomes from zero, so rate() and error ratios work before the first error.
+    for (const outcome of ["ok", "error"]) this.calls.inc({ outcome }, 0);
     this.callSeconds = new Histogram({ name: "envforge_tool_call_duration_seconds", help: "Time a tool call ran in its sandbox.", buckets: CALL_BUCKETS, registers });
     // The pool's counts are the process's (its one shared pool), read at scrape time.
     new Counter({
