@@ -9,5 +9,6 @@ await import("./build.ts");
 await import("./runtime.ts");
 await import("./pool.ts");
 await import("./serve.ts");
+await import("./ops.ts");
 await import("./traces.ts");
 await import("./python.ts");

@@ -1,5 +1,5 @@
-// Server process for bench/serve.ts: envforge (sandbox + recording) or a bare SDK server with one trivial tool.
-// Usage: node --expose-gc --import tsx bench/serve-child.ts envforge|bare ENV_FILE DB_FILE normal|full [OTLP_URL]
+// Server process for bench/serve.ts and bench/ops.ts: envforge (sandbox + recording; metrics on, or off as the baseline) or a bare SDK server with one trivial tool.
+// Usage: node --expose-gc --import tsx bench/serve-child.ts envforge|envforge-no-metrics|bare ENV_FILE DB_FILE normal|full [OTLP_URL]
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -62,9 +62,12 @@ async function envforge(): Promise<string> {
     port: 0,
     maxSessions: 5000,
     maxCallsPerEpisode: 1_000_000,
+    admin: { port: 0 },
+    metrics: mode !== "envforge-no-metrics",
     ...(otlp ? { tracer: otlpTracer(otlp, "bench").tracer } : {}),
     routes: [{ method: "GET", path: "/stats", handler: (ctx) => ctx.sendJson(200, stats()) }],
   });
+  process.stdout.write(`control plane on ${server.adminOrigin}\n`);
   return server.url;
 }
 

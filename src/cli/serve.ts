@@ -245,6 +245,7 @@ async function run(argv: string[], io: Io): Promise<number> {
     write(io.stdout, `  REST:     ${server.origin}/v1/episodes    ORS: ${server.origin}/list_environments`);
     if (onPostgres) write(io.stdout, `  viewer:   envforge view --db ${dbFile} (a snapshot of the shared store)`);
     else write(io.stdout, `  viewer:   ${server.adminOrigin}/ (control plane, with the reward API: never give it to an agent)`);
+    write(io.stdout, `  probes:   ${server.adminOrigin}/healthz, /readyz (no token); Prometheus: ${server.adminOrigin}/metrics`);
     write(io.stdout, `  ${plural(registry.size, "environment")} from ${dir}; recording to ${dbFile}`);
     const signal = await new Promise<string>((resolve) => onSignal(resolve));
     write(io.stderr, `envforge serve: ${signal}, closing ${plural(server.sessionCount(), "session")}`);

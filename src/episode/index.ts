@@ -20,4 +20,5 @@ export {
 } from "./live.ts";
 export { EnvironmentRegistry, LookupError, type RegisteredEnvironment } from "./registry.ts";
 export { EpisodeService, EPISODE_ID, submitClash, type OpenOptions, type ServiceOptions } from "./service.ts";
+export { EpisodeEvents, type EpisodeObserver } from "./events.ts";
 export { agentProgress, agentSubmitResult, agentDescriptions, SERVE_MODES, type ServeMode } from "./views.ts";

@@ -78,6 +78,8 @@ export interface EpisodeOptions {
    * process's alone.
    */
   shared?: { leaseMs: number; epoch: number };
+  /** Runs once per environment call once its record is stored (ok) or failed to be (not ok, no effect). */
+  onCall?: (ok: boolean, seconds: number) => void;
 }
 
 /** What `envforge://episode` shows: counts and limits, never the sub-answers or the answer. */
@@ -597,6 +599,7 @@ export class EpisodeSession {
     const solvedFtrl = this.ftrl.record(executed);
     const solvedStrict = this.strict.record(executed);
     this.seq++;
+    const latencyMs = now() - startedAt;
     const committed = this.options.recorder.recordCall({
       episodeId: this.id,
       seq: this.seq,
@@ -609,10 +612,12 @@ export class EpisodeSession {
       solvedFtrl,
       solvedStrict,
       startedAt,
-      latencyMs: now() - startedAt,
+      latencyMs,
       assistantMeta: ctx.meta,
       ...(this.epoch !== null ? { epoch: this.epoch } : {}),
     });
+    const onCall = this.options.onCall;
+    if (onCall) committed.then(() => onCall(result.ok, latencyMs / 1000), () => onCall(false, latencyMs / 1000));
     this.uncommitted = {
       committed,
       undo: () => {

@@ -5,6 +5,7 @@ import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { EpisodeSession, SUBMIT_TOOL } from "./live.ts";
 import { SERVE_MODES, type ServeMode } from "./views.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
+import { EpisodeEvents } from "./events.ts";
 
 /** Why an environment with its own `submit_answer` tool is not served beside the server's. */
 export const submitClash = (envId: string): string =>
@@ -66,6 +67,8 @@ export class EpisodeService {
   private readonly live = new Map<string, Entry>();
   /** Takeovers in progress, so that concurrent requests for one episode build it once. */
   private readonly resuming = new Map<string, Promise<EpisodeSession>>();
+  /** Opens, ends and calls of these episodes, for the server's metrics. */
+  readonly events = new EpisodeEvents();
 
   constructor(
     readonly registry: EnvironmentRegistry,
@@ -125,10 +128,13 @@ export class EpisodeService {
       ...(this.options.shared && BY_ID_FACES.has(o.face) ? { shared: { leaseMs: this.options.shared.leaseMs, epoch: 1 } } : {}),
       onEnd: (status) => {
         this.live.delete(id);
+        this.events.ended(o.face, status);
         o.onEnd?.(status);
       },
+      onCall: (ok, seconds) => this.events.called(o.face, ok, seconds),
     });
     this.live.set(id, { episode, lastActive: performance.now(), holders: 0 });
+    this.events.opened(o.face);
     if (!o.lazy) episode.begin();
     return episode;
   }
@@ -179,9 +185,14 @@ export class EpisodeService {
       ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
       // Epoch 0 is no lease's: the first call always catches up from the record.
       shared: { leaseMs: this.options.shared!.leaseMs, epoch: 0 },
-      onEnd: () => this.live.delete(id),
+      onEnd: (status) => {
+        this.live.delete(id);
+        this.events.ended(settings.face, status);
+      },
+      onCall: (ok, seconds) => this.events.called(settings.face, ok, seconds),
     });
     this.live.set(id, { episode, lastActive: performance.now(), holders: 0 });
+    this.events.opened(settings.face);
     return episode;
   }
 

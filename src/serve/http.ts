@@ -12,9 +12,13 @@ import { orsRoutes } from "./ors.ts";
 import { modernFace } from "./modern.ts";
 import { EpisodeService, LookupError, type EnvironmentRegistry, type ServeMode } from "../episode/index.ts";
 import { admit, clientOf, type FairnessLimits } from "./fairness.ts";
+import { ServerMetrics } from "./metrics.ts";
 
 export const MCP_PATH = "/mcp";
+/** Liveness, readiness and Prometheus metrics: control-plane routes (see opsRoutes). */
+export const HEALTH_PATH = "/healthz";
 export const READY_PATH = "/readyz";
+export const METRICS_PATH = "/metrics";
 export const DEFAULTS = {
   host: "127.0.0.1",
   maxBodyBytes: 1024 * 1024,
@@ -116,6 +120,8 @@ export interface HttpServerOptions {
   log?: (line: string) => void;
   /** Sends OpenTelemetry spans for every MCP request (`serve --otlp`). */
   tracer?: SessionOptions["tracer"];
+  /** Count episodes, calls and commits for GET /metrics (default true; false is the benchmark's baseline). */
+  metrics?: boolean;
 }
 
 export interface HttpServer {
@@ -221,8 +227,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const custom = options.routes ?? [];
   /** Agent plane: what the agent's credentials reach. Custom routes first, so a caller can override a face's path. */
   const agentRoutes = [...custom.filter((r) => r.plane !== "control"), ...(options.faces === false ? [] : [...restRoutes(), ...orsRoutes()])];
-  /** Control plane: gold data and every episode's score; the admin listener, or the admin token. */
-  const controlRoutes = custom.filter((r) => r.plane === "control");
+  const metrics = options.metrics === false ? null : new ServerMetrics(service, recorder);
+  const detachMetrics = metrics?.attach();
+  /** Control plane: gold data and every episode's score, and the operators' routes; the admin listener, or the admin token. */
+  const controlRoutes = [...opsRoutes(), ...custom.filter((r) => r.plane === "control")];
   let adminOrigin: string | null = null;
   const sessions = new Map<string, LiveSession>();
   let allowedHosts = new Set<string>();
@@ -431,11 +439,43 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
   }
 
-  /** Readiness for load balancers and operators: 503 while the store cannot take records (no token needed, no paths shown). */
-  function ready(res: ServerResponse): void {
-    const failure = recorder.failure;
-    if (failure) sendJson(res, 503, { ready: false, store: "unwritable", reason: failure.reason, sessions: sessions.size }, { "retry-after": "1" });
-    else sendJson(res, 200, { ready: true, store: "writable", sessions: sessions.size });
+  /** Why a new episode could not be opened now, or null when it could. */
+  function notReady(): string | null {
+    if (closing) return "the server is shutting down";
+    if (registry.size === 0) return "no environments are loaded";
+    return recorder.failure?.reason ?? null;
+  }
+
+  /**
+   * Liveness and readiness for probes and load balancers (public on the admin listener: a probe
+   * cannot send a token; no paths shown), and the Prometheus metrics (behind the admin token when
+   * there is one: a scraper can send it).
+   */
+  function opsRoutes(): Route[] {
+    const routes: Route[] = [
+      // Liveness answers from memory alone, so a slow or failed store never gets the process restarted.
+      // HEAD too: some load balancers check with it (Node sends no body to a HEAD).
+      { method: ["GET", "HEAD"], path: HEALTH_PATH, public: true, plane: "control", handler: (ctx) => ctx.sendJson(200, { live: true }) },
+      {
+        method: ["GET", "HEAD"],
+        path: READY_PATH,
+        public: true,
+        plane: "control",
+        handler: (ctx) => {
+          const reason = notReady();
+          const state = { store: recorder.failure ? "unwritable" : "writable", environments: registry.size, sessions: sessions.size, episodes: service.size };
+          if (reason === null) ctx.sendJson(200, { ready: true, ...state });
+          else ctx.sendJson(503, { ready: false, reason, ...state }, { "retry-after": "1" });
+        },
+      },
+    ];
+    if (!metrics) return routes;
+    const handler = async ({ res }: RouteContext) => {
+      const { text, contentType } = await metrics.render();
+      res.writeHead(200, { "content-type": contentType, "content-length": String(Buffer.byteLength(text)) });
+      res.end(text);
+    };
+    return [...routes, { method: "GET", path: METRICS_PATH, plane: "control", handler }];
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -445,7 +485,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return reject(res, refused);
     }
     const url = new URL(req.url ?? "/", origin);
-    if (url.pathname === READY_PATH) return ready(res);
     if (url.pathname === MCP_PATH) {
       const unauthorized = checkToken(req);
       if (unauthorized) return reject(res, unauthorized);
@@ -473,7 +512,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const refused = checkHostAndOrigin(req);
     if (refused) return sendJson(res, refused.status, { error: refused.message });
     const url = new URL(req.url ?? "/", adminOrigin ?? origin);
-    if (url.pathname === READY_PATH) return ready(res);
     const found = findRoute(controlRoutes, req, url);
     // A public route (the viewer with its login page) checks the admin token itself.
     const unauthorized = found?.route.public ? null : checkToken(req, adminDigest);
@@ -547,6 +585,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // A session whose initialize was under way when closing began joins the map later; it is closed too.
       while (sessions.size > 0) await Promise.all([...sessions.values()].map((live) => live.session.close("closed")));
       await service.closeAll("closed");
+      detachMetrics?.();
       await Promise.all(
         [server, adminServer].map(
           (srv) =>

@@ -125,6 +125,8 @@ export class Recorder {
   onError: (error: Error) => void = () => undefined;
   /** Reports the store becoming unwritable (with the error) and writable again (null). */
   onStatus: (failure: StoreError | null) => void = () => undefined;
+  /** Times each group commit (seconds), and says whether it failed, for the server's metrics. */
+  onCommit: (seconds: number, failed: boolean) => void = () => undefined;
   private batch: Batch | null = null;
   /** The commit in flight, if any; the next batch starts when it settles. */
   private inFlight: Promise<void> | null = null;
@@ -183,9 +185,12 @@ export class Recorder {
 
   private async commitBatch(batch: Batch): Promise<void> {
     let results: OpResult[];
+    const started = performance.now();
     try {
       results = await this.write(() => this.backend.commit(batch.writes.map((w) => w.op)));
+      this.onCommit((performance.now() - started) / 1000, false);
     } catch (err) {
+      this.onCommit((performance.now() - started) / 1000, true);
       for (const w of batch.writes) w.reject(err as Error);
       batch.reject(err as Error);
       throw err;

@@ -102,11 +102,13 @@ export function spawnHttpServer(args: string[], cwd = ROOT): Promise<ServeChild>
 export interface ServeChild {
   child: ChildProcessWithoutNullStreams;
   url: string;
+  /** The control plane's listener, where /healthz, /readyz and /metrics answer. */
+  admin: string;
   stderr: () => string;
 }
 
 /**
- * Starts `envforge serve ARGS` (which must include --http) and resolves with the URL it
+ * Starts `envforge serve ARGS` (which must include --http) and resolves with the URLs it
  * prints. `shell` runs first in `sh` (e.g. a `ulimit`), then execs the server; `env` is added
  * to this process's environment.
  */
@@ -120,13 +122,13 @@ export async function spawnServe(args: string[], options: { cwd?: string; env?: 
   let out = "";
   let err = "";
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-  const url = await new Promise<string>((resolvePromise, reject) => {
+  const [url, admin] = await new Promise<[string, string]>((resolvePromise, reject) => {
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolvePromise(m[1]!);
+      const m = /listening on (http:\/\/\S+)[^]*probes: +(http:\/\/\S+)\/healthz/.exec(out);
+      if (m) resolvePromise([m[1]!, m[2]!]);
     });
     child.once("exit", (code) => reject(new Error(`envforge serve exited with ${code} before listening:\n${err}`)));
   });
-  return { child, url, stderr: () => err };
+  return { child, url, admin, stderr: () => err };
 }

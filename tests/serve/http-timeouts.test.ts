@@ -40,11 +40,12 @@ it("answers a body shorter than its Content-Length with 408 and closes the conne
 });
 
 it("answers headers that never end with 408 and closes the connection", async () => {
-  const received = await exchange(`GET /readyz HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nX-Slow: `);
+  const received = await exchange(`GET /v1/episodes/nobody HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nX-Slow: `);
   expect(received).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
 });
 
 it("keeps serving complete requests", async () => {
-  const res = await fetch(`${server.origin}/readyz`);
-  expect(await res.json()).toMatchObject({ ready: true });
+  const res = await fetch(`${server.origin}/v1/episodes/nobody`);
+  expect(res.status).toBe(404);
+  expect(await res.json()).toMatchObject({ error: expect.stringContaining('no episode "nobody"') });
 });

@@ -41,24 +41,24 @@ it("rolls back a call whose record is blocked by another connection's lock, refu
   const recorder = Recorder.open(tmp.db, { busyTimeoutMs: 50 });
   const statuses: (string | null)[] = [];
   recorder.onStatus = (failure) => statuses.push(failure ? failure.message : null);
-  const server: HttpServer = await startHttpServer({ registry: new EnvironmentRegistry([{ env: COUNTER }]), recorder, port: 0 });
+  const server: HttpServer = await startHttpServer({ registry: new EnvironmentRegistry([{ env: COUNTER }]), recorder, port: 0, admin: { port: 0 } });
   cleanups.push(() => recorder.close(), () => server.close());
   const client = await connect(`${server.url}?env=test-counter&task=code-alpha&episode=locked-1`);
   expect(count(await client.callTool({ name: "add", arguments: { n: 1 } }))).toBe(1);
-  expect((await readyz(server.origin)).status).toBe(200);
+  expect((await readyz(server.adminOrigin!)).status).toBe(200);
 
   const other = new Database(tmp.db);
   other.exec("BEGIN IMMEDIATE");
   await expect(client.callTool({ name: "add", arguments: { n: 10 } })).rejects.toThrow(/the store failed \(database is locked \(SQLITE_BUSY\)\), so this request did not take effect/);
   // While it fails, calls fail the same way without running, and no new episode starts.
   await expect(client.callTool({ name: "add", arguments: { n: 100 } })).rejects.toThrow(/the store failed \(database is locked \(SQLITE_BUSY\)\)/);
-  expect(await readyz(server.origin)).toEqual({ status: 503, body: { ready: false, store: "unwritable", reason: "database is locked (SQLITE_BUSY)", sessions: 1 } });
+  expect(await readyz(server.adminOrigin!)).toEqual({ status: 503, body: { ready: false, reason: "database is locked (SQLITE_BUSY)", store: "unwritable", environments: 1, sessions: 1, episodes: 1 } });
   await expect(connect(`${server.url}?env=test-counter&task=code-alpha`)).rejects.toThrow(/new episodes are refused until it is writable again/);
   expect(statuses).toEqual([expect.stringContaining(`cannot write to ${tmp.db}: database is locked`)]);
 
   other.exec("ROLLBACK");
   other.close();
-  while ((await readyz(server.origin)).status !== 200) await new Promise((r) => setTimeout(r, 50));
+  while ((await readyz(server.adminOrigin!)).status !== 200) await new Promise((r) => setTimeout(r, 50));
   expect(statuses).toEqual([expect.any(String), null]);
   // The counter never saw the failed calls: 1 + 2.
   expect(count(await client.callTool({ name: "add", arguments: { n: 2 } }))).toBe(3);
@@ -77,7 +77,7 @@ it("rolls back a call whose record is blocked by another connection's lock, refu
 it("takes back a submit_answer it could not store: the episode stays open and a retry ends it", async () => {
   const tmp = temp();
   const recorder = Recorder.open(tmp.db, { busyTimeoutMs: 50 });
-  const server = await startHttpServer({ registry: new EnvironmentRegistry([{ env: COUNTER }]), recorder, port: 0 });
+  const server = await startHttpServer({ registry: new EnvironmentRegistry([{ env: COUNTER }]), recorder, port: 0, admin: { port: 0 } });
   cleanups.push(() => recorder.close(), () => server.close());
   const client = await connect(`${server.url}?env=test-counter&task=code-alpha&episode=submit-1`);
   await client.callTool({ name: "lookup_code", arguments: { name: "alpha" } });
@@ -86,7 +86,7 @@ it("takes back a submit_answer it could not store: the episode stays open and a 
   await expect(client.callTool({ name: "submit_answer", arguments: { answer: "K-7731-QZ" } })).rejects.toThrow(/the store failed/);
   other.exec("ROLLBACK");
   other.close();
-  while ((await readyz(server.origin)).status !== 200) await new Promise((r) => setTimeout(r, 50));
+  while ((await readyz(server.adminOrigin!)).status !== 200) await new Promise((r) => setTimeout(r, 50));
   const submitted = JSON.parse(((await client.callTool({ name: "submit_answer", arguments: { answer: "K-7731-QZ" } })) as { content: { text: string }[] }).content[0]!.text);
   expect(submitted).toMatchObject({ status: "submitted", score: { ftrl: { solve_rate: 1 } } });
   expect(new Records(recorder.db).getEpisode("submit-1")).toMatchObject({ status: "submitted", callCount: 1 });
@@ -100,8 +100,7 @@ it("notices the database file being deleted under a running server, on stderr, i
   expect(count(await client.callTool({ name: "add", arguments: { n: 1 } }))).toBe(1);
   for (const suffix of ["", "-wal", "-shm"]) rmSync(tmp.db + suffix, { force: true });
   await expect(client.callTool({ name: "add", arguments: { n: 1 } })).rejects.toThrow(/the store failed \(the database file was deleted while the server was running; restart it to record again\)/);
-  const origin = new URL(server.url).origin;
-  expect((await readyz(origin)).status).toBe(503);
+  expect((await readyz(server.admin)).status).toBe(503);
   expect(server.stderr()).toContain(`cannot write to ${tmp.db}: the database file was deleted`);
 });
 
@@ -148,7 +147,7 @@ it("refuses to start on a store it cannot write, naming the file and the reason"
 it("on a full disk (a file-size limit on the server process), answers the call that no longer fits with an error and records every call it answered", async () => {
   const tmp = temp();
   // RLIMIT_FSIZE: writes past 4 MiB fail with EFBIG, as on a full disk; Node ignores the SIGXFSZ that comes with them.
-  const { child, url, stderr: serverStderr } = await spawnServe(["--http", "127.0.0.1:0", "--dir", tmp.envDir, "--db", tmp.db], { shell: `ulimit -f ${(4 * 1024 * 1024) / 512}` });
+  const { child, url, admin, stderr: serverStderr } = await spawnServe(["--http", "127.0.0.1:0", "--dir", tmp.envDir, "--db", tmp.db], { shell: `ulimit -f ${(4 * 1024 * 1024) / 512}` });
   cleanups.push(() => void child.kill("SIGKILL"));
   const client = await connect(`${url}?env=test-counter&task=code-alpha&episode=full-1`);
   const big = "x".repeat(200_000);
@@ -164,7 +163,7 @@ it("on a full disk (a file-size limit on the server process), answers the call t
   }
   expect(failure?.message).toMatch(/the store failed \(.*\), so this request did not take effect/);
   expect(serverStderr()).toContain(`cannot write to ${tmp.db}`);
-  expect((await readyz(new URL(url).origin)).status).toBe(503);
+  expect((await readyz(admin)).status).toBe(503);
   child.kill("SIGKILL");
   await new Promise((r) => child.once("exit", r));
   const records = Records.open(tmp.db);
