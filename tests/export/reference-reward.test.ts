@@ -88,11 +88,12 @@ function pythonScores(items: unknown[]): { score: number; outputs?: string[] }[]
 }
 
 /** Every exported ftrl row of the recorded episodes, with the response that followed it, our reward for it and the tool outputs we showed; plus the no-call rules on each row's state. */
-function referenceItems(dbPath: string, env: Environment, episodes: number): { items: { kind: "ftrl"; row: FtrlRow; response: string }[]; ours: number[]; outputs: string[][] } {
+function referenceItems(dbPath: string, env: Environment, episodes: number): { items: { kind: "ftrl"; row: FtrlRow; response: string }[]; ours: number[]; outputs: string[][]; agents: string[] } {
   const records = Records.open(dbPath);
   const items: { kind: "ftrl"; row: FtrlRow; response: string }[] = [];
   const ours: number[] = [];
   const outputs: string[][] = [];
+  const agents: string[] = [];
   try {
     const stats = { episodes: 0, exported: 0, rows: 0, bytes: 0, skipped: {} };
     for (const t of transcripts(records, [env], {}, stats)) {
@@ -107,11 +108,13 @@ function referenceItems(dbPath: string, env: Environment, episodes: number): { i
         items.push({ kind: "ftrl", row, response });
         ours.push(scoreStep(state, response, seen).rewards.f1);
         outputs.push(seen);
+        agents.push(t.agent);
         // And the no-call rules on the same state: an answer, nothing, a broken call, plain text.
         for (const text of ["The answer is 1961.", "  <|im_end|>", "<tool_call>{broken</tool_call>", "I do not know."]) {
           items.push({ kind: "ftrl", row, response: text });
           ours.push(scoreStep(state, text, []).rewards.f1);
           outputs.push([]);
+          agents.push(t.agent);
         }
       });
     }
@@ -119,7 +122,7 @@ function referenceItems(dbPath: string, env: Environment, episodes: number): { i
   } finally {
     records.close();
   }
-  return { items, ours, outputs };
+  return { items, ours, outputs, agents };
 }
 
 describe("the reference's reward on exported Python rows", { timeout: 120_000 }, () => {
@@ -249,7 +252,7 @@ describe("the reference's reward over a Python-deployed suite", () => {
   /** Every row of every environment, with the reference's score and outputs, ours, and each call's output when run alone on a fresh state (as the reference runs it). */
   async function scored(env: Environment) {
     const episodes = envs.reduce((n, e) => n + e.tasks.length * 4, 0);
-    const { items, ours, outputs } = referenceItems(suiteDb, env, episodes);
+    const { items, ours, outputs, agents } = referenceItems(suiteDb, env, episodes);
     const theirs = pythonScores(items);
     const compiled = await compileEnvironment(env);
     const alone: string[][] = [];
@@ -269,7 +272,7 @@ describe("the reference's reward over a Python-deployed suite", () => {
       }
       alone.push(outs);
     }
-    return { items, ours, outputs, theirs, alone, called };
+    return { items, ours, outputs, theirs, alone, called, agents };
   }
 
   it("exports rows through export --format ftrl that are the rows the reference is given here", () => {
@@ -328,7 +331,8 @@ describe("the reference's reward over a Python-deployed suite", () => {
     let same = 0;
     let differ = 0;
     for (const env of writeEnvs) {
-      const { items, ours, outputs, theirs, alone, called } = await scored(env);
+      const { items, ours, outputs, theirs, alone, called, agents } = await scored(env);
+      expect(new Set(agents)).toEqual(new Set(["oracle", "random", "stutter"]));
       // The reference sees each call's output on the environment's initial state, and scores the row with those.
       expect(theirs.map((r) => r.outputs), env.id).toEqual(alone);
       items.forEach((item, i) => {
@@ -339,6 +343,8 @@ describe("the reference's reward over a Python-deployed suite", () => {
           same++;
           return;
         }
+        // The oracle never looks at or changes what it changed before, so its rows always agree.
+        expect(agents[i], `${env.id} row ${i}`).not.toBe("oracle");
         // Outputs differ only after a write: a state-changing tool was called earlier in the episode or in this response.
         const changing = new Set(env.tools.filter((t) => t.annotations?.readOnlyHint !== true).map((t) => t.name));
         const before = item.row.messages.flatMap((m) => (m.role === "assistant" ? (m.tool_calls ?? []).map((c) => c.function.name) : []));
