@@ -1,12 +1,14 @@
-// Python tool calls per second (Pyodide in a worker) beside JavaScript (QuickJS) and the plain Python function, plus interpreter start and memory per episode.
+// Python tool calls per second (Pyodide in a worker) beside JavaScript (QuickJS) and the plain Python function, plus interpreter start and memory per episode; and the write environments built as Python with the twin check beside the JavaScript build.
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
+import { buildWrite, writeSuiteRequests } from "../src/construct/index.ts";
 import { loadEnvironmentFile } from "../src/load/index.ts";
 import { compileEnvironment, sharedInterpreter, type PythonEpisode } from "../src/runtime/index.ts";
 import { Environment } from "../src/schema/index.ts";
 
 const CALLS = Number(process.env.BENCH_PYTHON_CALLS ?? 5_000);
 const OPENS = Number(process.env.BENCH_PYTHON_OPENS ?? 2_000);
+const WRITES = Number(process.env.BENCH_PYTHON_WRITES ?? 32);
 
 const loaded = await loadEnvironmentFile(resolve(import.meta.dirname, "../environments/examples/films-director-birth.json"));
 if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
@@ -83,4 +85,15 @@ for (const e of held) e.close();
 console.log(`python: interpreter start ${f(interp.stats.startMs)} ms (Pyodide ${"in a worker thread"}; first compile ${f(firstCompileMs)} ms), ${f(heap0 / 2 ** 20)} MiB of WebAssembly memory`);
 console.log(`python: ${f(pyRate)} calls/s sandboxed | javascript (QuickJS) ${f(jsRate)} calls/s | plain python3 function ${Number.isNaN(nativeRate) ? "n/a (no python3)" : `${f(nativeRate)} calls/s`} (${Number.isNaN(nativeRate) ? "" : `sandbox ${(nativeRate / pyRate).toFixed(0)}x slower`})`);
 console.log(`python: opening an episode and its first call ${openMs.toFixed(2)} ms; ${(perEpisode / 1024).toFixed(1)} KiB of interpreter memory per open episode (${OPENS} held open)`);
+
+// The write environments of the suite (the interpreter is already up, so its start is not in the Python figure).
+async function buildWrites(language: "javascript" | "python"): Promise<{ ms: number; candidates: number }> {
+  const t0 = performance.now();
+  let candidates = 0;
+  for (const request of writeSuiteRequests(language).slice(0, WRITES)) candidates += (await buildWrite(request)).candidates;
+  return { ms: performance.now() - t0, candidates };
+}
+const jsWrites = await buildWrites("javascript");
+const pyWrites = await buildWrites("python");
+console.log(`python: ${WRITES} write environments built in ${(pyWrites.ms / 1000).toFixed(1)} s as Python with the twin check (${f(pyWrites.ms / WRITES)} ms each, ${pyWrites.candidates} candidates) | javascript ${(jsWrites.ms / 1000).toFixed(1)} s (${f(jsWrites.ms / WRITES)} ms each, ${jsWrites.candidates} candidates): ${(pyWrites.ms / jsWrites.ms).toFixed(1)}x`);
 await interp.close();

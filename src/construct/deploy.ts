@@ -7,7 +7,7 @@ import { calcSource, type CalcPart } from "./calc.ts";
 import { ACTIONS } from "./catalog.ts";
 import { operationName, sidekickTemplate, UNIT_CODES } from "./docs.ts";
 import { ACTION_SOURCE, COMMON_SOURCE, COMPUTE_PARTS, COMPUTE_SOURCE, LOOKUP_SOURCE, SIDEKICK_SOURCE } from "./engine.ts";
-import { ACTION_PY, CALC_PARTS_PY, COMMON_PY, COMPUTE_PARTS_PY, COMPUTE_PY, LOOKUP_PY, SIDEKICK_PY } from "./engine-py.ts";
+import { ACTION_PY, CALC_PARTS_PY, COMMON_PY, COMPUTE_PARTS_PY, COMPUTE_PY, LOOKUP_PY, pythonToolSource, SIDEKICK_PY } from "./engine-py.ts";
 import { rngFrom } from "./rng.ts";
 
 export const GENERATOR = "envforge-procedural";
@@ -36,16 +36,6 @@ const paramOf = (tool: ToolDraft, role: ToolParam["role"]): ToolParam | undefine
 
 /** The JS identifier for a tool's function (tool names may contain dashes). */
 const functionName = (tool: string): string => tool.replace(/-/g, "_");
-
-/** A JSON value written as a Python literal (JSON's string escapes are Python's too). */
-function pyLiteral(value: unknown): string {
-  if (value === null || value === undefined) return "None";
-  if (value === true) return "True";
-  if (value === false) return "False";
-  if (Array.isArray(value)) return `[${value.map(pyLiteral).join(", ")}]`;
-  if (typeof value === "object") return `{${Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}: ${pyLiteral(v)}`).join(", ")}}`;
-  return JSON.stringify(value);
-}
 
 /** One tool's source: a call of its engine with the tool's configuration. */
 function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decomposition, suggest: boolean, language: ImplementationLanguage, state: Record<string, unknown>): string {
@@ -101,13 +91,7 @@ function toolSource(tool: ToolDraft, tables: Record<string, FactTable>, d: Decom
     call = "ef_side";
   }
   const fn = functionName(tool.name);
-  // FTRL-style: the state arrives as `data`, the arguments as keywords; the outputs print as the JavaScript twin's.
-  if (language === "python") {
-    // The runtime passes the episode's state as `data`; called alone, as the reference's executor calls a row's
-    // codes (`name(**arguments)`), the tool reads its own copy of the state it uses.
-    const own = Object.fromEntries(stateKeys(tool).filter((k) => k in state).map((k) => [k, state[k]]));
-    return `EF_CFG_${fn} = ${pyLiteral(cfg)}\nEF_STATE_${fn} = ${pyLiteral(own)}\n\n\ndef ${fn}(data=None, **params):\n    return ef_out(${call}(ef_in(params), EF_STATE_${fn} if data is None else data, EF_CFG_${fn}))\n`;
-  }
+  if (language === "python") return pythonToolSource(fn, call, cfg, Object.fromEntries(stateKeys(tool).filter((k) => k in state).map((k) => [k, state[k]])));
   // The configuration is built on the first call and kept on the function: a literal rebuilt per call costs more than the lookup.
   return `function ${fn}(args, state) {\n  return ${call}(args, state, ${fn}.cfg || (${fn}.cfg = ${JSON.stringify(cfg)}));\n}`;
 }

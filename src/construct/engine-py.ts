@@ -518,3 +518,113 @@ def ef_sortSequence(items, order):
         return ef_roundTo(a * b, digits)
     return ef_roundTo(a / b, digits)`,
 };
+
+/** write-source.ts's WRITE_PRELUDE in Python: look-ups and the four ways of changing a booking (uses COMMON_PY). */
+export const WRITE_PY = String.raw`def ew_money(x):
+    return ef_round(x * 100) / 100
+
+def ew_text(v, what):
+    if not isinstance(v, str) or ef_trim(v) == "":
+        ef_fail("Give " + what + " as a non-empty string.")
+    return v
+
+def ew_count(v, what):
+    if not ef_isInt(v) or v < 1:
+        ef_fail(what + " must be a whole number of at least 1.")
+    return v
+
+def ew_venue(state, c, name):
+    ew_text(name, "the " + c["venue"])
+    for v in state["venues"]:
+        if ef_norm(v["name"]) == ef_norm(name):
+            return v
+    ef_fail("No " + c["venue"] + ' named "' + name + '" was found.')
+
+def ew_booking(state, c, id):
+    ew_text(id, "the " + c["booking"] + " id")
+    for b in state["bookings"]:
+        if ef_norm(b["id"]) == ef_norm(id):
+            if b["status"] == "cancelled":
+                ef_fail("The " + c["booking"] + " " + b["id"] + " is already cancelled; nothing was changed.")
+            return b
+    ef_fail("No " + c["booking"] + ' with id "' + id + '" was found.')
+
+def ew_find(args, state, c):
+    who = ef_norm(ew_text(args.get("customer"), "the customer's name"))
+    found = [b for b in state["bookings"] if ef_norm(b["customer"]) == who]
+    if len(found) == 0:
+        ef_fail("No " + c["booking"] + 's under the name "' + args["customer"] + '".')
+    rows = [{c["idArg"]: b["id"], c["venue"]: b["venue"], c["qty"]: b["quantity"], "date": b["date"], "status": b["status"], "total": b["total"]} for b in found]
+    return {"customer": found[0]["customer"], c["booking"] + "s": rows}
+
+def ew_get(args, state, c):
+    v = ew_venue(state, c, args.get(c["venue"]))
+    return {c["venue"]: v["name"], "city": v["city"], c["price"]: v["price"], c["available"]: v["available"]}
+
+def ew_cancel(args, state, c):
+    b = ew_booking(state, c, args.get(c["idArg"]))
+    v = ew_venue(state, c, b["venue"])
+    v["available"] += b["quantity"]
+    b["status"] = "cancelled"
+    return {c["idArg"]: b["id"], "status": "cancelled", "refund": b["total"]}
+
+def ew_change(args, state, c):
+    b = ew_booking(state, c, args.get(c["idArg"]))
+    q = ew_count(args.get(c["qty"]), c["qty"])
+    v = ew_venue(state, c, b["venue"])
+    if q - b["quantity"] > v["available"]:
+        ef_fail("Only " + ef_str(v["available"]) + " more " + c["qty"] + " are available at " + v["name"] + "; nothing was changed.")
+    v["available"] -= q - b["quantity"]
+    before = b["total"]
+    b["quantity"] = q
+    b["total"] = ew_money(q * v["price"])
+    return {c["idArg"]: b["id"], c["qty"]: q, "total": b["total"], "difference": ew_money(b["total"] - before)}
+
+def ew_return(args, state, c):
+    b = ew_booking(state, c, args.get(c["idArg"]))
+    k = ew_count(args.get(c["qty"]), c["qty"])
+    if k > b["quantity"]:
+        ef_fail("The " + c["booking"] + " " + b["id"] + " holds only " + ef_str(b["quantity"]) + " " + c["qty"] + "; nothing was returned.")
+    v = ew_venue(state, c, b["venue"])
+    refund = ew_money(k * v["price"])
+    v["available"] += k
+    b["quantity"] -= k
+    b["total"] = ew_money(b["total"] - refund)
+    b["status"] = "returned" if b["quantity"] == 0 else "partly returned"
+    return {c["idArg"]: b["id"], "returned": k, "refund": refund, c["qty"] + "_kept": b["quantity"]}
+
+def ew_create(args, state, c):
+    v = ew_venue(state, c, args.get(c["venue"]))
+    who = ef_trim(ew_text(args.get("customer"), "the customer's name"))
+    q = ew_count(args.get(c["qty"]), c["qty"])
+    date = ef_trim(ew_text(args.get("date"), "the date"))
+    if not ef_isDay(date):
+        ef_fail("date must be written YYYY-MM-DD.")
+    if q > v["available"]:
+        ef_fail("Only " + ef_str(v["available"]) + " " + c["qty"] + " are available at " + v["name"] + ".")
+    known = next((b for b in state["bookings"] if ef_norm(b["customer"]) == ef_norm(who)), None)
+    id = c["prefix"] + "-" + ef_str(state["counters"][c["prefix"]])
+    state["counters"][c["prefix"]] += 1
+    v["available"] -= q
+    total = ew_money(q * v["price"])
+    state["bookings"].append({"id": id, "customer": known["customer"] if known else who, "venue": v["name"], "quantity": q, "date": date, "status": "confirmed", "total": total})
+    return {c["idArg"]: id, c["venue"]: v["name"], c["qty"]: q, "date": date, "total": total}`;
+
+/** A JSON value written as a Python literal (JSON's string escapes are Python's too). */
+export function pyLiteral(value: unknown): string {
+  if (value === null || value === undefined) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (Array.isArray(value)) return `[${value.map(pyLiteral).join(", ")}]`;
+  if (typeof value === "object") return `{${Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}: ${pyLiteral(v)}`).join(", ")}}`;
+  return JSON.stringify(value);
+}
+
+/**
+ * One deployed Python tool, FTRL-style: the arguments arrive as keywords and the outputs print as the
+ * JavaScript twin's. The runtime passes the episode's state as `data`; called alone, as the reference's
+ * executor calls a row's codes (`name(**arguments)`), the tool reads its own copy of the state it uses.
+ */
+export function pythonToolSource(fn: string, engine: string, cfg: unknown, own: Record<string, unknown>): string {
+  return `EF_CFG_${fn} = ${pyLiteral(cfg)}\nEF_STATE_${fn} = ${pyLiteral(own)}\n\n\ndef ${fn}(data=None, **params):\n    return ef_out(${engine}(ef_in(params), EF_STATE_${fn} if data is None else data, EF_CFG_${fn}))\n`;
+}

@@ -99,10 +99,9 @@ export async function buildToDirectory(options: BuildToDirectoryOptions): Promis
 
 /** The shipped suite: the planned environments, then the write environments (whose tasks are judged by final state too). */
 async function buildSuite(options: BuildToDirectoryOptions): Promise<BuildResult> {
-  // The write environments' tools (write-source.ts) have no Python statement yet: they stay JavaScript.
   const language = options.language === "python" ? { language: options.language } : {};
   const planned = await buildRequests(suiteRequests().map((r) => ({ ...r, ...language })), options);
-  const writes = await buildWriteSuite();
+  const writes = await buildWriteSuite(undefined, options.language);
   const rejected = { ...planned.summary.rejected };
   for (const w of writes) for (const [k, v] of Object.entries(w.rejected)) rejected[k] = (rejected[k] ?? 0) + v;
   const environments = [...planned.environments, ...writes.map(({ env, text }) => ({ env, text }))];

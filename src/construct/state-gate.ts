@@ -7,7 +7,7 @@
 // - skipped: the step left out.
 import type { Environment, GateIssue, GoldStep, Task } from "../schema/index.ts";
 import { deriveFinalState, normalize, scoreState } from "../score/index.ts";
-import type { CompiledEnvironment } from "../runtime/index.ts";
+import type { CompiledEnvironment, Episode } from "../runtime/index.ts";
 import { compileEnvironment } from "../runtime/index.ts";
 import { issue, rowKeys, sameColumn } from "./validate.ts";
 
@@ -64,21 +64,53 @@ export async function withFinalStates(env: Environment): Promise<Environment> {
   return { ...env, tasks };
 }
 
-/** Replays gold and near-miss plans of every task that declares a final state; returns the near misses run. */
-export async function stateGate(compiled: CompiledEnvironment, env: Environment, issues: GateIssue[]): Promise<number> {
+/** A second implementation the state gate replays every plan in too (a Python deployment's JavaScript twin). */
+export interface StateTwin {
+  compiled: CompiledEnvironment;
+  language: string;
+  /** One caller over both episodes that compares their outputs call by call. */
+  pair(own: Episode, twin: Episode): Pick<Episode, "call" | "close">;
+}
+
+/** The states a plan leaves: in the environment's own implementation and, with a twin, in the twin's (its calls compared on the way). */
+async function statesOf(compiled: CompiledEnvironment, plan: readonly { tool: string; arguments: Record<string, unknown> }[], twin?: StateTwin): Promise<unknown[]> {
+  if (!twin) return [await finalStateOf(compiled, plan)];
+  const own = compiled.openEpisode({});
+  const other = twin.compiled.openEpisode({});
+  const caller = twin.pair(own, other);
+  try {
+    for (const step of plan) await caller.call(step.tool, step.arguments);
+    return [await own.state(), await other.state()];
+  } finally {
+    caller.close();
+  }
+}
+
+/** Replays gold and near-miss plans of every task that declares a final state; returns the near misses run. With a twin, its final-state check must agree on each plan. */
+export async function stateGate(compiled: CompiledEnvironment, env: Environment, issues: GateIssue[], twin?: StateTwin): Promise<number> {
   const keys = rowKeys(env.initial_state);
   let count = 0;
+  // One difference is reported: near misses of a broken write differ from the twin for the same reason.
+  let differs = false;
   for (const [ti, task] of env.tasks.entries()) {
     const expected = task.final_state;
     if (!expected) continue;
     const at = `$.tasks[${ti}].final_state`;
-    const gold = scoreState(env.initial_state, await finalStateOf(compiled, task.gold_plan), expected);
+    const check = async (plan: readonly { tool: string; arguments: Record<string, unknown> }[], what: string) => {
+      const [own, other] = (await statesOf(compiled, plan, twin)).map((s) => scoreState(env.initial_state, s, expected));
+      if (twin && !differs && JSON.stringify(own) !== JSON.stringify(other)) {
+        differs = true;
+        issue(issues, "twin", at, `the final-state check differs on ${what}: ${env.implementation.language} ${JSON.stringify(own)}, ${twin.language} ${JSON.stringify(other)}`);
+      }
+      return own!;
+    };
+    const gold = await check(task.gold_plan, "the gold plan");
     if (gold.state_match !== 1) issue(issues, "state", at, `the gold plan does not reach the expected final state (${gold.changes_made * gold.expected_changes}/${gold.expected_changes} changes made, ${gold.unexpected_changes} unexpected)`);
     const misses = nearMisses(env, task, keys);
     if (misses.length === 0) issue(issues, "state", at, "no near-miss plan could be derived, so the final state was never shown to tell a wrong plan apart");
     for (const miss of misses) {
       count++;
-      const s = scoreState(env.initial_state, await finalStateOf(compiled, miss.plan), expected);
+      const s = await check(miss.plan, `the near miss "${miss.kind}" of step ${miss.step}`);
       if (s.state_match !== 0) issue(issues, "state", at, `the near miss "${miss.kind}" of step ${miss.step} still matches the expected final state`);
     }
   }

@@ -372,7 +372,8 @@ export async function gate(env: Environment, limits: SandboxLimitsInput = {}, op
     for (const [ti, task] of env.tasks.entries()) replayed += await replayTask(fresh(), env, task, ti, issues, goldOutputs);
     probes = await probeAll(fresh(), env, issues, goldOutputs);
     probes += await probeAdversarial(fresh(), env, issues);
-    if (env.tasks.some((t) => t.final_state)) nearMisses = await stateGate(compiled, env, issues);
+    const stateTwin = twin ? { compiled: twin, language: languages[1], pair: (own: Episode, other: Episode) => twinCaller(own, other, languages, issues, reported) } : undefined;
+    if (env.tasks.some((t) => t.final_state)) nearMisses = await stateGate(compiled, env, issues, stateTwin);
   } catch (err) {
     // Calls report tool failures as results; a throw means the code could not even be set up.
     issue(issues, "compile", "$.implementation", (err as Error).message);

@@ -1,6 +1,6 @@
 // Builds write environments: generate, derive each task's final state by gold replay, check determinism, run the
 // gate (with near misses); rejected candidates are regenerated with derived seeds, as for the other environments.
-import { SCENARIOS } from "../schema/index.ts";
+import { SCENARIOS, type ImplementationLanguage } from "../schema/index.ts";
 import type { Built } from "./build.ts";
 import { environmentText } from "./pipeline.ts";
 import { Rejection } from "./reject.ts";
@@ -30,9 +30,12 @@ async function candidate(request: WriteRequest): Promise<{ built?: Built; reason
     if (err instanceof Rejection) return { reason: err.reason };
     throw err;
   }
-  const report = await gate(env);
+  // A Python deployment is checked call for call (near misses included) against the JavaScript the same request deploys.
+  const { language, ...javascript } = request;
+  const twin = language === "python" ? generateWrites(javascript).implementation : undefined;
+  const report = await gate(env, {}, twin ? { twin } : {});
   if (!report.ok) return { reason: `gate:${report.issues[0]!.check}` };
-  env.provenance.stages.validate = { replayed_steps: report.replayed_steps, probes: report.probes, near_misses: report.near_misses ?? 0, checks: [...GATE_CHECKS, "state", "determinism"] };
+  env.provenance.stages.validate = { replayed_steps: report.replayed_steps, probes: report.probes, near_misses: report.near_misses ?? 0, checks: [...GATE_CHECKS, ...(twin ? ["twin"] : []), "state", "determinism"] };
   return { built: { env, text: environmentText(env) } };
 }
 
@@ -47,13 +50,14 @@ export async function buildWrite(request: WriteRequest): Promise<WriteBuilt> {
   throw new Error(`could not build write environment ${request.domain}/${request.scenario}/${request.index} in ${MAX_ATTEMPTS} attempts (${JSON.stringify(rejected)})`);
 }
 
-/** The shipped write environments: every write domain in every scenario. */
-export function writeSuiteRequests(): WriteRequest[] {
-  return WRITE_DOMAINS.flatMap((domain) => SCENARIOS.flatMap((scenario) => Array.from({ length: WRITE_SUITE_PER_CELL }, (_, index) => ({ domain, scenario, index, seed: hashSeed(WRITE_SUITE_SEED, domain, scenario, index) }))));
+/** The shipped write environments: every write domain in every scenario (JavaScript requests carry no language). */
+export function writeSuiteRequests(language: ImplementationLanguage = "javascript"): WriteRequest[] {
+  const lang = language === "javascript" ? {} : { language };
+  return WRITE_DOMAINS.flatMap((domain) => SCENARIOS.flatMap((scenario) => Array.from({ length: WRITE_SUITE_PER_CELL }, (_, index) => ({ domain, scenario, index, seed: hashSeed(WRITE_SUITE_SEED, domain, scenario, index), ...lang }))));
 }
 
-export async function buildWriteSuite(onProgress?: (done: number, total: number) => void): Promise<WriteBuilt[]> {
-  const requests = writeSuiteRequests();
+export async function buildWriteSuite(onProgress?: (done: number, total: number) => void, language: ImplementationLanguage = "javascript"): Promise<WriteBuilt[]> {
+  const requests = writeSuiteRequests(language);
   const out: WriteBuilt[] = [];
   for (const r of requests) {
     out.push(await buildWrite(r));

@@ -1,8 +1,9 @@
 // Write tasks: environments whose tasks change the world (cancel, modify, return, transfer) under a policy the
 // question states, in four domains and all four scenario types; judged by their final state beside the FTRL reward.
-import type { Environment, GoldStep, Scenario, Task, Tool } from "../schema/index.ts";
+import type { Environment, GoldStep, ImplementationLanguage, Scenario, Task, Tool } from "../schema/index.ts";
 import { FORMAT_V2 } from "../schema/index.ts";
 import { GENERATOR } from "./deploy.ts";
+import { COMMON_PY, pythonToolSource, WRITE_PY } from "./engine-py.ts";
 import { brandName, flightCode, personName, placeName } from "./names.ts";
 import { Rejection } from "./reject.ts";
 import { hashSeed, rngFrom, type Rng } from "./rng.ts";
@@ -335,7 +336,10 @@ class Families {
 export const kindsOf = (domain: WriteDomain, scenario: Scenario): WriteKind[] =>
   (["cancel", "modify", "return", "transfer"] as const).filter((k) => (k !== "return" || domain === "retail") && (k !== "transfer" || scenario !== "single-hop"));
 
-function tools(w: Words): { docs: Tool[]; code: Record<string, string> } {
+/** The parts of the state each engine reads or changes (a Python tool carries its own copy of them). */
+const ENGINE_STATE: Record<string, string[]> = { ew_find: ["bookings"], ew_get: ["venues"], ew_cancel: ["venues", "bookings"], ew_change: ["venues", "bookings"], ew_return: ["venues", "bookings"], ew_create: ["venues", "bookings", "counters"] };
+
+function tools(w: Words, language: ImplementationLanguage, state: Record<string, unknown>): { docs: Tool[]; code: Record<string, string> } {
   const cfg = { venue: w.venue, booking: w.booking, idArg: w.idArg, prefix: w.prefix, qty: w.qty, price: w.price, available: w.available };
   const str = (description: string) => ({ type: "string", description });
   const count = (description: string) => ({ type: "integer", minimum: 1, description });
@@ -350,7 +354,9 @@ function tools(w: Words): { docs: Tool[]; code: Record<string, string> } {
   ];
   return {
     docs: specs.map((s) => ({ name: s.name, description: s.description, input_schema: { type: "object", properties: s.props as Record<string, never>, required: Object.keys(s.props), additionalProperties: false }, annotations: s.annotations })),
-    code: Object.fromEntries(specs.map((s) => [s.name, writeToolSource(s.name, s.engine, cfg)])),
+    code: Object.fromEntries(
+      specs.map((s) => [s.name, language === "python" ? pythonToolSource(s.name, s.engine, cfg, Object.fromEntries(ENGINE_STATE[s.engine]!.map((k) => [k, state[k]]))) : writeToolSource(s.name, s.engine, cfg)]),
+    ),
   };
 }
 
@@ -362,6 +368,8 @@ export interface WriteRequest {
   /** Which environment of its cell (the id's counter). */
   index: number;
   seed: number;
+  /** The tools' language; JavaScript when absent. */
+  language?: ImplementationLanguage;
 }
 
 /** A write environment without its expected final states (the gold replay adds them: see write-build.ts). */
@@ -378,7 +386,9 @@ export function generateWrites(request: WriteRequest): Environment {
     for (const g of gold) (unsolved[g.tool] ??= []).push(g.yields);
     return { id: `t${i + 1}-${kind}`, question: d.question, unsolved_set: unsolved, answer: d.answer, gold_plan: gold };
   });
-  const t = tools(w);
+  const language = request.language ?? "javascript";
+  const initial = { venues: world.venues, bookings: world.bookings, counters: { [w.prefix]: world.next } };
+  const t = tools(w, language, initial);
   const id = `${request.domain}-${SCENARIO_CODES[request.scenario]}-write${request.index}-${hashSeed(request.domain, request.scenario, request.index).toString(16).padStart(8, "0")}`;
   return {
     $schema: "../schema.json",
@@ -390,8 +400,8 @@ export function generateWrites(request: WriteRequest): Environment {
     complexity: { functional_generalization: 0, parameter_expansion: 0, parameter_type_generalization: 0, toolset_extension: 0 },
     provenance: { generator: GENERATOR, version: WRITE_GENERATOR_VERSION, seed: request.seed, stages: { writes: { kinds: tasks.map((x) => x.id.replace(/^t\d+-/, "")), venues: world.venues.length, bookings: world.bookings.length } } },
     tools: t.docs,
-    implementation: { language: "javascript", prelude: WRITE_PRELUDE.trim(), tools: t.code },
-    initial_state: { venues: world.venues, bookings: world.bookings, counters: { [w.prefix]: world.next } } as unknown as Environment["initial_state"],
+    implementation: { language, prelude: language === "python" ? `${COMMON_PY}\n\n\n${WRITE_PY}\n` : WRITE_PRELUDE.trim(), tools: t.code },
+    initial_state: initial as unknown as Environment["initial_state"],
     tasks,
   };
 }

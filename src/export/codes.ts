@@ -113,6 +113,21 @@ function needed(chunks: readonly Chunk[], source: string): string[] {
   return chunks.filter((_, i) => keep.has(i)).map((c) => c.text);
 }
 
+const PYTHON_NAME = /^[A-Za-z_]\w*$/;
+
+/**
+ * A tool whose name is no Python name (`find-orders`) is defined with underscores (`find_orders`, where the
+ * sandbox looks it up too); the reference's executor looks the function up by the tool's own name in the
+ * namespace it execs the code in, so the code also binds it there. Our sandbox has no `globals`: there the
+ * binding is skipped and the underscore name is found.
+ */
+function withToolName(name: string, code: string): string {
+  const defined = name.replace(/-/g, "_");
+  if (PYTHON_NAME.test(name) || !PYTHON_NAME.test(defined) || !new RegExp(`^(?:async\\s+)?def\\s+${defined}\\s*\\(`, "m").test(code)) return code;
+  const bind = `try:\n    globals()[${JSON.stringify(name)}] = ${defined}\nexcept NameError:\n    pass\n`;
+  return code.includes(bind) ? code : `${code.replace(/\n*$/, "\n")}\n${bind}`;
+}
+
 /**
  * Tool name -> the code the sandbox runs for it, alone: the prelude helpers it uses
  * (transitively), then the tool's own source. For a Python environment this is what the
@@ -125,7 +140,8 @@ export function toolCodes(env: Environment): Record<string, string> {
     env.tools.map((t) => {
       const source = env.implementation.tools[t.name]!;
       const helpers = chunks === null ? [prelude] : needed(chunks, source);
-      return [t.name, helpers.length > 0 ? `${helpers.join("\n")}\n\n${source}` : source];
+      const code = helpers.length > 0 ? `${helpers.join("\n")}\n\n${source}` : source;
+      return [t.name, env.implementation.language === "python" ? withToolName(t.name, code) : code];
     }),
   );
 }

@@ -1,11 +1,13 @@
-// A Python environment's exported rows scored by a Python statement of the FTRL reward that execs the rows' own codes: identical to ours on every row, in ftrl and verl layout.
+// A Python environment's exported rows scored by a Python statement of the FTRL reward that execs the rows' own codes: identical to ours on every row, in ftrl and verl layout; over a Python-deployed suite, every row but those a write before the call changes (pinned).
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildRequests, planRequest, uniformComplexity } from "../../src/construct/index.ts";
+import { buildRequests, buildWrite, planRequest, uniformComplexity, writeSuiteRequests } from "../../src/construct/index.ts";
 import { exportRecords, ftrlRows, transcripts } from "../../src/export/index.ts";
-import { oracleFactory, randomFactory } from "../../src/run/index.ts";
+import { toolCodes } from "../../src/export/codes.ts";
+import { OraclePolicy, oracleFactory, randomFactory, type AssistantTurn, type Policy, type PolicyFactory, type TurnRequest } from "../../src/run/index.ts";
+import { compileEnvironment, formatCallError } from "../../src/runtime/index.ts";
 import { scoreStep } from "../../src/score/index.ts";
 import { Environment, type ChatMessage, type FtrlRow, type UnsolvedSet } from "../../src/schema/index.ts";
 import { Records } from "../../src/store/index.ts";
@@ -86,11 +88,12 @@ function pythonScores(items: unknown[]): { score: number; outputs?: string[] }[]
 }
 
 /** Every exported ftrl row of the recorded episodes, with the response that followed it, our reward for it and the tool outputs we showed; plus the no-call rules on each row's state. */
-function referenceItems(dbPath: string, env: Environment, episodes: number): { items: { kind: "ftrl"; row: FtrlRow; response: string }[]; ours: number[]; outputs: string[][] } {
+function referenceItems(dbPath: string, env: Environment, episodes: number): { items: { kind: "ftrl"; row: FtrlRow; response: string }[]; ours: number[]; outputs: string[][]; agents: string[] } {
   const records = Records.open(dbPath);
   const items: { kind: "ftrl"; row: FtrlRow; response: string }[] = [];
   const ours: number[] = [];
   const outputs: string[][] = [];
+  const agents: string[] = [];
   try {
     const stats = { episodes: 0, exported: 0, rows: 0, bytes: 0, skipped: {} };
     for (const t of transcripts(records, [env], {}, stats)) {
@@ -105,11 +108,13 @@ function referenceItems(dbPath: string, env: Environment, episodes: number): { i
         items.push({ kind: "ftrl", row, response });
         ours.push(scoreStep(state, response, seen).rewards.f1);
         outputs.push(seen);
+        agents.push(t.agent);
         // And the no-call rules on the same state: an answer, nothing, a broken call, plain text.
         for (const text of ["The answer is 1961.", "  <|im_end|>", "<tool_call>{broken</tool_call>", "I do not know."]) {
           items.push({ kind: "ftrl", row, response: text });
           ours.push(scoreStep(state, text, []).rewards.f1);
           outputs.push([]);
+          agents.push(t.agent);
         }
       });
     }
@@ -117,7 +122,7 @@ function referenceItems(dbPath: string, env: Environment, episodes: number): { i
   } finally {
     records.close();
   }
-  return { items, ours, outputs };
+  return { items, ours, outputs, agents };
 }
 
 describe("the reference's reward on exported Python rows", { timeout: 120_000 }, () => {
@@ -180,5 +185,177 @@ describe("the reference's reward on a Python-deployed build", () => {
       const codes = JSON.parse(row.codes) as Record<string, string>;
       for (const code of Object.values(codes)) expect(["def ef_lookup(", "def ef_compute(", "def ef_act(", "def ef_side("].filter((e) => code.includes(e))).toHaveLength(1);
     }
+  }, 300_000);
+});
+
+/**
+ * A scripted bad agent: first it cancels the booking a later step of the plan changes (where the
+ * environment can cancel), then it plays the oracle's plan with every call made twice in its turn, and
+ * before answering makes the episode's first call once more; so writes are undone, repeated, and
+ * looked at again after they were made.
+ */
+class StutterPolicy implements Policy {
+  private readonly oracle: OraclePolicy;
+  private first: NonNullable<AssistantTurn["message"]["tool_calls"]>[number] | undefined;
+  private late = false;
+  private undo: { name: string; args: Record<string, unknown> } | undefined;
+
+  constructor(env: Environment, task: Environment["tasks"][number]) {
+    this.oracle = new OraclePolicy(task);
+    const cancel = env.tools.find((t) => t.name.startsWith("cancel_"));
+    const step = task.gold_plan.find((s) => s.tool !== cancel?.name && env.tools.find((t) => t.name === s.tool)?.annotations?.readOnlyHint === false && Object.keys(s.arguments).some((k) => k.endsWith("_id")));
+    const key = step && Object.keys(step.arguments).find((k) => k.endsWith("_id"))!;
+    if (cancel && step && key) this.undo = { name: cancel.name, args: { [key]: step.arguments[key] } };
+  }
+
+  async next(request: TurnRequest): Promise<AssistantTurn> {
+    if (this.undo) {
+      const { name, args } = this.undo;
+      this.undo = undefined;
+      return { message: { role: "assistant", content: null, tool_calls: [{ id: "call_undo", type: "function", function: { name, arguments: JSON.stringify(args) } }] } };
+    }
+    const turn = await this.oracle.next(request);
+    const calls = turn.message.tool_calls ?? [];
+    if (calls.length === 0 && this.first && !this.late) {
+      this.late = true;
+      return { message: { role: "assistant", content: null, tool_calls: [{ ...this.first, id: `${this.first.id}_late` }] } };
+    }
+    this.first ??= calls[0];
+    return calls.length === 0 ? turn : { message: { ...turn.message, tool_calls: calls.flatMap((c) => [c, { ...c, id: `${c.id}_again` }]) } };
+  }
+}
+const stutterFactory = (): PolicyFactory => ({ label: "stutter", create: ({ env, task }) => new StutterPolicy(env, task) });
+/** Whether any of an environment's tools may change its state. */
+const writes = (env: Environment): boolean => env.tools.some((t) => t.annotations?.readOnlyHint !== true);
+
+describe("the reference's reward over a Python-deployed suite", () => {
+  const suiteDb = join(tmp.dir, "suite.db");
+  const exported = join(tmp.dir, "suite.jsonl");
+  let envs: Environment[];
+  beforeAll(async () => {
+    // Look-ups, computations and distractors under kebab-case names; a booking tool; and two write environments.
+    const planned = await buildRequests([
+      planRequest({ count: 1, seed: 10, scenario: "parallel-multi-hop", complexity: uniformComplexity(2), language: "python" }, 0),
+      planRequest({ count: 3, seed: 11, scenario: "single-hop", complexity: uniformComplexity(2), domain: "hotels", language: "python" }, 0),
+    ]);
+    const writes = writeSuiteRequests("python").filter((r) => r.index === 0 && ((r.domain === "retail" && r.scenario === "parallel-multi-hop") || (r.domain === "travel" && r.scenario === "multi-hop")));
+    envs = [...planned.environments.map((b) => b.env), ...(await Promise.all(writes.map(async (r) => (await buildWrite(r)).env)))];
+    for (const policy of [oracleFactory(), randomFactory(3), stutterFactory()]) await runInMemory(suiteDb, { environments: envs, policy, n: policy.label === "random" ? 2 : 1 });
+    const records = Records.open(suiteDb);
+    try {
+      await exportRecords({ records, environments: envs, format: "ftrl", out: exported });
+    } finally {
+      records.close();
+    }
+  }, 600_000);
+
+  /** Every row of every environment, with the reference's score and outputs, ours, and each call's output when run alone on a fresh state (as the reference runs it). */
+  async function scored(env: Environment) {
+    const episodes = envs.reduce((n, e) => n + e.tasks.length * 4, 0);
+    const { items, ours, outputs, agents } = referenceItems(suiteDb, env, episodes);
+    const theirs = pythonScores(items);
+    const compiled = await compileEnvironment(env);
+    const alone: string[][] = [];
+    const called: string[][] = [];
+    for (const { response } of items) {
+      const calls = [...response.matchAll(/<tool_call>\n(.*)\n<\/tool_call>/g)].map((m) => JSON.parse(m[1]!) as { name: string; arguments: Record<string, unknown> });
+      called.push(calls.map((c) => c.name));
+      const outs: string[] = [];
+      for (const c of calls) {
+        const episode = compiled.openEpisode({});
+        try {
+          const r = await episode.call(c.name, c.arguments);
+          outs.push(r.ok ? r.text : formatCallError(c.name, r.error));
+        } finally {
+          episode.close();
+        }
+      }
+      alone.push(outs);
+    }
+    return { items, ours, outputs, theirs, alone, called, agents };
+  }
+
+  it("exports rows through export --format ftrl that are the rows the reference is given here", () => {
+    const lines = readFileSync(exported, "utf8").trim().split("\n").map((l) => JSON.parse(l) as FtrlRow);
+    const records = Records.open(suiteDb);
+    try {
+      const stats = { episodes: 0, exported: 0, rows: 0, bytes: 0, skipped: {} };
+      expect(lines).toEqual([...transcripts(records, envs, {}, stats)].flatMap((t) => ftrlRows(t)));
+    } finally {
+      records.close();
+    }
+    expect(new Set(envs.map((e) => e.implementation.language))).toEqual(new Set(["python"]));
+    for (const engine of ["def ef_lookup(", "def ef_compute(", "def ef_act(", "def ef_side(", "def ew_create("]) expect(envs.some((e) => e.implementation.prelude.includes(engine)), engine).toBe(true);
+  });
+
+  it("scores every row of the read-only environments as we do, outputs included, kebab-case tools too", async () => {
+    const readOnly = envs.filter((e) => !writes(e));
+    expect(readOnly.some((e) => e.tools.some((t) => t.name.includes("-")))).toBe(true);
+    let rows = 0;
+    for (const env of readOnly) {
+      const { items, ours, outputs, theirs } = await scored(env);
+      expect(theirs.map((r) => r.outputs), env.id).toEqual(outputs);
+      expect(theirs.map((r) => r.score), env.id).toEqual(ours);
+      rows += items.length;
+    }
+    expect(rows).toBeGreaterThan(50);
+  }, 300_000);
+
+  it("binds a kebab-case tool under its own name for the reference, and the same exported code runs in our sandbox", async () => {
+    const env = envs.find((e) => e.tools.some((t) => t.name.includes("-")))!;
+    const codes = toolCodes(env);
+    const name = env.tools.find((t) => t.name.includes("-"))!.name;
+    expect(codes[name]).toContain(`def ${name.replace(/-/g, "_")}(data=None, **params):`);
+    expect(codes[name]).toContain(`globals()[${JSON.stringify(name)}] = ${name.replace(/-/g, "_")}`);
+    expect(Object.entries(codes).filter(([n]) => !n.includes("-")).every(([, c]) => !c.includes("globals()"))).toBe(true);
+    // Rows imported back (the codes as the tools' whole source) run here: the binding is skipped, the underscore name found.
+    const step = env.tasks.flatMap((t) => t.gold_plan).find((s) => s.tool === name) ?? { tool: name, arguments: {} };
+    const results: string[] = [];
+    for (const implementation of [env.implementation, { language: "python" as const, prelude: "", tools: codes }]) {
+      const episode = (await compileEnvironment({ ...env, implementation })).openEpisode({});
+      try {
+        const r = await episode.call(step.tool, step.arguments as Record<string, unknown>);
+        results.push(r.ok ? r.text : formatCallError(name, r.error));
+      } finally {
+        episode.close();
+      }
+    }
+    expect(results[1]).toBe(results[0]);
+    const [reference] = pythonScores([{ kind: "ftrl", row: { codes: JSON.stringify(codes), unsolved_set: "{}", solve_rate: 0, split: "train", answer: "x" }, response: `<tool_call>\n{"name": ${JSON.stringify(name)}, "arguments": ${JSON.stringify(step.arguments)}}\n</tool_call>` }]);
+    expect(reference!.outputs).toEqual([results[0]]);
+  }, 120_000);
+
+  it("where tools change state, the reference runs each call on a fresh state: a row differs exactly where a write made before the call (earlier in the episode, or earlier in the same response) changes its output", async () => {
+    const writeEnvs = envs.filter(writes);
+    expect(writeEnvs).toHaveLength(3);
+    let same = 0;
+    let differ = 0;
+    for (const env of writeEnvs) {
+      const { items, ours, outputs, theirs, alone, called, agents } = await scored(env);
+      expect(new Set(agents)).toEqual(new Set(["oracle", "random", "stutter"]));
+      // The reference sees each call's output on the environment's initial state, and scores the row with those.
+      expect(theirs.map((r) => r.outputs), env.id).toEqual(alone);
+      items.forEach((item, i) => {
+        const state = { unsolved_set: JSON.parse(item.row.unsolved_set) as UnsolvedSet, solve_rate: item.row.solve_rate, answer: item.row.answer };
+        expect(theirs[i]!.score).toBe(scoreStep(state, item.response, alone[i]!).rewards.f1);
+        if (JSON.stringify(alone[i]) === JSON.stringify(outputs[i])) {
+          expect(theirs[i]!.score).toBe(ours[i]);
+          same++;
+          return;
+        }
+        // The oracle never looks at or changes what it changed before, so its rows always agree.
+        expect(agents[i], `${env.id} row ${i}`).not.toBe("oracle");
+        // Outputs differ only after a write: a state-changing tool was called earlier in the episode or in this response.
+        const changing = new Set(env.tools.filter((t) => t.annotations?.readOnlyHint !== true).map((t) => t.name));
+        const before = item.row.messages.flatMap((m) => (m.role === "assistant" ? (m.tool_calls ?? []).map((c) => c.function.name) : []));
+        const inResponse = called[i]!;
+        const firstDiffering = alone[i]!.findIndex((o, k) => o !== outputs[i]![k]);
+        expect([...before, ...inResponse.slice(0, firstDiffering)].some((n) => changing.has(n)), `${env.id} row ${i}`).toBe(true);
+        if (theirs[i]!.score !== ours[i]) differ++;
+      });
+    }
+    // Both happen in this suite: most rows agree, and the repeated writes of the scripted agent make some differ.
+    expect(same).toBeGreaterThan(50);
+    expect(differ).toBeGreaterThan(0);
   }, 300_000);
 });
