@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import type { EpisodeKind, EpisodeScores, EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { DatabaseOpenError, openDb, type Db, type OpenOptions } from "./db.ts";
 import { checkSameFile, fileIdentity, probeWrite, reasonOf, StoreError, type FileIdentity } from "./failure.ts";
+import type { RecordedCall } from "./backend.ts";
 
 export type Direction = "in" | "out";
 export type MessageType = "request" | "notification" | "response" | "error" | "invalid";
@@ -160,6 +161,12 @@ export class Recorder {
          WHERE id = @id AND status = 'running'`,
       ),
       exists: db.prepare(`SELECT 1 FROM episodes WHERE id = ?`).pluck(),
+      // Calls that took effect: those that ran the tool code and were kept (a tool error did; a refused
+      // argument, an unknown tool, or a call stopped by a limit and rolled back did not).
+      recorded: db.prepare(
+        `SELECT seq, tool, arguments, output, is_error FROM calls WHERE episode_id = ?
+         AND (error_kind IS NULL OR error_kind IN ('tool_error', 'invalid_output', 'output_too_large')) ORDER BY seq`,
+      ),
       runningOwners: db.prepare(`SELECT DISTINCT owner FROM episodes WHERE status = 'running'`).pluck(),
       interrupt: db.prepare(`UPDATE episodes SET status = 'interrupted', ended_at = ? WHERE status = 'running' AND owner IS ?`),
     };
@@ -295,6 +302,19 @@ export class Recorder {
   episodeExists(id: string): boolean {
     this.flush();
     return this.stmt.exists.get(id) !== undefined;
+  }
+
+  /** The calls of an episode that took effect, in seq order, as a rebuild replays them. */
+  async recordedCalls(episodeId: string): Promise<RecordedCall[]> {
+    const rows = this.stmt.recorded.all(episodeId) as { seq: number; tool: string; arguments: string; output: string | Uint8Array; is_error: number }[];
+    return rows.map((r) => ({
+      seq: r.seq,
+      tool: r.tool,
+      arguments: JSON.parse(r.arguments) as Record<string, unknown>,
+      // Text with lone surrogates is kept as a UTF-16 blob (see `exactText`).
+      output: typeof r.output === "string" ? r.output : Buffer.from(r.output.buffer, r.output.byteOffset, r.output.byteLength).toString("utf16le"),
+      isError: r.is_error === 1,
+    }));
   }
 
   setClient(id: string, client: { name?: string | null; version?: string | null; protocolVersion?: string | null }): void {
