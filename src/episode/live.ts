@@ -6,6 +6,7 @@ import { now, StoreError } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
 import { EpisodeTracker, failingArguments, finalAnswerFound, scoreState, scoreStep } from "../score/index.ts";
 import { agentDescriptions, agentSubmitResult, type ServeMode } from "./views.ts";
+import { replayRecorded, ReplayError, type Residency } from "./resident.ts";
 import { RAW_ARGUMENTS_KEY, type CallResult, type Environment, type EpisodeScore, type EpisodeScores, type EpisodeStatus, type ParsedResponse, type StateScore, type StepScore, type StepState, type Task, type Tool, type TransportKind } from "../schema/index.ts";
 
 export const SUBMIT_TOOL = "submit_answer";
@@ -71,6 +72,8 @@ export interface EpisodeOptions {
   mode?: ServeMode;
   /** Runs once when the episode ends, with its final status. */
   onEnd?: (status: EpisodeStatus) => void;
+  /** The service's memory budget, told when the sandbox opens and when calls come and go (see ResidentSet). */
+  residency?: Residency;
 }
 
 /** What `envforge://episode` shows: counts and limits, never the sub-answers or the answer. */
@@ -172,6 +175,14 @@ export class EpisodeSession {
   private finalScore: EpisodeScores | null = null;
   /** The last call until its record is committed: the commit, and how to take the call back if it fails. */
   private uncommitted: { committed: Promise<void>; undo: () => Promise<void> } | null = null;
+  /** Calls (and answers) queued or running, their records not yet committed: such an episode is never evicted. */
+  private inFlight = 0;
+  /**
+   * Set while the sandbox is evicted: the calls that had taken effect, which the rebuild must reach
+   * again. After a replay that did not match the record it stays set and `replayFailed` is true.
+   */
+  private evicted: { applied: number } | null = null;
+  private replayFailed = false;
 
   constructor(options: EpisodeOptions) {
     this.options = options;
@@ -236,10 +247,57 @@ export class EpisodeSession {
    * stored is taken back first.
    */
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    this.options.residency?.used(this);
     const run = this.queue.then(job);
     const settle = () => this.settle().catch(() => undefined);
-    this.queue = run.then(settle, settle);
+    this.queue = run.then(settle, settle).then(() => {
+      if (--this.inFlight === 0) this.options.residency?.idle(this);
+    });
     return run;
+  }
+
+  /**
+   * Closes the sandbox of an idle episode to save its memory; the session (trackers, counters)
+   * stays, and the next call rebuilds the sandbox from the seed and the calls in the store. False,
+   * and nothing done, when a call is in flight, the episode is ending, or no sandbox is open.
+   */
+  evict(): boolean {
+    const sandbox = this.opened;
+    if (this.inFlight > 0 || this.ending || !sandbox) return false;
+    this.evicted = { applied: sandbox.applied };
+    this.sandbox = null;
+    this.opened = null;
+    sandbox.close();
+    return true;
+  }
+
+  /** Whether the sandbox is evicted now (it is rebuilt at the next call). */
+  get resident(): boolean {
+    return this.opened !== null;
+  }
+
+  /** A new sandbox from the seed; after an eviction, brought back to where the record says the episode was. */
+  private async openSandbox(): Promise<SandboxEpisode> {
+    const compiled = await this.options.compiled();
+    const seed = this.options.seed !== undefined ? { seed: this.options.seed } : {};
+    const evicted = this.evicted;
+    if (!evicted) return compiled.openEpisode(seed);
+    const calls = await this.options.recorder.recordedCalls(this.id);
+    const sandbox = compiled.openEpisode(seed);
+    try {
+      await replayRecorded(this.id, sandbox, calls, evicted.applied);
+    } catch (err) {
+      sandbox.close();
+      if (err instanceof ReplayError) {
+        this.replayFailed = true;
+        this.options.residency?.rebuilt(calls.length, false);
+      }
+      throw err;
+    }
+    this.options.residency?.rebuilt(calls.length, true);
+    this.evicted = null;
+    return sandbox;
   }
 
   /** Waits for the last call's commit; when it failed, the call takes no effect (state, counts and sub-answers as before it) and the failure is thrown. */
@@ -378,6 +436,9 @@ export class EpisodeSession {
     if (!expected) return undefined;
     let final: unknown;
     try {
+      // An evicted sandbox is rebuilt to be read; one whose replay failed has no state to read.
+      if (this.evicted && this.replayFailed) throw new Error("the sandbox could not be rebuilt");
+      if (this.evicted) this.opened = await (this.sandbox = this.openSandbox());
       final = this.opened ? await this.opened.state() : this.env.initial_state;
     } catch {
       // A sandbox broken by a limit has no state to read; nothing expected can be shown to have happened.
@@ -397,7 +458,7 @@ export class EpisodeSession {
   }
 
   /** Ends the episode from inside a call; when the end cannot be stored the episode stays open and the call fails. */
-  private async endNow(status: "submitted" | "limit_exceeded", answer: string | null, meta: unknown): Promise<void> {
+  private async endNow(status: "submitted" | "limit_exceeded" | "error", answer: string | null, meta: unknown): Promise<void> {
     const done = this.finish(status, answer, meta);
     // From here no call runs, and end() waits for this ending rather than starting its own.
     this.ending = done.then(
@@ -425,14 +486,22 @@ export class EpisodeSession {
       await this.endNow("limit_exceeded", null, undefined);
       return { result: textResult(`call limit reached: an episode allows at most ${this.maxCalls} tool calls, so this one has ended (limit_exceeded)`, true), executed: null };
     }
-    this.sandbox ??= this.options.compiled().then((c) => c.openEpisode(this.options.seed !== undefined ? { seed: this.options.seed } : {}));
+    this.sandbox ??= this.openSandbox();
     const startedAt = now();
     let sandbox: SandboxEpisode;
     try {
       sandbox = await this.sandbox;
-      this.opened = sandbox;
+      if (!this.opened) {
+        this.opened = sandbox;
+        this.options.residency?.opened(this);
+      }
     } catch (err) {
       this.sandbox = null;
+      if (err instanceof ReplayError) {
+        // The record and the runtime disagree: the episode cannot go on, and says where they part.
+        await this.endNow("error", null, { error: err.message, ...(err.seq !== null ? { replay_mismatch_seq: err.seq } : {}) });
+        return { result: textResult(formatCallError(name, `${err.message}; this episode has ended (error)`), true), executed: null };
+      }
       return { result: textResult(formatCallError(name, `the environment could not be started: ${(err as Error).message}`), true), executed: null };
     }
     const raw = rawArguments(ctx.meta);

@@ -1,10 +1,11 @@
-// The episode service: opens episodes by environment and task, finds them by id for any face, serializes their calls and ends idle ones.
+// The episode service: opens episodes by environment and task, finds them by id for any face, serializes their calls, ends idle ones and keeps their sandboxes under a memory budget.
 import { randomUUID } from "node:crypto";
 import type { Recorder } from "../store/index.ts";
 import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { EpisodeSession, SUBMIT_TOOL } from "./live.ts";
 import type { ServeMode } from "./views.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
+import { DEFAULT_RESIDENT, ResidentSet, type ResidencyStats } from "./resident.ts";
 
 /** Why an environment with its own `submit_answer` tool is not served beside the server's. */
 export const submitClash = (envId: string): string =>
@@ -20,6 +21,8 @@ export interface ServiceOptions {
   submitTool?: boolean;
   /** `train` keeps progress counts and the score off the agent plane; default `eval`. */
   mode?: ServeMode;
+  /** Sandboxes kept open at most; the least recently used idle ones are evicted. Default DEFAULT_RESIDENT. */
+  resident?: number;
 }
 
 export interface OpenOptions {
@@ -55,12 +58,29 @@ interface Entry {
  */
 export class EpisodeService {
   private readonly live = new Map<string, Entry>();
+  private readonly residents: ResidentSet;
 
   constructor(
     readonly registry: EnvironmentRegistry,
     readonly recorder: Recorder,
     private readonly options: ServiceOptions = {},
-  ) {}
+  ) {
+    this.residents = new ResidentSet(options.resident ?? DEFAULT_RESIDENT);
+  }
+
+  /** Resident sandboxes, evictions and replays so far (for /metrics). */
+  get stats(): ResidencyStats {
+    return this.residents.stats;
+  }
+
+  /** Runs after each eviction, with the episode's id. */
+  get onEvict(): (episodeId: string) => void {
+    return this.residents.onEvict;
+  }
+
+  set onEvict(hook: (episodeId: string) => void) {
+    this.residents.onEvict = hook;
+  }
 
   /** Checks an episode id a client chose: its form, and that it is new. */
   checkNewId(id: string): void {
@@ -93,8 +113,10 @@ export class EpisodeService {
       ...(submitTool !== undefined ? { submitTool } : {}),
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(mode !== undefined ? { mode } : {}),
+      residency: this.residents,
       onEnd: (status) => {
         this.live.delete(id);
+        this.residents.forget(id);
         o.onEnd?.(status);
       },
     });
