@@ -7,14 +7,16 @@ import type { EpisodeSession } from "./live.ts";
 export type StoredCall = Awaited<ReturnType<Recorder["recordedCalls"]>>[number];
 
 /**
- * Sandboxes kept resident by default. Measured by bench/evict.ts: an open in-process episode costs
- * about 6 MiB (its QuickJS instance's touched pages), an evicted one a few KiB; 256 resident
- * sandboxes is about 1.5 GiB on top of the server, while an evicted episode's next call costs a
- * replay of a fraction of a millisecond per recorded call.
+ * Sandboxes kept resident by default. Measured by bench/evict.ts: an open sandbox costs what its tool
+ * code touches, 0.23-0.28 MiB for a lookup environment (the films example) and 8.1 MiB for one whose
+ * prelude fills 8 MiB, while an evicted episode costs tens of KiB. 256 keeps a lookup environment's
+ * resident sandboxes near 70 MiB and holds the issue's 48 MiB prelude to 12 GiB rather than 47 GiB
+ * at 1,000 sessions; an eviction is cheap to undo: a rebuild is an open plus about 60 µs per replayed
+ * call (a plain call through the service is about 210 µs).
  */
 export const DEFAULT_RESIDENT = 256;
-/** Memory of one resident in-process sandbox, as bench/evict.ts measures it: what `--memory-budget` divides by. */
-export const MIB_PER_RESIDENT = 6;
+/** Memory of one resident sandbox of a lookup environment, with room for the idle instances: what `--memory-budget` divides by. */
+export const MIB_PER_RESIDENT = 0.5;
 
 /** The sandboxes a memory budget of `mib` MiB holds (at least one). */
 export const residentForMiB = (mib: number): number => Math.max(1, Math.floor(mib / MIB_PER_RESIDENT));
