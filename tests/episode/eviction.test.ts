@@ -1,11 +1,13 @@
 // Eviction under a memory budget: idle episodes lose their sandbox and are rebuilt from the store's record at their next call, with the outputs of an uninterrupted run.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnvironmentRegistry, EpisodeService, textOf, type EpisodeSession } from "../../src/episode/index.ts";
 import { compileJavaScript, SandboxPool, type CompiledEnvironment, type Episode } from "../../src/runtime/index.ts";
 import { Environment } from "../../src/schema/index.ts";
 import { Recorder } from "../../src/store/index.ts";
-import { COUNTER_INPUT, tempDir, type TempDir } from "../serve/fixtures.ts";
+import { COUNTER_INPUT, ROOT, tempDir, type TempDir } from "../serve/fixtures.ts";
 
 /** The counter environment plus a seeded roll and a module-level tick counter, which no checkpoint holds. */
 const ENV = Environment.parse({
@@ -67,9 +69,9 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-/** A service over ENV whose episodes run on `compiled` (in process, or on the worker pool). */
-function service(compiled: () => Promise<CompiledEnvironment>, resident: number): EpisodeService {
-  const registry = new EnvironmentRegistry([{ env: ENV }]);
+/** A service over `env` (ENV by default) whose episodes run on `compiled` (in process, or on the worker pool). */
+function service(compiled: () => Promise<CompiledEnvironment>, resident: number, env = ENV): EpisodeService {
+  const registry = new EnvironmentRegistry([{ env }]);
   registry.compile = compiled;
   return new EpisodeService(registry, recorder, { resident });
 }
@@ -247,5 +249,30 @@ describe("a call in flight", () => {
     expect(s.stats.rebuilds).toBe(0);
     expect(held.resident).toBe(true);
     await s.closeAll();
+  });
+});
+
+describe("an evicted episode that ends", () => {
+  it("is scored on its rebuilt final state, as if it had never been evicted", async () => {
+    const hotels = Environment.parse(JSON.parse(readFileSync(resolve(ROOT, "environments/multi-hop/hotels-mh-write0-974f444d.json"), "utf8")));
+    const task = hotels.tasks.find((t) => t.final_state)!;
+    const compiled = compileJavaScript(hotels);
+    const scored = async (evict: boolean) => {
+      const s = service(() => compiled, 1, hotels);
+      const episode = s.open({ env: hotels.id, task: task.id, seed: 3, transport: "http", face: "rest" });
+      for (const step of task.gold_plan) {
+        await episode.call(step.tool, step.arguments);
+        // Another episode's call takes the only resident place.
+        if (evict) await s.open({ env: hotels.id, task: task.id, seed: 4, transport: "http", face: "rest" }).call(step.tool, step.arguments);
+        await drained();
+      }
+      expect(episode.resident).toBe(!evict);
+      await episode.answer(task.answer);
+      await s.closeAll();
+      return episode.progress().score!;
+    };
+    const kept = await scored(false);
+    expect(kept.ftrl.state?.state_match).toBe(1);
+    expect(await scored(true)).toEqual(kept);
   });
 });
