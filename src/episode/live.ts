@@ -272,7 +272,7 @@ export class EpisodeSession {
     return true;
   }
 
-  /** Whether the sandbox is evicted now (it is rebuilt at the next call). */
+  /** Whether the sandbox is open now: false before the first call, and while evicted (the next call rebuilds it). */
   get resident(): boolean {
     return this.opened !== null;
   }
