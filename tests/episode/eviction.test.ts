@@ -4,9 +4,10 @@ import { resolve } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnvironmentRegistry, EpisodeService, textOf, type EpisodeSession } from "../../src/episode/index.ts";
-import { compileJavaScript, SandboxPool, type CompiledEnvironment, type Episode } from "../../src/runtime/index.ts";
+import { compileEnvironment, compileJavaScript, SandboxPool, type CompiledEnvironment, type Episode } from "../../src/runtime/index.ts";
 import { Environment } from "../../src/schema/index.ts";
 import { Recorder } from "../../src/store/index.ts";
+import { makeEnv } from "../runtime/helpers.ts";
 import { COUNTER_INPUT, ROOT, tempDir, type TempDir } from "../serve/fixtures.ts";
 
 /** The counter environment plus a seeded roll and a module-level tick counter, which no checkpoint holds. */
@@ -275,4 +276,44 @@ describe("an evicted episode that ends", () => {
     expect(kept.ftrl.state?.state_match).toBe(1);
     expect(await scored(true)).toEqual(kept);
   });
+});
+
+describe("Python episodes", () => {
+  it("continue after eviction with the outputs of an uninterrupted run", async () => {
+    const def = (name: string, params: string, ...body: string[]) => `def ${name}(${params}):\n${body.map((l) => `    ${l}`).join("\n")}\n`;
+    const python = makeEnv(
+      {
+        roll: { source: def("roll", "data", "data['items'].append(random.randint(0, 999))", "return data['items']") },
+        put: { source: def("put", "data, item", "data['items'].append(item)", "return len(data['items'])") },
+        fail: { source: def("fail", "data", "data['items'].append('kept')", "raise ValueError('no such order')") },
+        ticks: { source: "seen = []\n" + def("ticks", "", "seen.append(1)", "return len(seen)") },
+      },
+      { prelude: "import random\n", state: { items: [] }, language: "python", id: "python-evict" },
+    );
+    const compiled = compileEnvironment(python);
+    const script = (i: number): Script => [
+      { tool: "roll", args: {} },
+      { tool: "put", args: { item: `p${i}` } },
+      { tool: "fail", args: {} },
+      { tool: "ticks", args: {} },
+    ];
+    const outputs = async (resident: number, episodes: number) => {
+      const s = service(() => compiled, resident, python);
+      const opened = Array.from({ length: episodes }, (_, i) => s.open({ env: python.id, seed: i, transport: "http", face: "rest" }));
+      const first = await each(episodes, (i) => run(opened[i]!, script(i)));
+      await drained();
+      const second = await each(episodes, (i) => run(opened[i]!, script(i + 100)));
+      const { rebuilds, replayFailures } = s.stats;
+      await s.closeAll();
+      return { seen: first.map((f, i) => [...f, ...second[i]!]), rebuilds, replayFailures };
+    };
+    const evicted = await outputs(2, 20);
+    const kept = await outputs(20, 20);
+    expect(kept.rebuilds).toBe(0);
+    // The module-level list counts on across the eviction: the replay ran every call again.
+    expect([kept.seen[0]![1], kept.seen[0]![3], kept.seen[0]![5], kept.seen[0]![7]]).toEqual(["2", "1", "5", "2"]);
+    expect(evicted.rebuilds).toBeGreaterThanOrEqual(18);
+    expect(evicted.replayFailures).toBe(0);
+    expect(evicted.seen).toEqual(kept.seen);
+  }, LONG);
 });
