@@ -8,6 +8,7 @@ await import("./run.ts");
 await import("./build.ts");
 await import("./runtime.ts");
 await import("./pool.ts");
+await import("./evict.ts");
 await import("./serve.ts");
 await import("./ops.ts");
 await import("./traces.ts");

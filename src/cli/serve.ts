@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatProblem } from "../load/index.ts";
 import { configureSandboxPool } from "../runtime/index.ts";
+import { residentForMiB } from "../episode/index.ts";
 import { isDatabaseUrl, openRecorder, Records, withoutPassword, type Recorder } from "../store/index.ts";
 import { EnvironmentRegistry, HTTP_DEFAULTS, rewardRoutes, serveStdio, SERVE_MODES, startHttpServer, otlpTracer, SERVER_VERSION, SUBMIT_TOOL, submitClash, type ServeMode } from "../serve/index.ts";
 import { Viewer, viewerRoute } from "../view/index.ts";
@@ -123,6 +124,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       "max-sessions-per-client": { type: "string" },
       "reclaim-idle": { type: "string" },
       workers: { type: "string" },
+      resident: { type: "string" },
+      "memory-budget": { type: "string" },
       "max-body": { type: "string" },
       "idle-timeout": { type: "string" },
       seed: { type: "string" },
@@ -142,9 +145,12 @@ async function run(argv: string[], io: Io): Promise<number> {
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed wants an integer, got ${JSON.stringify(values.seed)}`);
   const listen = values.http === undefined ? null : parseListen(values.http);
-  if (!listen && (values.token || values["allowed-host"] || values["max-sessions"] || values["max-sessions-per-client"] || values["reclaim-idle"] || values["idle-timeout"] || values.admin || values["admin-token"])) {
-    throw new UsageError("--token, --admin, --admin-token, --allowed-host, --max-sessions, --max-sessions-per-client, --reclaim-idle and --idle-timeout apply to --http only");
+  if (!listen && (values.token || values["allowed-host"] || values["max-sessions"] || values["max-sessions-per-client"] || values["reclaim-idle"] || values["idle-timeout"] || values.admin || values["admin-token"] || values.resident || values["memory-budget"])) {
+    throw new UsageError("--token, --admin, --admin-token, --allowed-host, --max-sessions, --max-sessions-per-client, --reclaim-idle, --idle-timeout, --resident and --memory-budget apply to --http only");
   }
+  if (values.resident !== undefined && values["memory-budget"] !== undefined) throw new UsageError("give --resident N or --memory-budget MiB, not both");
+  // A budget in MiB is turned into sandboxes by the measured cost of one (bench/evict.ts).
+  const resident = values["memory-budget"] !== undefined ? residentForMiB(positiveInt("memory-budget", values["memory-budget"])!) : positiveInt("resident", values.resident);
   // The control plane (reward API, viewer) gets its own loopback listener unless told where.
   const admin = values.admin === undefined ? { host: HTTP_DEFAULTS.host, port: 0 } : parseListen(values.admin);
   const adminToken = values["admin-token"] ?? (io.env.ENVFORGE_ADMIN_TOKEN || undefined);
@@ -228,6 +234,7 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(values["max-sessions-per-client"] !== undefined ? { maxSessionsPerClient: positiveInt("max-sessions-per-client", values["max-sessions-per-client"])! } : {}),
       ...(reclaimSeconds !== undefined ? { reclaimIdleMs: reclaimSeconds * 1000 } : {}),
       ...(values["max-body"] !== undefined ? { maxBodyBytes: positiveInt("max-body", values["max-body"])! } : {}),
+      ...(resident !== undefined ? { resident } : {}),
       ...(idleSeconds !== undefined ? { idleTimeoutMs: idleSeconds * 1000 } : {}),
       // Several servers on one PostgreSQL are the reason to use it: its episodes are always shared.
       ...(values.shared || onPostgres ? { shared: { leaseMs: leaseSeconds * 1000 } } : {}),
@@ -259,6 +266,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 export const serveCommand: Command = {
   usage:
-    `serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool] [--mode eval|train] [--shared [--lease SECONDS]] [--otlp URL] ${BAND_USAGE}`,
+    `serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--resident N | --memory-budget MiB] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool] [--mode eval|train] [--shared [--lease SECONDS]] [--otlp URL] ${BAND_USAGE}`,
   run,
 };

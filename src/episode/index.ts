@@ -3,7 +3,6 @@ export {
   EpisodeSession,
   EpisodeEndedError,
   EpisodeBusyError,
-  ReplayMismatchError,
   SUBMIT_TOOL,
   SUBMIT_TOOL_DOC,
   DEFAULT_MAX_CALLS,
@@ -19,6 +18,7 @@ export {
   type EpisodeProgress,
 } from "./live.ts";
 export { EnvironmentRegistry, LookupError, type RegisteredEnvironment } from "./registry.ts";
+export { DEFAULT_RESIDENT, MIB_PER_RESIDENT, ReplayError, ResidentSet, residentForMiB, type Residency, type ResidencyStats } from "./resident.ts";
 export { EpisodeService, EPISODE_ID, submitClash, type OpenOptions, type ServiceOptions } from "./service.ts";
 export { EpisodeEvents, type EpisodeObserver } from "./events.ts";
 export { agentProgress, agentSubmitResult, agentDescriptions, SERVE_MODES, type ServeMode } from "./views.ts";

@@ -6,6 +6,7 @@ import { now, StoreError } from "../store/index.ts";
 import { formatCallError, type CompiledEnvironment, type Episode as SandboxEpisode } from "../runtime/index.ts";
 import { EpisodeTracker, failingArguments, finalAnswerFound, scoreState, scoreStep } from "../score/index.ts";
 import { agentDescriptions, agentSubmitResult, type ServeMode } from "./views.ts";
+import { replayRecorded, ReplayError, tookEffect, type Residency } from "./resident.ts";
 import { RAW_ARGUMENTS_KEY, type CallResult, type Environment, type EpisodeScore, type EpisodeScores, type EpisodeStatus, type ParsedResponse, type StateScore, type StepScore, type StepState, type Task, type Tool, type TransportKind } from "../schema/index.ts";
 
 export const SUBMIT_TOOL = "submit_answer";
@@ -78,6 +79,8 @@ export interface EpisodeOptions {
    * process's alone.
    */
   shared?: { leaseMs: number; epoch: number };
+  /** The service's memory budget, told when the sandbox opens and when calls come and go (see ResidentSet). */
+  residency?: Residency;
   /** Runs once per environment call once its record is stored (ok) or failed to be (not ok, no effect). */
   onCall?: (ok: boolean, seconds: number) => void;
 }
@@ -139,16 +142,6 @@ export class EpisodeBusyError extends Error {
   }
 }
 
-/** An episode rebuilt from its record did not reproduce a recorded output: its record and its environment disagree. */
-export class ReplayMismatchError extends Error {
-  constructor(
-    readonly episodeId: string,
-    readonly seq: number,
-  ) {
-    super(`episode "${episodeId}" cannot be resumed: replaying its recorded call ${seq} gave a different output than the record (the environment or the runtime changed since it ran)`);
-  }
-}
-
 /** Thrown when an episode that has ended is used; the faces answer 410 Gone. */
 export class EpisodeEndedError extends Error {
   constructor(
@@ -188,8 +181,16 @@ export class EpisodeSession {
   private strict: EpisodeTracker;
   /** The lease epoch this process's state reflects, in a shared store (see `EpisodeOptions.shared`). */
   private epoch: number | null;
-  /** Calls to replay into the next sandbox: the episode's record, when its state was rebuilt from the store. */
-  private replay: RecordedCall[] = [];
+  /** Calls (and answers) queued or running, their records not yet committed: such an episode is never evicted. */
+  private inFlight = 0;
+  /**
+   * Set while there is no sandbox but calls took effect (evicted, or taken over from another
+   * process): the next call rebuilds it from the record. `applied` is how many calls had taken
+   * effect here (null: as many as the store holds). After a replay that did not match the record it
+   * stays set and `replayFailed` is true.
+   */
+  private rebuild: { applied: number | null } | null = null;
+  private replayFailed = false;
   private currentStatus: EpisodeStatus = "running";
   private ending: Promise<void> | null = null;
   private begun = false;
@@ -281,10 +282,34 @@ export class EpisodeSession {
    * stored is taken back first.
    */
   private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    this.options.residency?.used(this);
     const run = this.queue.then(this.options.shared ? () => this.leased(job) : job);
     const settle = () => this.settle().catch(() => undefined);
-    this.queue = run.then(settle, settle);
+    this.queue = run.then(settle, settle).then(() => {
+      if (--this.inFlight === 0) this.options.residency?.idle(this);
+    });
     return run;
+  }
+
+  /**
+   * Closes the sandbox of an idle episode to save its memory; the session (trackers, counters)
+   * stays, and the next call rebuilds the sandbox from the seed and the calls in the store. False,
+   * and nothing done, when a call is in flight, the episode is ending, or no sandbox is open.
+   */
+  evict(): boolean {
+    const sandbox = this.opened;
+    if (this.inFlight > 0 || this.ending || !sandbox) return false;
+    this.rebuild = { applied: sandbox.applied };
+    this.sandbox = null;
+    this.opened = null;
+    sandbox.close();
+    return true;
+  }
+
+  /** Whether the sandbox is open now: false before the first call, and while evicted (the next call rebuilds it). */
+  get resident(): boolean {
+    return this.opened !== null;
   }
 
   /** Runs a job under the episode's lease in a shared store, and lets the lease go once its record is in. */
@@ -326,9 +351,9 @@ export class EpisodeSession {
 
   /** Rebuilds counts and sub-answers from the record, and drops the sandbox: the next call replays the record into a new one. */
   private async catchUp(): Promise<void> {
-    const calls = await this.recount();
+    await this.recount();
     this.dropSandbox();
-    this.replay = calls;
+    this.rebuild = { applied: null };
   }
 
   /**
@@ -368,22 +393,26 @@ export class EpisodeSession {
     sandbox?.then((s) => s.close(), () => undefined);
   }
 
-  /** Opens a sandbox from the seed and replays the recorded calls into it, each checked against its recorded output. */
+  /** A new sandbox from the seed; after an eviction or a takeover, brought back to where the record says the episode was. */
   private async openSandbox(): Promise<SandboxEpisode> {
     const compiled = await this.options.compiled();
-    const sandbox = await compiled.openEpisode(this.options.seed !== undefined ? { seed: this.options.seed } : {});
-    const replay = this.replay;
-    this.replay = [];
-    for (const c of replay) {
-      // Refused arguments never reached the tool's code: nothing to replay.
-      if (c.errorKind === "invalid_arguments") continue;
-      const result = await sandbox.call(c.tool, c.arguments);
-      const output = result.ok ? result.text : formatCallError(c.tool, result.error);
-      if (output !== c.output || result.ok === c.isError) {
-        sandbox.close();
-        throw new ReplayMismatchError(this.id, c.seq);
+    const seed = this.options.seed !== undefined ? { seed: this.options.seed } : {};
+    const rebuild = this.rebuild;
+    if (!rebuild) return compiled.openEpisode(seed);
+    const calls = (await this.options.recorder.recordedCalls(this.id)).filter(tookEffect);
+    const sandbox = compiled.openEpisode(seed);
+    try {
+      await replayRecorded(this.id, sandbox, calls, rebuild.applied ?? calls.length);
+    } catch (err) {
+      sandbox.close();
+      if (err instanceof ReplayError) {
+        this.replayFailed = true;
+        this.options.residency?.rebuilt(calls.length, false);
       }
+      throw err;
     }
+    this.options.residency?.rebuilt(calls.length, true);
+    this.rebuild = null;
     return sandbox;
   }
 
@@ -529,6 +558,9 @@ export class EpisodeSession {
     if (!expected) return undefined;
     let final: unknown;
     try {
+      // An evicted sandbox is rebuilt to be read; one whose replay failed has no state to read.
+      if (this.rebuild && this.replayFailed) throw new Error("the sandbox could not be rebuilt");
+      if (this.rebuild) this.opened = await (this.sandbox = this.openSandbox());
       final = this.opened ? await this.opened.state() : this.env.initial_state;
     } catch {
       // A sandbox broken by a limit has no state to read; nothing expected can be shown to have happened.
@@ -548,7 +580,7 @@ export class EpisodeSession {
   }
 
   /** Ends the episode from inside a call; when the end cannot be stored the episode stays open and the call fails. */
-  private async endNow(status: "submitted" | "limit_exceeded" | "interrupted", answer: string | null, meta: unknown): Promise<void> {
+  private async endNow(status: "submitted" | "limit_exceeded" | "error", answer: string | null, meta: unknown): Promise<void> {
     const done = this.finish(status, answer, meta);
     // From here no call runs, and end() waits for this ending rather than starting its own.
     this.ending = done.then(
@@ -581,13 +613,16 @@ export class EpisodeSession {
     let sandbox: SandboxEpisode;
     try {
       sandbox = await this.sandbox;
-      this.opened = sandbox;
+      if (!this.opened) {
+        this.opened = sandbox;
+        this.options.residency?.opened(this);
+      }
     } catch (err) {
       this.sandbox = null;
-      if (err instanceof ReplayMismatchError) {
-        // The record cannot be continued: end the episode, saying why, rather than run on a state that differs from it.
-        await this.endNow("interrupted", null, { "envforge/replay": { error: err.message, seq: err.seq } }).catch(() => undefined);
-        throw err;
+      if (err instanceof ReplayError) {
+        // The record and the runtime disagree: the episode cannot go on, and says where they part.
+        await this.endNow("error", null, { error: err.message, ...(err.seq !== null ? { replay_mismatch_seq: err.seq } : {}) });
+        return { result: textResult(formatCallError(name, `${err.message}; this episode has ended (error)`), true), executed: null };
       }
       return { result: textResult(formatCallError(name, `the environment could not be started: ${(err as Error).message}`), true), executed: null };
     }

@@ -1,4 +1,4 @@
-// The episode service: opens episodes by environment and task, finds them by id for any face, serializes their calls and ends idle ones.
+// The episode service: opens episodes by environment and task, finds them by id for any face, serializes their calls, ends idle ones and keeps their sandboxes under a memory budget.
 import { randomUUID } from "node:crypto";
 import type { Recorder, StoredEpisode } from "../store/index.ts";
 import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
@@ -6,6 +6,7 @@ import { EpisodeSession, SUBMIT_TOOL } from "./live.ts";
 import { SERVE_MODES, type ServeMode } from "./views.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 import { EpisodeEvents } from "./events.ts";
+import { DEFAULT_RESIDENT, ResidentSet, type ResidencyStats } from "./resident.ts";
 
 /** Why an environment with its own `submit_answer` tool is not served beside the server's. */
 export const submitClash = (envId: string): string =>
@@ -27,6 +28,8 @@ export interface ServiceOptions {
    * `leaseMs` bounds how long a call of a process that died keeps others waiting.
    */
   shared?: { leaseMs: number };
+  /** Sandboxes kept open at most; the least recently used idle ones are evicted. Default DEFAULT_RESIDENT. */
+  resident?: number;
 }
 
 /** Faces whose episodes are addressed by id, not by a connection: the ones another process can take over. */
@@ -69,12 +72,29 @@ export class EpisodeService {
   private readonly resuming = new Map<string, Promise<EpisodeSession>>();
   /** Opens, ends and calls of these episodes, for the server's metrics. */
   readonly events = new EpisodeEvents();
+  private readonly residents: ResidentSet;
 
   constructor(
     readonly registry: EnvironmentRegistry,
     readonly recorder: Recorder,
     private readonly options: ServiceOptions = {},
-  ) {}
+  ) {
+    this.residents = new ResidentSet(options.resident ?? DEFAULT_RESIDENT);
+  }
+
+  /** Resident sandboxes, evictions and replays so far (for /metrics). */
+  get stats(): ResidencyStats {
+    return this.residents.stats;
+  }
+
+  /** Runs after each eviction, with the episode's id. */
+  get onEvict(): (episodeId: string) => void {
+    return this.residents.onEvict;
+  }
+
+  set onEvict(hook: (episodeId: string) => void) {
+    this.residents.onEvict = hook;
+  }
 
   /** Checks an episode id a client chose: its form, and that it is new. */
   async checkNewId(id: string): Promise<void> {
@@ -126,8 +146,10 @@ export class EpisodeService {
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(mode !== undefined ? { mode } : {}),
       ...(this.options.shared && BY_ID_FACES.has(o.face) ? { shared: { leaseMs: this.options.shared.leaseMs, epoch: 1 } } : {}),
+      residency: this.residents,
       onEnd: (status) => {
         this.live.delete(id);
+        this.residents.forget(id);
         this.events.ended(o.face, status);
         o.onEnd?.(status);
       },
@@ -185,8 +207,10 @@ export class EpisodeService {
       ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
       // Epoch 0 is no lease's: the first call always catches up from the record.
       shared: { leaseMs: this.options.shared!.leaseMs, epoch: 0 },
+      residency: this.residents,
       onEnd: (status) => {
         this.live.delete(id);
+        this.residents.forget(id);
         this.events.ended(settings.face, status);
       },
       onCall: (ok, seconds) => this.events.called(settings.face, ok, seconds),
@@ -225,6 +249,7 @@ export class EpisodeService {
       if (entry.holders !== 0 || entry.lastActive >= cutoff) continue;
       if (entry.episode.shared) {
         this.live.delete(id);
+        this.residents.forget(id);
         void entry.episode.dispose();
       } else void entry.episode.end("idle_timeout");
     }
@@ -240,6 +265,7 @@ export class EpisodeService {
       [...this.live.values()].map(async ({ episode }) => {
         if (!episode.shared) return episode.end(status);
         this.live.delete(episode.id);
+        this.residents.forget(episode.id);
         await episode.dispose();
       }),
     );

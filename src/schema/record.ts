@@ -5,9 +5,10 @@ import { EpisodeScore } from "./reward.ts";
 /**
  * Where an episode stands. `running` until it ends; then why it ended: the answer was
  * handed in, the client closed (DELETE, stdin EOF, shutdown), it sat idle too long, the
- * server died under it, or it went past its call limit.
+ * server died under it, it went past its call limit, or (`error`) its evicted sandbox could
+ * not be rebuilt: replaying its recorded calls did not give the recorded outputs.
  */
-export const EpisodeStatus = z.enum(["running", "submitted", "closed", "idle_timeout", "interrupted", "limit_exceeded"]);
+export const EpisodeStatus = z.enum(["running", "submitted", "closed", "idle_timeout", "interrupted", "limit_exceeded", "error"]);
 export type EpisodeStatus = z.infer<typeof EpisodeStatus>;
 
 /** `episode`: a task of an environment; `catalog`: the environment listing; `proxy`: traffic to a third-party server; `imported`: a trajectory from a file, re-scored. */

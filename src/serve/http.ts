@@ -110,6 +110,8 @@ export interface HttpServerOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   maxCallsPerEpisode?: number;
+  /** Sandboxes kept resident at most; idle episodes beyond it are evicted and rebuilt by replay (see ResidentSet). */
+  resident?: number;
   submitTool?: boolean;
   /** `train` keeps progress and the score off the agent plane. */
   mode?: ServeMode;
@@ -223,7 +225,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const tokenDigest = options.token ? digest(options.token) : null;
   const adminDigest = options.adminToken ? digest(options.adminToken) : null;
   if (options.adminToken !== undefined && options.adminToken === options.token) throw new Error("the admin token must differ from the agent token: the control plane never answers the agent's credentials");
-  const service = options.service ?? new EpisodeService(registry, recorder, { ...(options.maxCallsPerEpisode !== undefined ? { maxCalls: options.maxCallsPerEpisode } : {}), ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}), ...(options.mode !== undefined ? { mode: options.mode } : {}), ...(options.shared ? { shared: options.shared } : {}) });
+  const service = options.service ?? new EpisodeService(registry, recorder, { ...(options.maxCallsPerEpisode !== undefined ? { maxCalls: options.maxCallsPerEpisode } : {}), ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}), ...(options.mode !== undefined ? { mode: options.mode } : {}), ...(options.shared ? { shared: options.shared } : {}), ...(options.resident !== undefined ? { resident: options.resident } : {}) });
   const custom = options.routes ?? [];
   /** Agent plane: what the agent's credentials reach. Custom routes first, so a caller can override a face's path. */
   const agentRoutes = [...custom.filter((r) => r.plane !== "control"), ...(options.faces === false ? [] : [...restRoutes(), ...orsRoutes()])];

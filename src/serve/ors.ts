@@ -2,7 +2,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { z } from "zod";
-import { EpisodeBusyError, LookupError, ReplayMismatchError, textOf, toolDoc, SUBMIT_TOOL_DOC, type EnvironmentRegistry, type EpisodeService, type EpisodeSession, type ToolDoc } from "../episode/index.ts";
+import { EpisodeBusyError, LookupError, textOf, toolDoc, SUBMIT_TOOL_DOC, type EnvironmentRegistry, type EpisodeService, type EpisodeSession, type ToolDoc } from "../episode/index.ts";
 import type { Environment } from "../schema/index.ts";
 import { StoreError } from "../store/index.ts";
 import { HttpError, type Route, type RouteContext } from "./http.ts";
@@ -68,7 +68,6 @@ function withDetail(handler: (ctx: RouteContext) => void | Promise<void>): Route
       if (err instanceof LookupError) return ctx.sendJson(err.status, { detail: err.message });
       if (err instanceof StoreError) return ctx.sendJson(503, { detail: err.publicMessage });
       if (err instanceof EpisodeBusyError) return ctx.sendJson(503, { detail: err.message }, { "retry-after": "1" });
-      if (err instanceof ReplayMismatchError) return ctx.sendJson(409, { detail: err.message });
       throw err;
     }
   };

@@ -1,6 +1,6 @@
 // The REST episode API next to /mcp: open an episode, run calls or whole model responses against its state, answer, read, close.
 import { z } from "zod";
-import { agentProgress, EpisodeBusyError, EpisodeEndedError, LookupError, ReplayMismatchError, textOf, type CallOutcome, type EpisodeService, type EpisodeSession } from "../episode/index.ts";
+import { agentProgress, EpisodeBusyError, EpisodeEndedError, LookupError, textOf, type CallOutcome, type EpisodeService, type EpisodeSession } from "../episode/index.ts";
 import { StoreError } from "../store/index.ts";
 import { HttpError, type Route, type RouteContext } from "./http.ts";
 import { ModelResponse, parseModelResponse } from "./reward-api.ts";
@@ -32,7 +32,6 @@ export async function episodeErrors<T>(f: () => T | Promise<T>): Promise<T> {
     // The call did not take effect; the message names no path of the server's.
     if (err instanceof StoreError) throw new HttpError(503, err.publicMessage);
     if (err instanceof EpisodeBusyError) throw new HttpError(503, err.message);
-    if (err instanceof ReplayMismatchError) throw new HttpError(409, err.message);
     throw err;
   }
 }

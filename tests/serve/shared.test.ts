@@ -2,7 +2,7 @@
 import Database from "better-sqlite3";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { EnvironmentRegistry, EpisodeService, ReplayMismatchError, type EpisodeSession } from "../../src/episode/index.ts";
+import { EnvironmentRegistry, EpisodeService, type EpisodeSession } from "../../src/episode/index.ts";
 import { Recorder, Records } from "../../src/store/index.ts";
 import { COUNTER, tempDir, type TempDir } from "./fixtures.ts";
 
@@ -77,11 +77,13 @@ describe("a shared store", () => {
     db.prepare(`UPDATE calls SET output = '{"count": 40}' WHERE episode_id = 'tampered' AND seq = 1`).run();
     db.close();
     const other = await b.get("tampered");
-    await expect(other.call("add", { n: 1 })).rejects.toThrow(ReplayMismatchError);
+    const refused = await other.call("add", { n: 1 });
+    expect(refused.result.isError).toBe(true);
+    expect(JSON.stringify(refused.result.content)).toMatch(/cannot be rebuilt from its record: replaying call seq 1/);
     const records = Records.open(tmp.db);
     const row = records.getEpisode("tampered")!;
-    expect(row.status).toBe("interrupted");
-    expect(row.finalMeta).toMatchObject({ "envforge/replay": { seq: 1 } });
+    expect(row.status).toBe("error");
+    expect(row.finalMeta).toMatchObject({ replay_mismatch_seq: 1 });
     expect(row.callCount).toBe(2);
     records.close();
     // Other episodes keep working.

@@ -1,0 +1,142 @@
+// A memory budget for open episodes: at most N sandboxes resident, the least recently used idle ones evicted and rebuilt from the store's record.
+import { callText, type Episode as SandboxEpisode } from "../runtime/index.ts";
+import type { RecordedCall } from "../store/index.ts";
+import type { EpisodeSession } from "./live.ts";
+
+/** A recorded call, as the store gives it back for a rebuild. */
+export type StoredCall = RecordedCall;
+
+/**
+ * Whether a recorded call changed the sandbox's state, and so is replayed in a rebuild: one that
+ * ran (ok, or failed in the tool's own code or output), not one refused before the tool ran
+ * (arguments, unknown tool) or stopped by a limit (rolled back).
+ */
+export const tookEffect = (call: StoredCall): boolean =>
+  call.errorKind === null || call.errorKind === "tool_error" || call.errorKind === "invalid_output" || call.errorKind === "output_too_large";
+
+/**
+ * Sandboxes kept resident by default. Measured by bench/evict.ts: an open sandbox costs what its tool
+ * code touches, 0.23-0.28 MiB for a lookup environment (the films example) and 8.1 MiB for one whose
+ * prelude fills 8 MiB, while an evicted episode costs tens of KiB. 256 keeps a lookup environment's
+ * resident sandboxes near 70 MiB and holds the issue's 48 MiB prelude to 12 GiB rather than 47 GiB
+ * at 1,000 sessions; an eviction is cheap to undo: a rebuild is an open plus about 60 µs per replayed
+ * call (a plain call through the service is about 210 µs).
+ */
+export const DEFAULT_RESIDENT = 256;
+/** Memory of one resident sandbox of a lookup environment, with room for the idle instances: what `--memory-budget` divides by. */
+export const MIB_PER_RESIDENT = 0.5;
+
+/** The sandboxes a memory budget of `mib` MiB holds (at least one). */
+export const residentForMiB = (mib: number): number => Math.max(1, Math.floor(mib / MIB_PER_RESIDENT));
+
+/** A rebuilt sandbox did not come back to where the record says the episode was: it cannot continue. */
+export class ReplayError extends Error {
+  constructor(
+    readonly episodeId: string,
+    /** The first recorded call that the replay answered differently, or null when the counts differ. */
+    readonly seq: number | null,
+    detail: string,
+  ) {
+    super(`episode "${episodeId}" cannot be rebuilt from its record: ${detail}`);
+    this.name = "ReplayError";
+  }
+}
+
+/**
+ * Replays the recorded calls on a fresh sandbox and checks every output against the record. The
+ * calls are sent at once: a sandbox runs its calls in arrival order, so a pooled one needs no round
+ * trip per call. `applied` is how many calls had taken effect before the eviction, so rows missing
+ * from the store are caught too. Throws ReplayError naming the first differing seq.
+ */
+export async function replayRecorded(episodeId: string, sandbox: SandboxEpisode, calls: readonly StoredCall[], applied: number): Promise<void> {
+  const results = await Promise.all(calls.map((c) => sandbox.call(c.tool, c.arguments)));
+  for (const [i, call] of calls.entries()) {
+    const result = results[i]!;
+    if (callText(call.tool, result) !== call.output || result.ok === call.isError) {
+      throw new ReplayError(episodeId, call.seq, `replaying call seq ${call.seq} (${call.tool}) gave a different output than the recorded one`);
+    }
+  }
+  if (sandbox.applied !== calls.length || calls.length !== applied) {
+    throw new ReplayError(episodeId, null, `the store holds ${calls.length} calls that took effect, the replay kept ${sandbox.applied}, and the episode had ${applied}`);
+  }
+}
+
+/** What eviction has done, for metrics. */
+export interface ResidencyStats {
+  /** Sandboxes open now. */
+  resident: number;
+  evictions: number;
+  /** Evicted episodes whose sandbox was rebuilt, and the calls replayed to do it. */
+  rebuilds: number;
+  replayedCalls: number;
+  /** Rebuilds whose replay did not match the record (each such episode ended as `error`). */
+  replayFailures: number;
+}
+
+/** How an episode tells its service about its sandbox; every method is cheap and synchronous. */
+export interface Residency {
+  /** The episode's sandbox is open (first opened, or rebuilt after an eviction). */
+  opened(episode: EpisodeSession): void;
+  /** A call of the episode arrived. */
+  used(episode: EpisodeSession): void;
+  /** The episode has no call in flight any more. */
+  idle(episode: EpisodeSession): void;
+  /** A rebuild replayed `calls` calls, successfully or not. */
+  rebuilt(calls: number, ok: boolean): void;
+}
+
+/**
+ * The resident sandboxes of one service in least-recently-used order (a Map keeps insertion order:
+ * a use moves an episode to the end). Over the budget, the oldest episodes with no call in flight are
+ * evicted; episodes with a call in flight are never, so the budget may be exceeded while they run.
+ */
+export class ResidentSet implements Residency {
+  private readonly lru = new Map<string, EpisodeSession>();
+  private readonly counters = { evictions: 0, rebuilds: 0, replayedCalls: 0, replayFailures: 0 };
+  /** Runs after each eviction (metrics). */
+  onEvict: (episodeId: string) => void = () => undefined;
+
+  constructor(readonly budget: number) {
+    if (!(budget >= 1)) throw new RangeError(`the resident budget must be at least 1, got ${budget}`);
+  }
+
+  get stats(): ResidencyStats {
+    return { resident: this.lru.size, ...this.counters };
+  }
+
+  opened(episode: EpisodeSession): void {
+    this.lru.delete(episode.id);
+    this.lru.set(episode.id, episode);
+    this.trim();
+  }
+
+  used(episode: EpisodeSession): void {
+    if (this.lru.delete(episode.id)) this.lru.set(episode.id, episode);
+  }
+
+  idle(): void {
+    this.trim();
+  }
+
+  rebuilt(calls: number, ok: boolean): void {
+    this.counters.rebuilds++;
+    this.counters.replayedCalls += calls;
+    if (!ok) this.counters.replayFailures++;
+  }
+
+  /** The episode ended: its sandbox is gone. */
+  forget(id: string): void {
+    this.lru.delete(id);
+  }
+
+  private trim(): void {
+    // Deleting the entry being visited is safe in a Map iteration.
+    for (const episode of this.lru.values()) {
+      if (this.lru.size <= this.budget) return;
+      if (!episode.evict()) continue;
+      this.lru.delete(episode.id);
+      this.counters.evictions++;
+      this.onEvict(episode.id);
+    }
+  }
+}
