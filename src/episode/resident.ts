@@ -96,7 +96,11 @@ export class ResidentSet implements Residency {
   /** Runs after each eviction (metrics). */
   onEvict: (episodeId: string) => void = () => undefined;
 
-  constructor(readonly budget: number) {
+  constructor(
+    readonly budget: number,
+    /** Told of each eviction and rebuild (the service's events, for /metrics). */
+    private readonly observer: { evicted(episodes: number): void; replayed(calls: number): void } | null = null,
+  ) {
     if (!(budget >= 1)) throw new RangeError(`the resident budget must be at least 1, got ${budget}`);
   }
 
@@ -122,6 +126,7 @@ export class ResidentSet implements Residency {
     this.counters.rebuilds++;
     this.counters.replayedCalls += calls;
     if (!ok) this.counters.replayFailures++;
+    this.observer?.replayed(calls);
   }
 
   /** The episode ended: its sandbox is gone. */
@@ -136,6 +141,7 @@ export class ResidentSet implements Residency {
       if (!episode.evict()) continue;
       this.lru.delete(episode.id);
       this.counters.evictions++;
+      this.observer?.evicted(1);
       this.onEvict(episode.id);
     }
   }

@@ -79,7 +79,7 @@ export class EpisodeService {
     readonly recorder: Recorder,
     private readonly options: ServiceOptions = {},
   ) {
-    this.residents = new ResidentSet(options.resident ?? DEFAULT_RESIDENT);
+    this.residents = new ResidentSet(options.resident ?? DEFAULT_RESIDENT, this.events);
   }
 
   /** Resident sandboxes, evictions and replays so far (for /metrics). */

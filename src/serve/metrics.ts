@@ -61,7 +61,7 @@ export class ServerMetrics implements EpisodeObserver {
     // The pool's counts are the process's (its one shared pool), read at scrape time.
     new Counter({
       name: "envforge_replays_total",
-      help: "Episode sandboxes rebuilt by replaying their recorded calls: moved off a stuck worker of this process's pool, or rebuilt after an eviction.",
+      help: "Episode sandboxes rebuilt by replaying their recorded calls: moved off a stuck worker of this process's pool, rebuilt after an eviction, or taken over from another process.",
       registers,
       collect() {
         this.reset();
