@@ -9,6 +9,8 @@ await import("./build.ts");
 await import("./runtime.ts");
 await import("./pool.ts");
 await import("./evict.ts");
+await import("./pg.ts");
+await import("./replicas.ts");
 await import("./serve.ts");
 await import("./ops.ts");
 await import("./traces.ts");
