@@ -1,4 +1,5 @@
 // Three `envforge serve --http` replicas on one real PostgreSQL behind a real HAProxy: no affinity for episodes addressed by id, sticky legacy MCP sessions, and a replica killed mid-load losing nothing.
+import { Client as Client2, StreamableHTTPClientTransport as Http2 } from "@modelcontextprotocol/client";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import pg from "pg";
@@ -63,6 +64,19 @@ describe("replicas behind a load balancer", () => {
     const [row] = await query<{ lease_epoch: number; call_count: number }>(`SELECT lease_epoch, call_count FROM episodes WHERE id = 'rr-1'`);
     expect(row!.call_count).toBe(steps.length);
     expect(row!.lease_epoch).toBeGreaterThanOrEqual(3);
+  });
+
+  it("serves a 2026-07-28 MCP client (no session) through any replica, each request continuing the episode", async () => {
+    const client = new Client2({ name: "replica-test-2026", version: "2" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+    await client.connect(new Http2(new URL(`${lb.origin}/mcp?env=test-counter&task=code-alpha&episode=modern-1`)));
+    for (let i = 1; i <= 6; i++) {
+      const result = (await client.callTool({ name: "add", arguments: { n: 2 } })) as { content: { text: string }[] };
+      expect(result.content[0]!.text).toBe(count(2 * i));
+    }
+    await client.close();
+    const [row] = await query<{ lease_epoch: number; call_count: number }>(`SELECT lease_epoch, call_count FROM episodes WHERE id = 'modern-1'`);
+    expect(row!.call_count).toBe(6);
+    expect(row!.lease_epoch).toBeGreaterThanOrEqual(2);
   });
 
   it("keeps a legacy MCP session on the replica that issued its Mcp-Session-Id", async () => {
