@@ -241,8 +241,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       log: (line) => write(io.stderr, line),
       // The web viewer (src/view) answers at / and below, after any other route; like the reward API it is
       // on the control plane, which an agent never reaches (in training mode too).
-      // On PostgreSQL they read through a snapshot instead: `envforge view|score|export --db URL`.
-      routes: onPostgres ? [] : [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }), adminToken ? { token: adminToken } : {})],
+      // On PostgreSQL the viewer reads a snapshot instead (`envforge view --db URL`); the reward API reads each episode's rows.
+      routes: onPostgres ? rewardRoutes() : [...rewardRoutes(), viewerRoute(new Viewer({ records: new Records(recorder.db), environments: registry.list().map((r) => r.env), log: (line) => write(io.stderr, line) }), adminToken ? { token: adminToken } : {})],
     });
     const example = registry.list()[0]!.env;
     write(io.stdout, `envforge serve: listening on ${server.url}`);

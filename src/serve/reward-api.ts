@@ -1,6 +1,6 @@
 // The reward API for trainers that run their own rollouts: POST /v1/reward scores one response, GET /v1/episodes/:id returns a stored score.
 import { z } from "zod";
-import type { Records } from "../store/index.ts";
+import { episodeRecords, type Records } from "../store/index.ts";
 import { formatCallError } from "../runtime/index.ts";
 import { EpisodeTracker, failingArguments, parseOpenAIMessage, parseResponse, scoreState, scoreStep } from "../score/index.ts";
 import { RewardMode, UnsolvedSet, type ParsedResponse, type StateScore, type StepScore, type StepState, type Task } from "../schema/index.ts";
@@ -167,7 +167,14 @@ export function rewardRoutes(): Route[] {
       async handler(ctx) {
         const type = (ctx.req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
         if (type !== "application/json") throw new HttpError(415, "Content-Type must be application/json");
-        ctx.sendJson(200, await computeReward(ctx.registry, ctx.records, await ctx.readJson()));
+        const body = await ctx.readJson();
+        const episode = (body as { episode?: unknown } | null)?.episode;
+        const { records, close } = await episodeRecords(ctx.recorder, typeof episode === "string" ? [episode] : []);
+        try {
+          ctx.sendJson(200, await computeReward(ctx.registry, records, body));
+        } finally {
+          close();
+        }
       },
     },
     // Other methods get a clear answer here rather than falling through to routes mounted after these (the viewer).
@@ -178,7 +185,18 @@ export function rewardRoutes(): Route[] {
         throw new HttpError(405, `use POST ${REWARD_PATH}`);
       },
     },
-    { method: "GET", path: EPISODE_SCORE_PATH, handler: (ctx) => ctx.sendJson(200, episodeScore(ctx.records, ctx.params.id!)) },
+    {
+      method: "GET",
+      path: EPISODE_SCORE_PATH,
+      async handler(ctx) {
+        const { records, close } = await episodeRecords(ctx.recorder, [ctx.params.id!]);
+        try {
+          ctx.sendJson(200, episodeScore(records, ctx.params.id!));
+        } finally {
+          close();
+        }
+      },
+    },
   ];
   return routes.map((r) => ({ ...r, plane: "control" as const }));
 }

@@ -2,7 +2,7 @@
 export type { Lease, OpResult, RecordedCall, StoreBackend, StoredEpisode, WriteOp } from "./backend.ts";
 export { SqliteBackend } from "./sqlite.ts";
 export { PostgresBackend, snapshotToSqlite, withoutPassword } from "./postgres.ts";
-export { isDatabaseUrl, openRecorder, openRecords } from "./open.ts";
+export { episodeRecords, isDatabaseUrl, openRecorder, openRecords } from "./open.ts";
 export { openDb, migrate, DatabaseOpenError, type Db, type OpenOptions, type Synchronous } from "./db.ts";
 export { StoreError } from "./failure.ts";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";

@@ -22,6 +22,16 @@ export async function openRecorder(location: string, options: Omit<OpenOptions, 
 }
 
 /**
+ * Readers over some episodes of a recorder's store, for a request that reads them (the reward
+ * API): the SQLite file in place, or a snapshot of just their rows on PostgreSQL. `close` when done.
+ */
+export async function episodeRecords(recorder: Recorder, episodes: readonly string[]): Promise<{ records: Records; close(): void }> {
+  if (!(recorder.backend instanceof PostgresBackend)) return { records: new Records(recorder.db), close: () => undefined };
+  const records = new Records(await recorder.backend.snapshot(episodes));
+  return { records, close: () => records.close() };
+}
+
+/**
  * Readers over the store. A file is read in place (`live`: read-write, so the viewer follows new
  * records); PostgreSQL is read through one consistent snapshot copied into memory, so score,
  * export and the viewer run the same queries on either store.

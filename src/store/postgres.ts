@@ -191,7 +191,13 @@ export class PostgresBackend implements StoreBackend {
     private readonly pool: pg.Pool,
     readonly location: string,
     private readonly probeLockTimeoutMs: number,
+    private readonly url: string,
   ) {}
+
+  /** A consistent copy of these episodes' rows in an in-memory SQLite database, for the synchronous readers. */
+  snapshot(episodes: readonly string[]): Promise<Db> {
+    return snapshotToSqlite(this.url, { episodes });
+  }
 
   /**
    * Connects, migrates to the current schema and returns the backend; throws a
@@ -222,7 +228,7 @@ export class PostgresBackend implements StoreBackend {
       await pool.end().catch(() => undefined);
       throw new DatabaseOpenError(location, reasonOf(err), { cause: err });
     }
-    return new PostgresBackend(pool, location, options.probeLockTimeoutMs ?? 200);
+    return new PostgresBackend(pool, location, options.probeLockTimeoutMs ?? 200, url);
   }
 
   private storeError(err: unknown): StoreError {
@@ -467,16 +473,20 @@ type PgRow = Record<string, unknown>;
  * Copies one table into SQLite in key order, a chunk at a time (keyset pagination inside the
  * snapshot's transaction), each chunk written before the next is read.
  */
-async function copyTable(client: pg.Client, db: Db, table: string, key: readonly string[], insert: string, toSqlite: (r: PgRow) => unknown[]): Promise<void> {
+async function copyTable(client: pg.Client, db: Db, table: string, key: readonly string[], insert: string, toSqlite: (r: PgRow) => unknown[], only?: { column: string; ids: readonly string[] }): Promise<void> {
   const stmt = db.prepare(insert);
   const write = db.transaction((rows: PgRow[]) => {
     for (const row of rows) stmt.run(toSqlite(row));
   });
   const order = key.join(", ");
-  const after = `WHERE (${order}) > (${key.map((_, i) => `$${i + 1}`).join(", ")})`;
+  const after = `(${order}) > (${key.map((_, i) => `$${i + 1}`).join(", ")})`;
   let last: unknown[] | null = null;
   for (;;) {
-    const { rows }: pg.QueryResult<PgRow> = await client.query<PgRow>(`SELECT * FROM ${table} ${last ? after : ""} ORDER BY ${order} LIMIT ${CHUNK}`, last ?? []);
+    const params: unknown[] = last ? [...last] : [];
+    const where: string[] = last ? [after] : [];
+    if (only) where.push(`${only.column} = ANY($${params.push(only.ids)})`);
+    const clause = where.length > 0 ? `WHERE ${where.join(" AND ")}` : "";
+    const { rows }: pg.QueryResult<PgRow> = await client.query<PgRow>(`SELECT * FROM ${table} ${clause} ORDER BY ${order} LIMIT ${CHUNK}`, params);
     write(rows);
     if (rows.length < CHUNK) return;
     const tail: PgRow = rows[rows.length - 1]!;
@@ -496,7 +506,9 @@ const sqliteText = (r: PgRow, column: string): string | Buffer | null =>
  * transaction, tables copied in chunks, exact texts kept (lone surrogates as UTF-16 blobs, as
  * the SQLite recorder keeps them).
  */
-export async function snapshotToSqlite(url: string, options: Pick<PostgresOptions, "connectTimeoutMs"> = {}): Promise<Db> {
+export async function snapshotToSqlite(url: string, options: Pick<PostgresOptions, "connectTimeoutMs"> & { episodes?: readonly string[] } = {}): Promise<Db> {
+  // With `episodes`, only their rows (the reward API reads one episode): the copy costs what they hold, not the store.
+  const of = (column: string) => (options.episodes ? { column, ids: options.episodes } : undefined);
   const location = withoutPassword(url);
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: options.connectTimeoutMs ?? 5000, application_name: "envforge" });
   client.on("error", () => undefined);
@@ -514,22 +526,22 @@ export async function snapshotToSqlite(url: string, options: Pick<PostgresOption
        lease_epoch) VALUES (${Array(25).fill("?").join(", ")})`,
       (r) => [r.id, r.kind, r.env_id, r.env_sha256, r.task_id, r.transport, r.session_id, r.client_name, r.client_version, r.protocol_version,
         r.status, r.started_at, r.ended_at, r.needed, r.call_count, r.solved_ftrl, r.solved_strict, sqliteText(r, "final_answer"), r.final_meta,
-        r.score, r.owner, r.meta, r.lease_owner, r.lease_until, r.lease_epoch]);
+        r.score, r.owner, r.meta, r.lease_owner, r.lease_until, r.lease_epoch], of("id"));
     await copyTable(client, db, "messages", ["id"],
       `INSERT INTO messages (id, episode_id, ts, direction, type, method, request_id, latency_ms, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      (r) => [Number(r.id), r.episode_id, r.ts, r.direction, r.type, r.method, r.request_id, r.latency_ms, sqliteText(r, "body")]);
+      (r) => [Number(r.id), r.episode_id, r.ts, r.direction, r.type, r.method, r.request_id, r.latency_ms, sqliteText(r, "body")], of("episode_id"));
     await copyTable(client, db, "calls", ["episode_id", "seq"],
       `INSERT INTO calls (episode_id, seq, request_id, tool, arguments, output, is_error, error_kind, solved_ftrl, solved_strict, started_at,
        latency_ms, assistant_meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       (r) => [r.episode_id, r.seq, r.request_id, r.tool, r.arguments, sqliteText(r, "output"), flag(r.is_error), r.error_kind, r.solved_ftrl,
-        r.solved_strict, r.started_at, r.latency_ms, r.assistant_meta]);
+        r.solved_strict, r.started_at, r.latency_ms, r.assistant_meta], of("episode_id"));
     await copyTable(client, db, "imports", ["id"],
       `INSERT INTO imports (id, format, source, sha256, episodes, imported_at) VALUES (?, ?, ?, ?, ?, ?)`,
       (r) => [r.id, r.format, r.source, r.sha256, r.episodes, r.imported_at]);
     await copyTable(client, db, "model_calls", ["id"],
       `INSERT INTO model_calls (id, episode_id, api, path, model, stream, status, started_at, latency_ms, request, response, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      (r) => [Number(r.id), r.episode_id, r.api, r.path, r.model, flag(r.stream), r.status, r.started_at, r.latency_ms, r.request, r.response, r.error]);
+      (r) => [Number(r.id), r.episode_id, r.api, r.path, r.model, flag(r.stream), r.status, r.started_at, r.latency_ms, r.request, r.response, r.error], of("episode_id"));
     await client.query("COMMIT");
     return db;
   } catch (err) {

@@ -66,6 +66,22 @@ describe("replicas behind a load balancer", () => {
     expect(row!.lease_epoch).toBeGreaterThanOrEqual(3);
   });
 
+  it("serves the reward API on each replica's control plane from the shared store", async () => {
+    await post("/v1/episodes", { env: "test-counter", task: "code-alpha", episode: "rewarded", seed: 1 });
+    expect((await post("/v1/episodes/rewarded/calls", { tool: "lookup_code", arguments: { name: "alpha" } })).status).toBe(200);
+    expect((await post("/v1/episodes/rewarded/calls", { tool: "submit_answer", arguments: { answer: "K-7731-QZ" } })).status).toBe(200);
+    for (const replica of replicas.slice(1)) {
+      const score = (await (await fetch(`${replica.admin}/v1/episodes/rewarded`)).json()) as { status: string; calls: number; score: { ftrl: { solved: number; answer_correct: boolean } } };
+      expect(score).toMatchObject({ status: "submitted", calls: 1, score: { ftrl: { solved: 1, answer_correct: true } } });
+      const reward = await fetch(`${replica.admin}/v1/reward`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ episode: "rewarded", response: { content: "K-7731-QZ", tool_calls: [] } }),
+      });
+      expect(reward.status).toBe(200);
+    }
+  });
+
   it("serves a 2026-07-28 MCP client (no session) through any replica, each request continuing the episode", async () => {
     const client = new Client2({ name: "replica-test-2026", version: "2" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
     await client.connect(new Http2(new URL(`${lb.origin}/mcp?env=test-counter&task=code-alpha&episode=modern-1`)));
