@@ -11,3 +11,4 @@ await import("./pool.ts");
 await import("./serve.ts");
 await import("./traces.ts");
 await import("./python.ts");
+await import("./scale.ts");
