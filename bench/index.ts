@@ -15,3 +15,4 @@ await import("./serve.ts");
 await import("./ops.ts");
 await import("./traces.ts");
 await import("./python.ts");
+await import("./scale.ts");

@@ -144,8 +144,20 @@ export function takeIdleInstance(maxBytes: number): Instance | undefined {
   return idle.get(maxBytes)?.pop();
 }
 
-export async function acquireInstance(maxBytes: number): Promise<Instance> {
-  return takeIdleInstance(maxBytes) ?? newInstance(maxBytes);
+/** The instance being made last: the next waits for it (see acquireInstance). */
+let making: Promise<unknown> = Promise.resolve();
+
+/**
+ * An idle instance, or a new one made after those already asked for. One at a time: made all at
+ * once, the instances of hundreds of episodes opening together would all be ready late and
+ * together, and their worker would answer no call until then (the pool would take it for stuck).
+ */
+export function acquireInstance(maxBytes: number): Promise<Instance> {
+  const ready = takeIdleInstance(maxBytes);
+  if (ready) return Promise.resolve(ready);
+  const made = making.then(() => takeIdleInstance(maxBytes) ?? newInstance(maxBytes));
+  making = made.catch(() => undefined);
+  return made;
 }
 
 /** Returns an instance whose runtimes are all disposed; poisoned or grown ones are left to the garbage collector. */

@@ -117,8 +117,11 @@ export class SandboxHost {
   }
 
   private async close(id: number): Promise<void> {
-    const episode = await this.episodes.get(id);
+    // Forgotten now, not once it has opened: an episode that moves away and back is opened again under the
+    // same number meanwhile, and deleting later would forget that new one (its calls would answer "closed").
+    const opened = this.episodes.get(id);
     this.episodes.delete(id);
+    const episode = await opened;
     if (episode !== undefined && typeof episode !== "string") episode.close();
   }
 }

@@ -61,6 +61,8 @@ interface Pending {
 class Slot {
   /** Requests in the order sent; a worker answers them in that order, so the first is the one running. */
   readonly queue: Pending[] = [];
+  /** The same requests by id: with thousands queued, finding an answered one by a search cost the main thread seconds. */
+  private readonly byId = new Map<number, Pending>();
   readonly episodes = new Set<PooledEpisode>();
   readonly compiled = new Set<string>();
   readonly interrupt = new Int32Array(new SharedArrayBuffer(4));
@@ -95,6 +97,7 @@ class Slot {
       this.worker.ref();
     }
     this.queue.push(p);
+    this.byId.set(p.id, p);
     this.worker.postMessage(p.msg);
   }
 
@@ -109,9 +112,11 @@ class Slot {
   }
 
   answered(id: number): Pending | undefined {
-    const i = this.queue.findIndex((p) => p.id === id);
+    const p = this.byId.get(id);
+    this.byId.delete(id);
+    const i = p ? this.queue.indexOf(p) : -1;
     if (i < 0) return undefined;
-    const [p] = this.queue.splice(i, 1);
+    this.queue.splice(i, 1);
     this.lastProgress = performance.now();
     if (this.queue.length === 0) this.worker.unref();
     return p;

@@ -28,6 +28,12 @@ export const DEFAULTS = {
   /** A client gets this long to send a request's headers, and then its whole body (a lying Content-Length holds nothing longer). */
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
+  /**
+   * Connections the kernel holds until they are accepted. Node's 511 overflows when thousands of rollout
+   * workers connect at once: the kernel then drops their handshakes and later resets them (ECONNRESET).
+   * Linux caps it at net.core.somaxconn (4096 by default).
+   */
+  listenBacklog: 65_535,
 } as const;
 
 /** An error a route handler throws to answer with an HTTP status and a JSON body `{error}`. */
@@ -537,7 +543,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const listen = (srv: ReturnType<typeof createServer>, port: number, host: string) =>
     new Promise<number>((resolve, reject) => {
       srv.once("error", reject);
-      srv.listen(port, host, () => {
+      srv.listen({ port, host, backlog: DEFAULTS.listenBacklog }, () => {
         srv.off("error", reject);
         resolve((srv.address() as AddressInfo).port);
       });
