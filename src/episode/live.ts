@@ -390,6 +390,8 @@ export class EpisodeSession {
     const sandbox = this.sandbox;
     this.sandbox = null;
     this.opened = null;
+    // Out of the budget's count too: a sandbox dropped for a takeover would otherwise stay listed, never evictable.
+    this.options.residency?.forget(this.id);
     sandbox?.then((s) => s.close(), () => undefined);
   }
 

@@ -83,6 +83,8 @@ export interface Residency {
   idle(episode: EpisodeSession): void;
   /** A rebuild replayed `calls` calls, successfully or not. */
   rebuilt(calls: number, ok: boolean): void;
+  /** The episode's sandbox is gone (it ended, or another process took the episode over): it no longer counts. */
+  forget(id: string): void;
 }
 
 /**
