@@ -562,7 +562,10 @@ export class EpisodeSession {
     try {
       // An evicted sandbox is rebuilt to be read; one whose replay failed has no state to read.
       if (this.rebuild && this.replayFailed) throw new Error("the sandbox could not be rebuilt");
-      if (this.rebuild) this.opened = await (this.sandbox = this.openSandbox());
+      if (this.rebuild) {
+        await this.options.residency?.admit(this);
+        this.opened = await (this.sandbox = this.openSandbox());
+      }
       final = this.opened ? await this.opened.state() : this.env.initial_state;
     } catch {
       // A sandbox broken by a limit has no state to read; nothing expected can be shown to have happened.
@@ -610,7 +613,11 @@ export class EpisodeSession {
       await this.endNow("limit_exceeded", null, undefined);
       return { result: textResult(`call limit reached: an episode allows at most ${this.maxCalls} tool calls, so this one has ended (limit_exceeded)`, true), executed: null };
     }
-    this.sandbox ??= this.openSandbox();
+    if (!this.sandbox) {
+      // A slot first: with every slot holding a call in flight, this waits rather than open one more sandbox.
+      await this.options.residency?.admit(this);
+      this.sandbox = this.openSandbox();
+    }
     const startedAt = now();
     let sandbox: SandboxEpisode;
     try {
@@ -621,6 +628,7 @@ export class EpisodeSession {
       }
     } catch (err) {
       this.sandbox = null;
+      this.options.residency?.forget(this.id);
       if (err instanceof ReplayError) {
         // The record and the runtime disagree: the episode cannot go on, and says where they part.
         await this.endNow("error", null, { error: err.message, ...(err.seq !== null ? { replay_mismatch_seq: err.seq } : {}) });

@@ -63,8 +63,10 @@ export async function replayRecorded(episodeId: string, sandbox: SandboxEpisode,
 
 /** What eviction has done, for metrics. */
 export interface ResidencyStats {
-  /** Sandboxes open now. */
+  /** Sandboxes open now, or being opened for a call that was let in. */
   resident: number;
+  /** Calls waiting for a sandbox slot: their episodes have none, and every slot holds a call in flight. */
+  waiting: number;
   evictions: number;
   /** Evicted episodes whose sandbox was rebuilt, and the calls replayed to do it. */
   rebuilds: number;
@@ -73,8 +75,14 @@ export interface ResidencyStats {
   replayFailures: number;
 }
 
-/** How an episode tells its service about its sandbox; every method is cheap and synchronous. */
+/** How an episode tells its service about its sandbox; every method but `admit` is cheap and synchronous. */
 export interface Residency {
+  /**
+   * Takes a slot for the episode before its sandbox opens (first opened, or rebuilt after an
+   * eviction); resolves once it has one. The slot is the episode's until `forget`, or until it is
+   * evicted while idle.
+   */
+  admit(episode: EpisodeSession): Promise<void>;
   /** The episode's sandbox is open (first opened, or rebuilt after an eviction). */
   opened(episode: EpisodeSession): void;
   /** A call of the episode arrived. */
@@ -89,11 +97,18 @@ export interface Residency {
 
 /**
  * The resident sandboxes of one service in least-recently-used order (a Map keeps insertion order:
- * a use moves an episode to the end). Over the budget, the oldest episodes with no call in flight are
- * evicted; episodes with a call in flight are never, so the budget may be exceeded while they run.
+ * a use moves an episode to the end), never more than the budget. An episode takes a slot before it
+ * opens a sandbox; with none free, the oldest idle episode is evicted, and when every slot holds a
+ * call in flight the episode waits, first come first served, until one goes idle or ends. So the
+ * sandboxes alive (each a WebAssembly memory, of which a process can reserve about 13,000) stay
+ * bounded however many episodes have calls queued: 16,384 clients with a call each once made one
+ * process reserve 11,000 before anything could be evicted.
  */
 export class ResidentSet implements Residency {
   private readonly lru = new Map<string, EpisodeSession>();
+  /** Episodes waiting for a slot, in arrival order; `head` is the first one still waiting (shifting 16,384 entries one by one is quadratic). */
+  private waiters: { episode: EpisodeSession; admitted: () => void }[] = [];
+  private head = 0;
   private readonly counters = { evictions: 0, rebuilds: 0, replayedCalls: 0, replayFailures: 0 };
   /** Runs after each eviction (metrics). */
   onEvict: (episodeId: string) => void = () => undefined;
@@ -107,21 +122,34 @@ export class ResidentSet implements Residency {
   }
 
   get stats(): ResidencyStats {
-    return { resident: this.lru.size, ...this.counters };
+    return { resident: this.lru.size, waiting: this.waiters.length - this.head, ...this.counters };
+  }
+
+  admit(episode: EpisodeSession): Promise<void> {
+    if (this.lru.has(episode.id)) {
+      this.used(episode);
+      return Promise.resolve();
+    }
+    // Behind those already waiting, even when a slot could be made now: first come, first served.
+    if (this.head === this.waiters.length && this.room()) {
+      this.lru.set(episode.id, episode);
+      return Promise.resolve();
+    }
+    return new Promise((admitted) => this.waiters.push({ episode, admitted }));
   }
 
   opened(episode: EpisodeSession): void {
     this.lru.delete(episode.id);
     this.lru.set(episode.id, episode);
-    this.trim();
   }
 
   used(episode: EpisodeSession): void {
     if (this.lru.delete(episode.id)) this.lru.set(episode.id, episode);
   }
 
+  /** An episode went idle: its slot can go to a waiting one. Nothing is evicted while nobody waits. */
   idle(): void {
-    this.trim();
+    this.letIn();
   }
 
   rebuilt(calls: number, ok: boolean): void {
@@ -131,20 +159,39 @@ export class ResidentSet implements Residency {
     this.observer?.replayed(calls);
   }
 
-  /** The episode ended: its sandbox is gone. */
+  /** The episode ended, or its sandbox is gone: its slot is free. */
   forget(id: string): void {
-    this.lru.delete(id);
+    if (this.lru.delete(id)) this.letIn();
   }
 
-  private trim(): void {
-    // Deleting the entry being visited is safe in a Map iteration.
+  /** Gives slots to waiting episodes, in order, while there are slots to give. */
+  private letIn(): void {
+    while (this.head < this.waiters.length && this.room()) {
+      const next = this.waiters[this.head]!;
+      this.waiters[this.head++] = undefined as never;
+      this.lru.set(next.episode.id, next.episode);
+      next.admitted();
+    }
+    if (this.head === this.waiters.length) {
+      this.waiters = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.waiters.length) {
+      this.waiters = this.waiters.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Whether a slot is free, evicting the least recently used idle episode to free one if need be. */
+  private room(): boolean {
+    if (this.lru.size < this.budget) return true;
     for (const episode of this.lru.values()) {
-      if (this.lru.size <= this.budget) return;
       if (!episode.evict()) continue;
       this.lru.delete(episode.id);
       this.counters.evictions++;
       this.observer?.evicted(1);
       this.onEvict(episode.id);
+      return true;
     }
+    return false;
   }
 }

@@ -77,6 +77,22 @@ export class ServerMetrics implements EpisodeObserver {
         this.inc(sandboxPool().stats().replayedCalls + rebuilt.calls);
       },
     });
+    new Gauge({
+      name: "envforge_resident_sandboxes",
+      help: "Episode sandboxes open now (or opening for a call let in), never more than --resident.",
+      registers,
+      collect() {
+        this.set(service.stats.resident);
+      },
+    });
+    new Gauge({
+      name: "envforge_sandbox_waiting_calls",
+      help: "Calls waiting for a sandbox slot: every slot holds a call in flight. Sustained, it says --resident (or --memory-budget) is too small for the load.",
+      registers,
+      collect() {
+        this.set(service.stats.waiting);
+      },
+    });
     this.evictions = new Counter({ name: "envforge_evictions_total", help: "Idle episodes whose sandboxes were freed to keep to the memory budget.", registers });
     this.commitSeconds = new Histogram({ name: "envforge_store_commit_duration_seconds", help: "Time of each group commit of records to the store.", buckets: COMMIT_BUCKETS, registers });
     this.storeFailures = new Counter({ name: "envforge_store_failures_total", help: "Times the store stopped taking records (locked past the busy timeout, disk full, file gone), as group commits found.", registers });

@@ -213,7 +213,7 @@ describe("a record that does not replay", () => {
 });
 
 describe("a call in flight", () => {
-  it("keeps its episode's sandbox, however far over the budget", async () => {
+  it("keeps its episode's sandbox, and other episodes wait for the slot in arrival order", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     // Episodes whose `add` of 999 waits for the gate: a call held in flight without any clock.
@@ -235,21 +235,30 @@ describe("a call in flight", () => {
     const held = open(s, 1);
     await run(held, [{ tool: "add", args: { n: 1 } }]);
     const inFlight = held.call("add", { n: 999 });
-    const others = [2, 3, 4, 5].map((seed) => open(s, seed));
-    for (const other of others) {
-      await run(other, before(0));
-      await drained();
-      expect(held.resident).toBe(true);
-    }
-    // The budget holds one: every other episode was evicted once idle, the held one never.
+    const seeds = [2, 3, 4, 5];
+    const others = seeds.map((seed) => open(s, seed));
+    const finished: number[] = [];
+    const runs = others.map((other, k) => run(other, before(0)).then((outputs) => (finished.push(seeds[k]!), outputs)));
+    await drained();
+    // The only slot holds a call in flight: nothing is evicted, no other sandbox opens, every other episode waits.
+    expect(s.stats).toMatchObject({ resident: 1, waiting: 4, evictions: 0 });
+    expect(held.resident).toBe(true);
     expect(others.map((o) => o.resident)).toEqual([false, false, false, false]);
-    expect(s.stats.evictions).toBe(4);
+    expect(finished).toEqual([]);
     release();
     expect(textOf((await inFlight).result)).toMatch(/1000/);
-    await drained();
-    expect(s.stats.rebuilds).toBe(0);
-    expect(held.resident).toBe(true);
+    const outputs = await Promise.all(runs);
+    // First come, first served; each ran its whole script once let in, then gave its slot to the next.
+    expect(finished).toEqual(seeds);
+    expect(s.stats).toMatchObject({ resident: 1, waiting: 0, evictions: 4, rebuilds: 0 });
+    const alone = service(() => local, 1);
+    for (const [k, seed] of seeds.entries()) {
+      const episode = open(alone, seed);
+      expect(outputs[k]).toEqual(await run(episode, before(0)));
+      await episode.end("closed");
+    }
     await s.closeAll();
+    expect(s.stats.resident).toBe(0);
   });
 });
 

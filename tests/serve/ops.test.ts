@@ -214,6 +214,9 @@ describe("metrics", () => {
     // Every call's record commits before its answer: at least one timed commit per call.
     expect(value(open, "envforge_store_commit_duration_seconds_count")).toBeGreaterThanOrEqual(5);
     expect(value(open, "envforge_store_failures_total")).toBe(0);
+    // Both episodes ran calls, so both hold a sandbox; the default budget leaves nobody waiting for one.
+    expect(value(open, "envforge_resident_sandboxes")).toBe(2);
+    expect(value(open, "envforge_sandbox_waiting_calls")).toBe(0);
     // The default process metrics come along.
     expect(value(open, "process_cpu_user_seconds_total")).toBeGreaterThan(0);
     expect(open.some((s) => s.name === "nodejs_eventloop_lag_seconds")).toBe(true);
@@ -226,6 +229,7 @@ describe("metrics", () => {
     expect(value(ended, "envforge_open_episodes", { face: "rest" })).toBe(0);
     expect(value(ended, "envforge_episodes_ended_total", { status: "submitted" })).toBe(1);
     expect(value(ended, "envforge_episodes_ended_total", { status: "closed" })).toBe(1);
+    expect(value(ended, "envforge_resident_sandboxes")).toBe(0);
   });
 
   it("count the sandbox pool's replays and the evictions the service reports", async () => {
