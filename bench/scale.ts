@@ -18,8 +18,8 @@ const BASELINE = Math.min(QUICK ? 256 : 1024, EPISODES);
 const CALLS = 3;
 const WORKERS = Number(process.env.BENCH_SCALE_WORKERS ?? 2);
 /**
- * The serve flags this load needs. REST episodes are not MCP sessions, so --max-sessions and --max-sessions-per-client
- * (src/serve/fairness.ts) do not bound them; the idle timeout must outlast the run, or a slow episode is ended under its client.
+ * The serve flags this load needs. REST episodes come under --max-episodes (32,768 by default, src/serve/http.ts), above any
+ * size run here; the idle timeout must outlast the run, or a slow episode is ended under its client.
  */
 const FLAGS = ["--workers", String(WORKERS), "--idle-timeout", "900"];
 /** Node flags for the server, e.g. BENCH_SCALE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (it exits normally on SIGTERM). */

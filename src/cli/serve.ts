@@ -122,6 +122,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       "max-calls": { type: "string" },
       "max-sessions": { type: "string" },
       "max-sessions-per-client": { type: "string" },
+      "max-episodes": { type: "string" },
+      "max-episodes-per-client": { type: "string" },
       "reclaim-idle": { type: "string" },
       workers: { type: "string" },
       resident: { type: "string" },
@@ -145,8 +147,8 @@ async function run(argv: string[], io: Io): Promise<number> {
   const seed = values.seed === undefined ? undefined : Number(values.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed wants an integer, got ${JSON.stringify(values.seed)}`);
   const listen = values.http === undefined ? null : parseListen(values.http);
-  if (!listen && (values.token || values["allowed-host"] || values["max-sessions"] || values["max-sessions-per-client"] || values["reclaim-idle"] || values["idle-timeout"] || values.admin || values["admin-token"] || values.resident || values["memory-budget"])) {
-    throw new UsageError("--token, --admin, --admin-token, --allowed-host, --max-sessions, --max-sessions-per-client, --reclaim-idle, --idle-timeout, --resident and --memory-budget apply to --http only");
+  if (!listen && (values.token || values["allowed-host"] || values["max-sessions"] || values["max-sessions-per-client"] || values["max-episodes"] || values["max-episodes-per-client"] || values["reclaim-idle"] || values["idle-timeout"] || values.admin || values["admin-token"] || values.resident || values["memory-budget"])) {
+    throw new UsageError("--token, --admin, --admin-token, --allowed-host, --max-sessions, --max-sessions-per-client, --max-episodes, --max-episodes-per-client, --reclaim-idle, --idle-timeout, --resident and --memory-budget apply to --http only");
   }
   if (values.resident !== undefined && values["memory-budget"] !== undefined) throw new UsageError("give --resident N or --memory-budget MiB, not both");
   // A budget in MiB is turned into sandboxes by the measured cost of one (bench/evict.ts).
@@ -232,6 +234,8 @@ async function run(argv: string[], io: Io): Promise<number> {
       ...(values["allowed-origin"] ? { allowedOrigins: values["allowed-origin"] } : {}),
       ...(values["max-sessions"] !== undefined ? { maxSessions: positiveInt("max-sessions", values["max-sessions"])! } : {}),
       ...(values["max-sessions-per-client"] !== undefined ? { maxSessionsPerClient: positiveInt("max-sessions-per-client", values["max-sessions-per-client"])! } : {}),
+      ...(values["max-episodes"] !== undefined ? { maxEpisodes: positiveInt("max-episodes", values["max-episodes"])! } : {}),
+      ...(values["max-episodes-per-client"] !== undefined ? { maxEpisodesPerClient: positiveInt("max-episodes-per-client", values["max-episodes-per-client"])! } : {}),
       ...(reclaimSeconds !== undefined ? { reclaimIdleMs: reclaimSeconds * 1000 } : {}),
       ...(values["max-body"] !== undefined ? { maxBodyBytes: positiveInt("max-body", values["max-body"])! } : {}),
       ...(resident !== undefined ? { resident } : {}),
@@ -266,6 +270,6 @@ async function run(argv: string[], io: Io): Promise<number> {
 
 export const serveCommand: Command = {
   usage:
-    `serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--resident N | --memory-budget MiB] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool] [--mode eval|train] [--shared [--lease SECONDS]] [--otlp URL] ${BAND_USAGE}`,
+    `serve [--dir DIR] [--env ID [--task ID] [--episode ID] [--seed N] | --http [HOST:]PORT [--token T] [--admin [HOST:]PORT] [--admin-token T] [--allowed-host H]... [--allowed-origin O]... [--max-sessions N] [--max-sessions-per-client N] [--max-episodes N] [--max-episodes-per-client N] [--reclaim-idle SECONDS] [--idle-timeout SECONDS] [--max-body BYTES] [--resident N | --memory-budget MiB] [--insecure]] [--db FILE] [--sync normal|full] [--max-calls N] [--workers N] [--no-submit-tool] [--mode eval|train] [--shared [--lease SECONDS]] [--otlp URL] ${BAND_USAGE}`,
   run,
 };

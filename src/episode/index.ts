@@ -22,3 +22,4 @@ export { DEFAULT_RESIDENT, MIB_PER_RESIDENT, ReplayError, ResidentSet, residentF
 export { EpisodeService, EPISODE_ID, submitClash, type OpenOptions, type ServiceOptions } from "./service.ts";
 export { EpisodeEvents, type EpisodeObserver } from "./events.ts";
 export { agentProgress, agentSubmitResult, agentDescriptions, SERVE_MODES, type ServeMode } from "./views.ts";
+export { admit, EPISODES, SESSIONS, type Admission, type FairnessLimits, type Holder, type Limited } from "./fairness.ts";

@@ -307,6 +307,11 @@ export class EpisodeSession {
     return true;
   }
 
+  /** Whether a call (or answer) is queued or running: such an episode is neither evicted nor reclaimed. */
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
   /** Whether the sandbox is open now: false before the first call, and while evicted (the next call rebuilds it). */
   get resident(): boolean {
     return this.opened !== null;

@@ -7,6 +7,7 @@ import { SERVE_MODES, type ServeMode } from "./views.ts";
 import { LookupError, type EnvironmentRegistry } from "./registry.ts";
 import { EpisodeEvents } from "./events.ts";
 import { DEFAULT_RESIDENT, ResidentSet, type ResidencyStats } from "./resident.ts";
+import { admit, EPISODES, type FairnessLimits } from "./fairness.ts";
 
 /** Why an environment with its own `submit_answer` tool is not served beside the server's. */
 export const submitClash = (envId: string): string =>
@@ -30,6 +31,12 @@ export interface ServiceOptions {
   shared?: { leaseMs: number };
   /** Sandboxes kept open at most; the least recently used idle ones are evicted. Default DEFAULT_RESIDENT. */
   resident?: number;
+  /**
+   * Per-client limits on live episodes opened by id (REST, ORS, 2026-07-28 MCP), applied to opens
+   * that name their client: a full server lets a smaller client take a larger one's long-idle
+   * episode (see admit). MCP sessions have their own limits, where the connection is made.
+   */
+  episodeLimits?: FairnessLimits;
 }
 
 /** Faces whose episodes are addressed by id, not by a connection: the ones another process can take over. */
@@ -46,6 +53,8 @@ export interface OpenOptions {
   /** The face that opened it: mcp, rest or ors (recorded in the episode's meta). */
   face: string;
   sessionId?: string | null;
+  /** Who asks (see clientOf), for the per-client limits of `episodeLimits`; an open without one is not limited. */
+  client?: string;
   /** Insert the episode's row only at `begin()` (MCP does it at the first message); default: now. */
   lazy?: boolean;
   maxCalls?: number;
@@ -56,6 +65,10 @@ export interface OpenOptions {
 
 interface Entry {
   episode: EpisodeSession;
+  /** Who opened it, for the per-client limits; "unknown" for one taken over from the store. */
+  client: string;
+  /** Counted by the per-client limits: opened by id, and not already being ended to make room. */
+  limited: boolean;
   lastActive: number;
   /** Connections (MCP sessions) holding the episode open; the idle reaper leaves held episodes to them. */
   holders: number;
@@ -70,6 +83,9 @@ export class EpisodeService {
   private readonly live = new Map<string, Entry>();
   /** Takeovers in progress, so that concurrent requests for one episode build it once. */
   private readonly resuming = new Map<string, Promise<EpisodeSession>>();
+  /** Live episodes the per-client limits count, in all and by client (kept as they come and go: an open must not scan thousands). */
+  private limitedCount = 0;
+  private readonly limitedBy = new Map<string, number>();
   /** Opens, ends and calls of these episodes, for the server's metrics. */
   readonly events = new EpisodeEvents();
   private readonly residents: ResidentSet;
@@ -111,7 +127,7 @@ export class EpisodeService {
     try {
       await this.recorder.committed();
     } catch (err) {
-      this.live.delete(episode.id);
+      this.remove(episode.id);
       throw err;
     }
     return episode;
@@ -131,6 +147,8 @@ export class EpisodeService {
     const submitTool = o.submitTool ?? this.options.submitTool;
     const mode = o.mode ?? this.options.mode;
     if ((submitTool ?? true) && entry.env.tools.some((t) => t.name === SUBMIT_TOOL)) throw new LookupError(submitClash(entry.env.id), 409);
+    const limited = BY_ID_FACES.has(o.face);
+    if (limited && o.client !== undefined) this.makeRoom(o.client);
     const episode = new EpisodeSession({
       env: entry.env,
       task,
@@ -148,14 +166,14 @@ export class EpisodeService {
       ...(this.options.shared && BY_ID_FACES.has(o.face) ? { shared: { leaseMs: this.options.shared.leaseMs, epoch: 1 } } : {}),
       residency: this.residents,
       onEnd: (status) => {
-        this.live.delete(id);
+        this.remove(id);
         this.residents.forget(id);
         this.events.ended(o.face, status);
         o.onEnd?.(status);
       },
       onCall: (ok, seconds) => this.events.called(o.face, ok, seconds),
     });
-    this.live.set(id, { episode, lastActive: performance.now(), holders: 0 });
+    this.add({ episode, client: o.client ?? "unknown", limited, lastActive: performance.now(), holders: 0 });
     this.events.opened(o.face);
     if (!o.lazy) episode.begin();
     return episode;
@@ -209,15 +227,66 @@ export class EpisodeService {
       shared: { leaseMs: this.options.shared!.leaseMs, epoch: 0 },
       residency: this.residents,
       onEnd: (status) => {
-        this.live.delete(id);
+        this.remove(id);
         this.residents.forget(id);
         this.events.ended(settings.face, status);
       },
       onCall: (ok, seconds) => this.events.called(settings.face, ok, seconds),
     });
-    this.live.set(id, { episode, lastActive: performance.now(), holders: 0 });
+    this.add({ episode, client: "unknown", limited: true, lastActive: performance.now(), holders: 0 });
     this.events.opened(settings.face);
     return episode;
+  }
+
+  /**
+   * Applies `episodeLimits` to one more episode for `client`: refused with 429 (past its own limit)
+   * or 503 (full), or admitted, after ending the longest-idle episode of the largest holder when the
+   * server is full. A shared episode is only let go from memory: its client may still continue it.
+   */
+  private makeRoom(client: string): void {
+    const limits = this.options.episodeLimits;
+    if (!limits) return;
+    // Under both limits admit() admits; only a full server or client needs the scan.
+    if ((this.limitedBy.get(client) ?? 0) < limits.maxPerClient && this.limitedCount < limits.maxSessions) return;
+    const holders = [...this.live.values()].filter((e) => e.limited).map((e) => ({ entry: e, client: e.client, lastActive: e.lastActive, inflight: e.episode.busy ? 1 : 0 }));
+    const admission = admit(holders, client, limits, performance.now(), EPISODES);
+    if (admission.type === "refuse") throw new LookupError(admission.message, admission.status);
+    if (admission.type === "admit") return;
+    const victim = admission.session.entry;
+    this.uncount(victim);
+    if (victim.episode.shared) void this.letGo(victim.episode);
+    else void victim.episode.end("idle_timeout");
+  }
+
+  private add(entry: Entry): void {
+    this.live.set(entry.episode.id, entry);
+    if (!entry.limited) return;
+    this.limitedCount++;
+    this.limitedBy.set(entry.client, (this.limitedBy.get(entry.client) ?? 0) + 1);
+  }
+
+  private remove(id: string): void {
+    const entry = this.live.get(id);
+    if (!entry) return;
+    this.live.delete(id);
+    this.uncount(entry);
+  }
+
+  /** Out of the per-client counts: gone, or being ended to make room. */
+  private uncount(entry: Entry): void {
+    if (!entry.limited) return;
+    entry.limited = false;
+    this.limitedCount--;
+    const n = this.limitedBy.get(entry.client)! - 1;
+    if (n === 0) this.limitedBy.delete(entry.client);
+    else this.limitedBy.set(entry.client, n);
+  }
+
+  /** Drops a shared episode from this process, still running in the store for any process to take up. */
+  private letGo(episode: EpisodeSession): Promise<void> {
+    this.remove(episode.id);
+    this.residents.forget(episode.id);
+    return episode.dispose();
   }
 
   /** The live episode with this id, or undefined. */
@@ -245,13 +314,10 @@ export class EpisodeService {
    */
   reap(idleMs: number): void {
     const cutoff = performance.now() - idleMs;
-    for (const [id, entry] of this.live) {
+    for (const entry of this.live.values()) {
       if (entry.holders !== 0 || entry.lastActive >= cutoff) continue;
-      if (entry.episode.shared) {
-        this.live.delete(id);
-        this.residents.forget(id);
-        void entry.episode.dispose();
-      } else void entry.episode.end("idle_timeout");
+      if (entry.episode.shared) void this.letGo(entry.episode);
+      else void entry.episode.end("idle_timeout");
     }
   }
 
@@ -264,9 +330,7 @@ export class EpisodeService {
     await Promise.all(
       [...this.live.values()].map(async ({ episode }) => {
         if (!episode.shared) return episode.end(status);
-        this.live.delete(episode.id);
-        this.residents.forget(episode.id);
-        await episode.dispose();
+        await this.letGo(episode);
       }),
     );
   }

@@ -10,8 +10,8 @@ import { openSession, type Session, type SessionOptions } from "./session.ts";
 import { restRoutes } from "./rest.ts";
 import { orsRoutes } from "./ors.ts";
 import { modernFace } from "./modern.ts";
-import { EpisodeService, LookupError, type EnvironmentRegistry, type ServeMode } from "../episode/index.ts";
-import { admit, clientOf, type FairnessLimits } from "./fairness.ts";
+import { EpisodeService, LookupError, type EnvironmentRegistry, type ServeMode, admit, type FairnessLimits } from "../episode/index.ts";
+import { clientOf } from "./fairness.ts";
 import { ServerMetrics } from "./metrics.ts";
 
 export const MCP_PATH = "/mcp";
@@ -23,6 +23,12 @@ export const DEFAULTS = {
   host: "127.0.0.1",
   maxBodyBytes: 1024 * 1024,
   maxSessions: 1000,
+  /**
+   * Episodes opened by id (REST, ORS, 2026-07-28 MCP) live in one process at once. They hold no
+   * connection, and a sandbox only while resident (--resident); the rest cost tens of KiB each
+   * (16,384 of them peaked at 1.2 GiB in bench/scale.ts), so twice a 16,384-rollout batch fits.
+   */
+  maxEpisodes: 32_768,
   reclaimIdleMs: 10_000,
   idleTimeoutMs: 10 * 60_000,
   /** A client gets this long to send a request's headers, and then its whole body (a lying Content-Length holds nothing longer). */
@@ -109,7 +115,11 @@ export interface HttpServerOptions {
   maxSessions?: number;
   /** Open sessions one client (remote address, see clientOf) may hold; default `maxSessions`. */
   maxSessionsPerClient?: number;
-  /** When full, a client with fewer sessions may take the place of the largest holder's session idle this long. */
+  /** Live episodes opened by id (REST, ORS, 2026-07-28 MCP), whoever opened them; default DEFAULTS.maxEpisodes. */
+  maxEpisodes?: number;
+  /** Of those, what one client may hold; default `maxEpisodes`. */
+  maxEpisodesPerClient?: number;
+  /** When full, a client with fewer sessions (or episodes) may take the place of the largest holder's one idle this long. */
   reclaimIdleMs?: number;
   idleTimeoutMs?: number;
   /** Time to receive a request's headers, and the whole request; 408 and the connection closed past either. */
@@ -225,13 +235,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const log = options.log ?? (() => undefined);
   const maxBody = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const maxSessions = options.maxSessions ?? DEFAULTS.maxSessions;
-  const fairness: FairnessLimits = { maxSessions, maxPerClient: options.maxSessionsPerClient ?? maxSessions, reclaimIdleMs: options.reclaimIdleMs ?? DEFAULTS.reclaimIdleMs };
+  const reclaimIdleMs = options.reclaimIdleMs ?? DEFAULTS.reclaimIdleMs;
+  const fairness: FairnessLimits = { maxSessions, maxPerClient: options.maxSessionsPerClient ?? maxSessions, reclaimIdleMs };
+  const maxEpisodes = options.maxEpisodes ?? DEFAULTS.maxEpisodes;
+  const episodeLimits: FairnessLimits = { maxSessions: maxEpisodes, maxPerClient: options.maxEpisodesPerClient ?? maxEpisodes, reclaimIdleMs };
   const idleMs = options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs;
   const bindHost = options.host ?? DEFAULTS.host;
   const tokenDigest = options.token ? digest(options.token) : null;
   const adminDigest = options.adminToken ? digest(options.adminToken) : null;
   if (options.adminToken !== undefined && options.adminToken === options.token) throw new Error("the admin token must differ from the agent token: the control plane never answers the agent's credentials");
-  const service = options.service ?? new EpisodeService(registry, recorder, { ...(options.maxCallsPerEpisode !== undefined ? { maxCalls: options.maxCallsPerEpisode } : {}), ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}), ...(options.mode !== undefined ? { mode: options.mode } : {}), ...(options.shared ? { shared: options.shared } : {}), ...(options.resident !== undefined ? { resident: options.resident } : {}) });
+  const service = options.service ?? new EpisodeService(registry, recorder, { ...(options.maxCallsPerEpisode !== undefined ? { maxCalls: options.maxCallsPerEpisode } : {}), ...(options.submitTool !== undefined ? { submitTool: options.submitTool } : {}), ...(options.mode !== undefined ? { mode: options.mode } : {}), ...(options.shared ? { shared: options.shared } : {}), ...(options.resident !== undefined ? { resident: options.resident } : {}), episodeLimits });
   const custom = options.routes ?? [];
   /** Agent plane: what the agent's credentials reach. Custom routes first, so a caller can override a face's path. */
   const agentRoutes = [...custom.filter((r) => r.plane !== "control"), ...(options.faces === false ? [] : [...restRoutes(), ...orsRoutes()])];

@@ -1,4 +1,5 @@
 // MCP 2026-07-28 over Streamable HTTP on the SDK 2.x: no session; each request names its episode in the URL and carries its own _meta.
+import { clientOf } from "./fairness.ts";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createMcpHandler, isLegacyRequest, Server as ModernServer, type McpRequestContext } from "@modelcontextprotocol/server";
 import { toWebRequest } from "@modelcontextprotocol/node";
@@ -65,7 +66,7 @@ type Resolved = { surface: SurfaceDef; episode: EpisodeSession | null } | { open
  * catalog. A modern request has no session, so without an episode id there is nothing to hold
  * state: it gets an error saying how to name one.
  */
-async function resolve(o: ModernOptions, url: URL): Promise<Resolved> {
+async function resolve(o: ModernOptions, url: URL, client: string): Promise<Resolved> {
   const envId = url.searchParams.get("env");
   const taskId = url.searchParams.get("task");
   const id = url.searchParams.get("episode");
@@ -91,7 +92,7 @@ async function resolve(o: ModernOptions, url: URL): Promise<Resolved> {
       return { surface: episodeSurface(live), episode: live };
     }
     // Opened only once the SDK takes the request (a request it refuses opens nothing): the id is known to be new.
-    return { open: () => o.service.openChecked({ env: envId!, task: taskId, id, transport: "http", face: "mcp-2026" }) };
+    return { open: () => o.service.openChecked({ env: envId!, task: taskId, id, transport: "http", face: "mcp-2026", client }) };
   } catch (err) {
     if (!(err instanceof LookupError)) throw err;
     return { surface: errorSurface(-32602, err.message), episode: null };
@@ -144,7 +145,7 @@ export function modernFace(o: ModernOptions): ModernFace {
     },
     async handle(req, res, url, body, text) {
       const request = await webRequest(req, body);
-      const resolved = await resolve(o, url);
+      const resolved = await resolve(o, url, clientOf(req.socket.remoteAddress));
       served.set(request, resolved);
       const response = await handler.fetch(request, { parsedBody: body });
       const out = await response.text();

@@ -1,4 +1,5 @@
 // The Open Reward Standard face: a folder of environments as ORS environments, tasks and splits; sessions are episodes; calls answer in SSE with their reward.
+import { clientOf } from "./fairness.ts";
 import { createHash, randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { z } from "zod";
@@ -178,7 +179,7 @@ export function orsRoutes(): Route[] {
         }
         if (!isSuite(ctx.registry, name) && spec.env !== name) throw new HttpError(400, `task ${spec.env}/${spec.task} is not in environment ${name}`);
         if (ctx.service.find(sid)) throw new HttpError(400, "Session already exists");
-        await ctx.service.open({ env: spec.env, task: spec.task, id: sid, transport: "http", face: "ors", ...(spec.seed !== undefined ? { seed: spec.seed } : {}) });
+        await ctx.service.open({ env: spec.env, task: spec.task, id: sid, transport: "http", face: "ors", client: clientOf(ctx.req.socket.remoteAddress), ...(spec.seed !== undefined ? { seed: spec.seed } : {}) });
         ctx.sendJson(200, { sid });
       }),
     },

@@ -1,4 +1,5 @@
 // The REST episode API next to /mcp: open an episode, run calls or whole model responses against its state, answer, read, close.
+import { clientOf } from "./fairness.ts";
 import { z } from "zod";
 import { agentProgress, EpisodeBusyError, EpisodeEndedError, LookupError, textOf, type CallOutcome, type EpisodeService, type EpisodeSession } from "../episode/index.ts";
 import { StoreError } from "../store/index.ts";
@@ -71,7 +72,7 @@ export function restRoutes(): Route[] {
       async handler(ctx) {
         const req = await body(ctx, OpenEpisodeRequest, "episode request");
         const episode = await episodeErrors(() =>
-          ctx.service.open({ env: req.env, task: req.task ?? null, id: req.episode ?? null, transport: "http", face: "rest", ...(req.seed !== undefined ? { seed: req.seed } : {}) }),
+          ctx.service.open({ env: req.env, task: req.task ?? null, id: req.episode ?? null, transport: "http", face: "rest", client: clientOf(ctx.req.socket.remoteAddress), ...(req.seed !== undefined ? { seed: req.seed } : {}) }),
         );
         ctx.sendJson(201, { episode: episode.id, env: episode.env.id, task: episode.task.id, prompt: episode.instructions, tools: episode.toolDocs() }, { location: `${EPISODES_PATH}/${encodeURIComponent(episode.id)}` });
       },

@@ -1,4 +1,4 @@
-// serve --resident and --memory-budget: checked before anything starts, each mistake named on the first line.
+// serve --resident, --memory-budget and --max-episodes: checked before anything starts, each mistake named on the first line.
 import { tmpdir } from "node:os";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
@@ -17,6 +17,9 @@ describe("serve's resident budget", () => {
     [["--http", "127.0.0.1:0", "--memory-budget", "1.5"], /--memory-budget wants a positive integer, got "1.5"/],
     [["--http", "127.0.0.1:0", "--resident", "8", "--memory-budget", "64"], /give --resident N or --memory-budget MiB, not both/],
     [["--resident", "8"], /--resident and --memory-budget apply to --http only/],
+    [["--http", "127.0.0.1:0", "--max-episodes", "0"], /--max-episodes wants a positive integer, got "0"/],
+    [["--http", "127.0.0.1:0", "--max-episodes-per-client", "1.5"], /--max-episodes-per-client wants a positive integer, got "1.5"/],
+    [["--max-episodes", "8"], /--max-episodes, --max-episodes-per-client, .* apply to --http only/],
   ])("refuses %j", async (args, message) => {
     const r = await serve(args);
     expect(r.code).not.toBe(0);

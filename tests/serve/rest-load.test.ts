@@ -12,7 +12,7 @@ let agent: Agent;
 
 beforeAll(async () => {
   tmp = tempDir("envforge-rest-load-");
-  // REST episodes are not MCP sessions: --max-sessions does not bound them. The idle timeout must outlast a slow run.
+  // 2,000 from one client is far under --max-episodes (32,768 by default). The idle timeout must outlast a slow run.
   server = await spawnHttpServer(["--dir", tmp.envDir, "--db", tmp.db, "--idle-timeout", "900"]);
   // Many connections, not one per episode, so the test needs no more file descriptors than a default limit allows.
   agent = new Agent({ keepAlive: true, maxSockets: 256 });
