@@ -346,8 +346,9 @@ export class EpisodeSession {
       }
       const row = await recorder.loadEpisode(this.id);
       if (!row || row.status !== "running") {
-        this.adoptEnd((row?.status ?? "closed") as Exclude<EpisodeStatus, "running">);
-        throw new EpisodeEndedError(this.id, this.currentStatus);
+        const status = (row?.status ?? "closed") as Exclude<EpisodeStatus, "running">;
+        this.adoptEnd(status);
+        throw new EpisodeEndedError(this.id, status);
       }
       if (performance.now() >= deadline) throw new EpisodeBusyError(this.id);
       await new Promise((r) => setTimeout(r, wait));
@@ -427,6 +428,10 @@ export class EpisodeSession {
   private adoptEnd(status: Exclude<EpisodeStatus, "running">): void {
     if (this.ending) return;
     this.ending = Promise.resolve();
+    this.markEnded(status);
+  }
+
+  private markEnded(status: Exclude<EpisodeStatus, "running">): void {
     this.currentStatus = status;
     this.dropSandbox();
     this.options.onEnd?.(status);
@@ -541,8 +546,31 @@ export class EpisodeSession {
    */
   end(status: Exclude<EpisodeStatus, "running">, final: { answer?: string | null; meta?: unknown } = {}): Promise<void> {
     if (this.ending) return this.ending;
-    this.ending = this.queue.then(() => this.finish(status, final.answer ?? null, final.meta));
-    return this.ending;
+    const finish = () => this.finish(status, final.answer ?? null, final.meta);
+    if (!this.options.shared) return (this.ending = this.queue.then(finish));
+    const done = this.queue.then(() => this.endLeased(finish));
+    this.ending = done;
+    // Busy elsewhere past the lease: not ended, so a retry can end it.
+    done.catch(() => {
+      if (this.ending === done) this.ending = null;
+    });
+    return done;
+  }
+
+  /**
+   * Ends a shared episode under its lease, like a call: another process may have run calls since
+   * this one last did (or this one never did: it took the episode up for this request), and the
+   * score must count them. An episode already ended elsewhere ends here as it did there.
+   */
+  private async endLeased(finish: () => Promise<void>): Promise<void> {
+    try {
+      await this.acquire();
+    } catch (err) {
+      if (!(err instanceof EpisodeEndedError)) throw err;
+      this.markEnded(err.status as Exclude<EpisodeStatus, "running">);
+      return;
+    }
+    await finish();
   }
 
   private async finish(status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): Promise<void> {

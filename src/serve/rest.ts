@@ -134,7 +134,8 @@ export function restRoutes(): Route[] {
       path: `${EPISODES_PATH}/:id`,
       async handler(ctx) {
         const episode = await live(ctx.service, ctx.params.id!);
-        await episode.end("closed");
+        // In a shared store the end waits for the lease like a call: busy elsewhere is a 503 to retry.
+        await episodeErrors(() => episode.end("closed"));
         ctx.sendJson(200, agentProgress(episode));
       },
     },

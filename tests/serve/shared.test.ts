@@ -32,7 +32,7 @@ describe("a shared store", () => {
     const replicas = [replica("a"), replica("b"), replica("c")];
     const alone = new EpisodeService(new EnvironmentRegistry([{ env: COUNTER }], { timeoutMs: 300 }), Recorder.open(":memory:"));
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: -5, max: 9 })), { minLength: 1, maxLength: 8 }), async (steps) => {
+      fc.asyncProperty(fc.array(fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: -5, max: 9 })), { minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 2 }), async (steps, ender) => {
         const id = `shared-${Math.random().toString(36).slice(2)}`;
         await replicas[0]!.open({ env: COUNTER.id, task: "code-alpha", id, transport: "http", face: "rest", seed: 3 });
         const reference = await alone.open({ env: COUNTER.id, task: "code-alpha", transport: "http", face: "rest", seed: 3 });
@@ -42,8 +42,15 @@ describe("a shared store", () => {
         }
         const last = await replicas[steps.at(-1)![0]]!.get(id);
         expect(last.progress().calls.made).toBe(steps.length);
-        await last.end("closed");
+        // Ended by any process, even one that never ran a call of it: scored on every call, as the uninterrupted run is.
+        const ending = await replicas[ender]!.get(id);
+        await ending.end("closed");
         await reference.end("closed");
+        expect(ending.progress()).toMatchObject({ status: "closed", calls: { made: steps.length } });
+        expect(ending.progress().score).toEqual(reference.progress().score);
+        const stored = Records.open(tmp.db);
+        expect(stored.getEpisode(id)).toMatchObject({ status: "closed", score: reference.progress().score });
+        stored.close();
       }),
       { numRuns: 12, seed: 42 },
     );
