@@ -1,6 +1,6 @@
 // The episode service: opens episodes by environment and task, finds them by id for any face, serializes their calls, ends idle ones and keeps their sandboxes under a memory budget.
 import { randomUUID } from "node:crypto";
-import type { Recorder, StoredEpisode } from "../store/index.ts";
+import { now, type Recorder, type StoredEpisode } from "../store/index.ts";
 import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { EpisodeSession, SUBMIT_TOOL } from "./live.ts";
 import { SERVE_MODES, type ServeMode } from "./views.ts";
@@ -31,6 +31,9 @@ export interface ServiceOptions {
   /** Sandboxes kept open at most; the least recently used idle ones are evicted. Default DEFAULT_RESIDENT. */
   resident?: number;
 }
+
+/** Episodes one sweep ends at most, so that a large backlog does not hold up the server for long. */
+export const SWEEP_LIMIT = 100;
 
 /** Faces whose episodes are addressed by id, not by a connection: the ones another process can take over. */
 const BY_ID_FACES = new Set(["rest", "ors", "mcp-2026"]);
@@ -73,6 +76,8 @@ export class EpisodeService {
   /** Opens, ends and calls of these episodes, for the server's metrics. */
   readonly events = new EpisodeEvents();
   private readonly residents: ResidentSet;
+  /** The sweep under way, if any: ticks that come while it runs join it rather than start another. */
+  private sweeping: Promise<number> | null = null;
 
   constructor(
     readonly registry: EnvironmentRegistry,
@@ -245,14 +250,56 @@ export class EpisodeService {
    */
   reap(idleMs: number): void {
     const cutoff = performance.now() - idleMs;
-    for (const [id, entry] of this.live) {
+    for (const entry of this.live.values()) {
       if (entry.holders !== 0 || entry.lastActive >= cutoff) continue;
-      if (entry.episode.shared) {
-        this.live.delete(id);
-        this.residents.forget(id);
-        void entry.episode.dispose();
-      } else void entry.episode.end("idle_timeout");
+      if (entry.episode.shared) void this.letGo(entry.episode);
+      else void entry.episode.end("idle_timeout");
     }
+  }
+
+  /**
+   * In a shared store, ends as `idle_timeout` the episodes of any process that nobody has used for
+   * `idleMs` and whose lease no process holds: their client went away, and since no process is asked
+   * about them any more, no idle reaper sees them. Each is taken over and ended as the process that
+   * opened it would have ended it, scored from its record; one that a call or a client took up
+   * meanwhile, or that another sweeper ended first, is let go. At most `limit` per sweep, the longest
+   * idle first; episodes live in this process are left to `reap`. Resolves how many this process ended.
+   */
+  sweep(idleMs: number, limit = SWEEP_LIMIT): Promise<number> {
+    if (!this.options.shared) return Promise.resolve(0);
+    this.sweeping ??= this.sweepNow(idleMs, limit).finally(() => (this.sweeping = null));
+    return this.sweeping;
+  }
+
+  private async sweepNow(idleMs: number, limit: number): Promise<number> {
+    const before = now() - idleMs;
+    let ended = 0;
+    for (const id of await this.recorder.staleEpisodes(before, limit)) {
+      if (this.live.has(id) || this.resuming.has(id)) continue;
+      let episode: EpisodeSession;
+      try {
+        episode = await this.get(id);
+      } catch (err) {
+        // Not continuable here (an environment this process does not serve, or ended meanwhile): a process that can will sweep it.
+        if (err instanceof LookupError) continue;
+        throw err;
+      }
+      let expired = false;
+      try {
+        expired = await episode.expire(before);
+      } finally {
+        if (!expired) await this.letGo(episode);
+      }
+      if (expired) ended++;
+    }
+    return ended;
+  }
+
+  /** Lets a shared episode go from this process without ending it (after its calls in flight). */
+  private async letGo(episode: EpisodeSession): Promise<void> {
+    if (this.live.get(episode.id)?.episode === episode) this.live.delete(episode.id);
+    this.residents.forget(episode.id);
+    await episode.dispose();
   }
 
   get size(): number {
@@ -261,14 +308,9 @@ export class EpisodeService {
 
   /** Ends every live episode (server shutdown); shared ones are only let go, for the other processes to continue. */
   async closeAll(status: Exclude<EpisodeStatus, "running"> = "closed"): Promise<void> {
-    await Promise.all(
-      [...this.live.values()].map(async ({ episode }) => {
-        if (!episode.shared) return episode.end(status);
-        this.live.delete(episode.id);
-        this.residents.forget(episode.id);
-        await episode.dispose();
-      }),
-    );
+    // A sweep under way finishes first: the episodes it is ending are not left half taken over.
+    await this.sweeping?.catch(() => undefined);
+    await Promise.all([...this.live.values()].map(({ episode }) => (episode.shared ? this.letGo(episode) : episode.end(status))));
   }
 }
 
