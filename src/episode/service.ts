@@ -78,6 +78,12 @@ export class EpisodeService {
   private readonly residents: ResidentSet;
   /** The sweep under way, if any: ticks that come while it runs join it rather than start another. */
   private sweeping: Promise<number> | null = null;
+  /**
+   * The last episode the previous sweep looked at, when it stopped at its limit: the next one pages
+   * on from there, so episodes this process cannot end (an environment it does not serve) never
+   * hold back the ones after them.
+   */
+  private sweptUpTo: string | undefined;
 
   constructor(
     readonly registry: EnvironmentRegistry,
@@ -262,8 +268,9 @@ export class EpisodeService {
    * `idleMs` and whose lease no process holds: their client went away, and since no process is asked
    * about them any more, no idle reaper sees them. Each is taken over and ended as the process that
    * opened it would have ended it, scored from its record; one that a call or a client took up
-   * meanwhile, or that another sweeper ended first, is let go. At most `limit` per sweep, the longest
-   * idle first; episodes live in this process are left to `reap`. Resolves how many this process ended.
+   * meanwhile, or that another sweeper ended first, is let go. At most `limit` per sweep, each sweep
+   * going on where the last one stopped; episodes live in this process are left to `reap`. Resolves
+   * how many this process ended.
    */
   sweep(idleMs: number, limit = SWEEP_LIMIT): Promise<number> {
     if (!this.options.shared) return Promise.resolve(0);
@@ -274,7 +281,9 @@ export class EpisodeService {
   private async sweepNow(idleMs: number, limit: number): Promise<number> {
     const before = now() - idleMs;
     let ended = 0;
-    for (const id of await this.recorder.staleEpisodes(before, limit)) {
+    const ids = await this.recorder.staleEpisodes(before, limit, this.sweptUpTo);
+    this.sweptUpTo = ids.length < limit ? undefined : ids.at(-1);
+    for (const id of ids) {
       if (this.live.has(id) || this.resuming.has(id)) continue;
       let episode: EpisodeSession;
       try {

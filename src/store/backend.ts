@@ -147,11 +147,12 @@ export interface StoreBackend {
   lease(episodeId: string, owner: string, now: number, until: number, idleBefore?: number): Promise<Lease | null>;
   /**
    * The ids of at most `limit` running leased episodes (lease_epoch > 0: any process may take them
-   * over) whose lease nobody holds at `now` and whose last activity is older than `before`, the
-   * longest idle first. An episode's last activity is the latest of its start, the end of its last
-   * recorded call, and its last recorded message.
+   * over) whose lease nobody holds at `now` and whose last activity is older than `before`, in id
+   * order (by UTF-8 bytes: the same on both stores) and, with `after`, past that id, so that a
+   * sweeper pages on from where it stopped. An episode's last activity is the latest of its start,
+   * the end of its last recorded call, and its last recorded message.
    */
-  staleEpisodes(before: number, now: number, limit: number): Promise<string[]>;
+  staleEpisodes(before: number, now: number, limit: number, after?: string): Promise<string[]>;
   /**
    * Lets a lease go between calls: it expires now but stays `owner`'s, so the owner takes it back
    * at the same epoch (its sandbox still current) while any other process may take it over.

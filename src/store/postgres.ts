@@ -131,9 +131,10 @@ const SQL = {
             AND ($5::double precision IS NULL OR ${LAST_ACTIVITY} < $5)
           RETURNING lease_owner, lease_until, lease_epoch`,
   release: `UPDATE episodes SET lease_until = 0 WHERE id = $1 AND lease_owner = $2`,
-  stale: `SELECT id FROM (SELECT id, ${LAST_ACTIVITY} AS active FROM episodes
-            WHERE status = 'running' AND lease_epoch > 0 AND coalesce(lease_until, 0) < $2) AS running
-          WHERE active < $1 ORDER BY active, id COLLATE "C" LIMIT $3`,
+  // COLLATE "C": ids in byte order, as SQLite compares them.
+  stale: `SELECT id FROM episodes WHERE status = 'running' AND lease_epoch > 0 AND coalesce(lease_until, 0) < $2
+            AND ($4::text IS NULL OR id COLLATE "C" > $4) AND ${LAST_ACTIVITY} < $1
+          ORDER BY id COLLATE "C" LIMIT $3`,
 } as const;
 
 type Statement = keyof typeof SQL;
@@ -446,8 +447,8 @@ export class PostgresBackend implements StoreBackend {
     return row ? { owner: row.lease_owner, until: row.lease_until, epoch: row.lease_epoch } : null;
   }
 
-  async staleEpisodes(before: number, now: number, limit: number): Promise<string[]> {
-    return (await this.query<{ id: string }>("stale", [before, now, limit])).rows.map((r) => r.id);
+  async staleEpisodes(before: number, now: number, limit: number, after?: string): Promise<string[]> {
+    return (await this.query<{ id: string }>("stale", [before, now, limit, after ?? null])).rows.map((r) => r.id);
   }
 
   async release(episodeId: string, owner: string): Promise<void> {

@@ -383,10 +383,10 @@ export class Recorder {
     return this.write(() => this.backend.lease(episodeId, this.owner, now(), until, idleBefore));
   }
 
-  /** At most `limit` running leased episodes that no process holds and nobody used since `before`, the longest idle first (see `StoreBackend.staleEpisodes`). */
-  async staleEpisodes(before: number, limit: number): Promise<string[]> {
+  /** At most `limit` running leased episodes that no process holds and nobody used since `before`, in id order past `after` (see `StoreBackend.staleEpisodes`). */
+  async staleEpisodes(before: number, limit: number, after?: string): Promise<string[]> {
     await this.flush();
-    return this.write(() => this.backend.staleEpisodes(before, now(), limit));
+    return this.write(() => this.backend.staleEpisodes(before, now(), limit, after));
   }
 
   /** Lets this process's lease on an episode go between calls (after what is queued has committed); see `StoreBackend.release`. */

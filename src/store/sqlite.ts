@@ -84,9 +84,9 @@ export class SqliteBackend implements StoreBackend {
       release: db.prepare(`UPDATE episodes SET lease_until = 0 WHERE id = ? AND lease_owner = ?`),
       stale: db
         .prepare(
-          `SELECT id FROM (SELECT id, ${LAST_ACTIVITY} AS active FROM episodes
-             WHERE status = 'running' AND lease_epoch > 0 AND coalesce(lease_until, 0) < @now)
-           WHERE active < @before ORDER BY active, id LIMIT @limit`,
+          `SELECT id FROM episodes WHERE status = 'running' AND lease_epoch > 0 AND coalesce(lease_until, 0) < @now
+             AND (@after IS NULL OR id > @after) AND ${LAST_ACTIVITY} < @before
+           ORDER BY id LIMIT @limit`,
         )
         .pluck(),
     };
@@ -189,8 +189,8 @@ export class SqliteBackend implements StoreBackend {
     return (this.stmt.lease.get({ id: episodeId, owner, now, until, idleBefore: idleBefore ?? null }) as Lease | undefined) ?? null;
   }
 
-  async staleEpisodes(before: number, now: number, limit: number): Promise<string[]> {
-    return this.stmt.stale.all({ before, now, limit }) as string[];
+  async staleEpisodes(before: number, now: number, limit: number, after?: string): Promise<string[]> {
+    return this.stmt.stale.all({ before, now, limit, after: after ?? null }) as string[];
   }
 
   async release(episodeId: string, owner: string): Promise<void> {

@@ -15,6 +15,9 @@ const ENV = Environment.parse({
   tasks: COUNTER_INPUT.tasks.map((t) => ({ ...t, final_state: { checked: ["/count"], changes: [{ path: "/count", value: 5 }] } })),
 });
 
+/** An environment only some processes serve. */
+const OTHER = Environment.parse({ ...COUNTER_INPUT, id: "test-other" });
+
 type Script = { tool: string; args: Record<string, unknown> }[];
 const SCRIPTS: Script[] = [
   [],
@@ -153,6 +156,18 @@ describe.each(STORES)("sweeping idle shared episodes ($kind)", ({ fresh }) => {
       expect(stored.score).toEqual(await reference(scripts[i]!, i, "idle_timeout"));
     }
     expect([b.size, c.size]).toEqual([0, 0]);
+  });
+
+  it("pages on past episodes it cannot continue (an environment it does not serve), so they hold back no others", async () => {
+    const open = await fresh();
+    const a = new EpisodeService(new EnvironmentRegistry([{ env: ENV }, { env: OTHER }], { timeoutMs: 300 }), await open("a"), { shared: { leaseMs: 60_000 } });
+    // Ids in byte order: the two foreign episodes fill the first page of two.
+    for (const [id, env] of [["a-0", OTHER.id], ["a-1", OTHER.id], ["b-0", ENV.id]] as const) await a.open({ env, task: "code-alpha", id, transport: "http", face: "rest" });
+    await a.closeAll();
+    const b = replica(await open("b"));
+    expect([await b.sweep(0, 2), await b.sweep(0, 2)]).toEqual([0, 1]);
+    expect(await Promise.all(["a-0", "a-1", "b-0"].map(async (id) => (await row(b.recorder, id)).status))).toEqual(["running", "running", "idle_timeout"]);
+    expect(b.size).toBe(0);
   });
 
   it("sweeps from the HTTP server's reaper, at most the limit per sweep", async () => {
