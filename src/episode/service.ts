@@ -273,7 +273,8 @@ export class EpisodeService {
    * how many this process ended.
    */
   sweep(idleMs: number, limit = SWEEP_LIMIT): Promise<number> {
-    if (!this.options.shared) return Promise.resolve(0);
+    // While the store is unwritable nothing could be ended; the recorder's probe says when it is back.
+    if (!this.options.shared || this.recorder.failure) return Promise.resolve(0);
     this.sweeping ??= this.sweepNow(idleMs, limit).finally(() => (this.sweeping = null));
     return this.sweeping;
   }

@@ -1,4 +1,5 @@
 // The sweep of shared episodes no process holds: on a real SQLite file and a real PostgreSQL, processes that abandon episodes, sweepers that end them as their own process would have, and what a sweep must leave alone.
+import { rmSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EnvironmentRegistry, EpisodeService, textOf, type EpisodeSession } from "../../src/episode/index.ts";
 import { startHttpServer } from "../../src/serve/http.ts";
@@ -181,5 +182,19 @@ describe.each(STORES)("sweeping idle shared episodes ($kind)", ({ fresh }) => {
     const server = await startHttpServer({ registry: registry(), recorder, port: 0, shared: { leaseMs: 60_000 }, idleTimeoutMs: 1 });
     closers.push(() => server.close());
     await expect.poll(async () => (await Promise.all(ids.map(async (id) => (await row(b.recorder, id)).status))), { timeout: 20_000 }).toEqual(ids.map(() => "idle_timeout"));
+  });
+});
+
+describe("sweeping while the store is unwritable", () => {
+  it("does nothing, and fails nothing, until the store can be written again", async () => {
+    const file = `${tmp.path}/down.db`;
+    const [a, b] = [replica(named(Recorder.open(file), "a")), replica(named(Recorder.open(file), "b"))];
+    const [id] = await abandon(a, "down", [SCRIPTS[1]!]);
+    // The file deleted under the open connections: B's next write finds it gone, and its recorder is failed.
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
+    await expect(b.recorder.lease(id!, now() + 1)).rejects.toThrow(/deleted|replaced|no such file|ENOENT/i);
+    expect(b.recorder.failure).not.toBeNull();
+    expect(await b.sweep(0)).toBe(0);
+    expect(b.size).toBe(0);
   });
 });
