@@ -10,6 +10,7 @@ await import("./runtime.ts");
 await import("./pool.ts");
 await import("./evict.ts");
 await import("./pg.ts");
+await import("./sweep.ts");
 await import("./replicas.ts");
 await import("./serve.ts");
 await import("./ops.ts");

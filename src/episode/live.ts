@@ -339,11 +339,7 @@ export class EpisodeSession {
     const deadline = performance.now() + shared!.leaseMs;
     for (let wait = 2; ; wait = Math.min(wait * 2, 100)) {
       const lease = await recorder.lease(this.id, now() + shared!.leaseMs);
-      if (lease) {
-        if (lease.epoch !== this.epoch) await this.catchUp();
-        this.epoch = lease.epoch;
-        return;
-      }
+      if (lease) return this.holding(lease.epoch);
       const row = await recorder.loadEpisode(this.id);
       if (!row || row.status !== "running") {
         const status = (row?.status ?? "closed") as Exclude<EpisodeStatus, "running">;
@@ -353,6 +349,12 @@ export class EpisodeSession {
       if (performance.now() >= deadline) throw new EpisodeBusyError(this.id);
       await new Promise((r) => setTimeout(r, wait));
     }
+  }
+
+  /** The lease is this process's at `epoch`: when that moved, other processes ran calls since this one last did, and the state catches up. */
+  private async holding(epoch: number): Promise<void> {
+    if (epoch !== this.epoch) await this.catchUp();
+    this.epoch = epoch;
   }
 
   /** Rebuilds counts and sub-answers from the record, and drops the sandbox: the next call replays the record into a new one. */
@@ -426,7 +428,7 @@ export class EpisodeSession {
 
   /** The episode was ended by another process: end it here without writing (the first ending won). */
   private adoptEnd(status: Exclude<EpisodeStatus, "running">): void {
-    if (this.ending) return;
+    if (this.currentStatus !== "running") return;
     this.ending = Promise.resolve();
     this.markEnded(status);
   }
@@ -546,37 +548,65 @@ export class EpisodeSession {
    */
   end(status: Exclude<EpisodeStatus, "running">, final: { answer?: string | null; meta?: unknown } = {}): Promise<void> {
     if (this.ending) return this.ending;
-    const finish = () => this.finish(status, final.answer ?? null, final.meta);
-    if (!this.options.shared) return (this.ending = this.queue.then(finish));
-    const done = this.queue.then(() => this.endLeased(finish));
-    this.ending = done;
-    // Busy elsewhere past the lease: not ended, so a retry can end it.
-    done.catch(() => {
-      if (this.ending === done) this.ending = null;
-    });
-    return done;
+    const answer = final.answer ?? null;
+    if (this.options.shared) {
+      // Waits for a call running elsewhere; an episode another process ended meanwhile has ended here too.
+      const take = () =>
+        this.acquire().then(
+          () => true,
+          (err: unknown) => {
+            if (!(err instanceof EpisodeEndedError)) return Promise.reject(err);
+            this.markEnded(err.status as Exclude<EpisodeStatus, "running">);
+            return false;
+          },
+        );
+      return this.endLeased(take, status, answer, final.meta).then(() => undefined);
+    }
+    this.ending = this.queue.then(() => this.finish(status, answer, final.meta)).then(() => undefined);
+    return this.ending;
   }
 
   /**
-   * Ends a shared episode under its lease, like a call: another process may have run calls since
-   * this one last did (or this one never did: it took the episode up for this request), and the
-   * score must count them. An episode already ended elsewhere ends here as it did there.
+   * Ends a shared episode as `idle_timeout` if this process can take its lease at once and the record
+   * shows no use since `before` (`Recorder.lease` checks both in one step, so no call slips in
+   * between); scored from the record, as the process that opened it would have. False, and nothing
+   * done, when a call holds the lease elsewhere, a client used the episode since, or it has ended.
    */
-  private async endLeased(finish: () => Promise<void>): Promise<void> {
-    try {
-      await this.acquire();
-    } catch (err) {
-      if (!(err instanceof EpisodeEndedError)) throw err;
-      this.markEnded(err.status as Exclude<EpisodeStatus, "running">);
-      return;
-    }
-    await finish();
+  expire(before: number): Promise<boolean> {
+    const shared = this.options.shared;
+    if (this.ending || !shared) return Promise.resolve(false);
+    const take = async (): Promise<boolean> => {
+      const lease = await this.options.recorder.lease(this.id, now() + shared.leaseMs, before);
+      if (lease) await this.holding(lease.epoch);
+      return lease !== null;
+    };
+    return this.endLeased(take, "idle_timeout", null, undefined);
   }
 
-  private async finish(status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): Promise<void> {
+  /**
+   * Ends a shared episode under its lease, which `take` takes (false: not taken, nothing done): the
+   * calls other processes ran count, none runs meanwhile, and of two processes ending it at once the
+   * second finds it ended. Resolves whether this process ended it; when it did not, it is not ending.
+   */
+  private endLeased(take: () => Promise<boolean>, status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): Promise<boolean> {
+    const run = this.queue.then(async () => ((await take()) ? this.finish(status, answer, meta) : false));
+    const ending = run.then(() => undefined);
+    ending.catch(() => undefined);
+    this.ending = ending;
+    // Still running (the lease not taken, or taking it failed): the calls that arrived meanwhile, queued behind, go on as before.
+    const settled = (): void => {
+      if (this.currentStatus === "running" && this.ending === ending) this.ending = null;
+    };
+    this.queue = run.then(settled, settled);
+    return run;
+  }
+
+  /** Scores, stores and closes the episode; resolves whether the store took this ending (false: it had ended already, or was never recorded). */
+  private async finish(status: Exclude<EpisodeStatus, "running">, answer: string | null, meta: unknown): Promise<boolean> {
     const score = this.scores(answer, await this.stateScore());
+    let stored = false;
     try {
-      if (this.begun) await this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score });
+      if (this.begun) stored = await this.options.recorder.endEpisode(this.id, { status, finalAnswer: answer, finalMeta: meta, score });
     } catch (err) {
       // Not stored, not ended: a submit can be retried; a server stopping leaves the row for the next start to mark interrupted.
       if (status === "submitted" || status === "limit_exceeded") throw err;
@@ -585,6 +615,7 @@ export class EpisodeSession {
     this.finalScore = score;
     this.dropSandbox();
     this.options.onEnd?.(status);
+    return stored;
   }
 
   /** The final-state check, when the task declares a final state: the sandbox's state now (the initial state if no call ran). */

@@ -1,6 +1,6 @@
 // The episode service: opens episodes by environment and task, finds them by id for any face, serializes their calls, ends idle ones and keeps their sandboxes under a memory budget.
 import { randomUUID } from "node:crypto";
-import type { Recorder, StoredEpisode } from "../store/index.ts";
+import { now, type Recorder, type StoredEpisode } from "../store/index.ts";
 import type { EpisodeStatus, TransportKind } from "../schema/index.ts";
 import { EpisodeSession, SUBMIT_TOOL } from "./live.ts";
 import { SERVE_MODES, type ServeMode } from "./views.ts";
@@ -38,6 +38,9 @@ export interface ServiceOptions {
    */
   episodeLimits?: FairnessLimits;
 }
+
+/** Episodes one sweep ends at most, so that a large backlog does not hold up the server for long. */
+export const SWEEP_LIMIT = 100;
 
 /** Faces whose episodes are addressed by id, not by a connection: the ones another process can take over. */
 const BY_ID_FACES = new Set(["rest", "ors", "mcp-2026"]);
@@ -89,6 +92,14 @@ export class EpisodeService {
   /** Opens, ends and calls of these episodes, for the server's metrics. */
   readonly events = new EpisodeEvents();
   private readonly residents: ResidentSet;
+  /** The sweep under way, if any: ticks that come while it runs join it rather than start another. */
+  private sweeping: Promise<number> | null = null;
+  /**
+   * The last episode the previous sweep looked at, when it stopped at its limit: the next one pages
+   * on from there, so episodes this process cannot end (an environment it does not serve) never
+   * hold back the ones after them.
+   */
+  private sweptUpTo: string | undefined;
 
   constructor(
     readonly registry: EnvironmentRegistry,
@@ -282,13 +293,6 @@ export class EpisodeService {
     else this.limitedBy.set(entry.client, n);
   }
 
-  /** Drops a shared episode from this process, still running in the store for any process to take up. */
-  private letGo(episode: EpisodeSession): Promise<void> {
-    this.remove(episode.id);
-    this.residents.forget(episode.id);
-    return episode.dispose();
-  }
-
   /** The live episode with this id, or undefined. */
   find(id: string): EpisodeSession | undefined {
     return this.live.get(id)?.episode;
@@ -321,18 +325,64 @@ export class EpisodeService {
     }
   }
 
+  /**
+   * In a shared store, ends as `idle_timeout` the episodes of any process that nobody has used for
+   * `idleMs` and whose lease no process holds: their client went away, and since no process is asked
+   * about them any more, no idle reaper sees them. Each is taken over and ended as the process that
+   * opened it would have ended it, scored from its record; one that a call or a client took up
+   * meanwhile, or that another sweeper ended first, is let go. At most `limit` per sweep, each sweep
+   * going on where the last one stopped; episodes live in this process are left to `reap`. Resolves
+   * how many this process ended.
+   */
+  sweep(idleMs: number, limit = SWEEP_LIMIT): Promise<number> {
+    // While the store is unwritable nothing could be ended; the recorder's probe says when it is back.
+    if (!this.options.shared || this.recorder.failure) return Promise.resolve(0);
+    this.sweeping ??= this.sweepNow(idleMs, limit).finally(() => (this.sweeping = null));
+    return this.sweeping;
+  }
+
+  private async sweepNow(idleMs: number, limit: number): Promise<number> {
+    const before = now() - idleMs;
+    let ended = 0;
+    const ids = await this.recorder.staleEpisodes(before, limit, this.sweptUpTo);
+    this.sweptUpTo = ids.length < limit ? undefined : ids.at(-1);
+    for (const id of ids) {
+      if (this.live.has(id) || this.resuming.has(id)) continue;
+      let episode: EpisodeSession;
+      try {
+        episode = await this.get(id);
+      } catch (err) {
+        // Not continuable here (an environment this process does not serve, or ended meanwhile): a process that can will sweep it.
+        if (err instanceof LookupError) continue;
+        throw err;
+      }
+      let expired = false;
+      try {
+        expired = await episode.expire(before);
+      } finally {
+        if (!expired) await this.letGo(episode);
+      }
+      if (expired) ended++;
+    }
+    return ended;
+  }
+
+  /** Lets a shared episode go from this process without ending it (after its calls in flight): it stays running in the store for any process to take up. */
+  private async letGo(episode: EpisodeSession): Promise<void> {
+    if (this.live.get(episode.id)?.episode === episode) this.remove(episode.id);
+    this.residents.forget(episode.id);
+    await episode.dispose();
+  }
+
   get size(): number {
     return this.live.size;
   }
 
   /** Ends every live episode (server shutdown); shared ones are only let go, for the other processes to continue. */
   async closeAll(status: Exclude<EpisodeStatus, "running"> = "closed"): Promise<void> {
-    await Promise.all(
-      [...this.live.values()].map(async ({ episode }) => {
-        if (!episode.shared) return episode.end(status);
-        await this.letGo(episode);
-      }),
-    );
+    // A sweep under way finishes first: the episodes it is ending are not left half taken over.
+    await this.sweeping?.catch(() => undefined);
+    await Promise.all([...this.live.values()].map(({ episode }) => (episode.shared ? this.letGo(episode) : episode.end(status))));
   }
 }
 

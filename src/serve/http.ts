@@ -588,6 +588,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       if (live.inflight === 0 && live.lastActive < cutoff) void live.session.close("idle_timeout");
     }
     service.reap(idleMs);
+    // Shared episodes that no process holds any more: another process's idle reaper never sees them.
+    if (!closing) service.sweep(idleMs).catch((err: Error) => log(`envforge serve: sweeping idle shared episodes failed: ${err.message}`));
   }, Math.max(20, Math.min(idleMs / 4, 30_000)));
   reaper.unref();
 

@@ -141,8 +141,18 @@ export interface StoreBackend {
    * Takes or renews the lease of a running episode for `owner` until `until`: granted when it is
    * free, expired (`lease_until < now`) or already this owner's; the epoch grows by one each time
    * the owner changes. Null when the episode is not running or another owner holds a live lease.
+   * With `idleBefore`, granted only while the episode's last activity (see `staleEpisodes`) is
+   * older than that: taken and checked at once, so no call can slip in between.
    */
-  lease(episodeId: string, owner: string, now: number, until: number): Promise<Lease | null>;
+  lease(episodeId: string, owner: string, now: number, until: number, idleBefore?: number): Promise<Lease | null>;
+  /**
+   * The ids of at most `limit` running leased episodes (lease_epoch > 0: any process may take them
+   * over) whose lease nobody holds at `now` and whose last activity is older than `before`, in id
+   * order (by UTF-8 bytes: the same on both stores) and, with `after`, past that id, so that a
+   * sweeper pages on from where it stopped. An episode's last activity is the latest of its start,
+   * the end of its last recorded call, and its last recorded message.
+   */
+  staleEpisodes(before: number, now: number, limit: number, after?: string): Promise<string[]>;
   /**
    * Lets a lease go between calls: it expires now but stays `owner`'s, so the owner takes it back
    * at the same epoch (its sandbox still current) while any other process may take it over.

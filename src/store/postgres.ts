@@ -104,6 +104,11 @@ const MESSAGES_SQL = `
     WITH ORDINALITY AS t(episode_id, ts, direction, type, method, request_id, latency_ms, body, body_utf16, ord)
   ORDER BY ord`;
 
+/** An episode's last activity (see `StoreBackend.staleEpisodes`), as src/store/sqlite.ts computes it: last call and message found by key. */
+const LAST_ACTIVITY = `greatest(episodes.started_at,
+  (SELECT calls.started_at + calls.latency_ms FROM calls WHERE calls.episode_id = episodes.id ORDER BY calls.seq DESC LIMIT 1),
+  (SELECT messages.ts FROM messages WHERE messages.episode_id = episodes.id ORDER BY messages.id DESC LIMIT 1))`;
+
 const SQL = {
   begin: `INSERT INTO episodes (id, kind, env_id, env_sha256, task_id, transport, session_id, needed, started_at, owner, meta, lease_owner, lease_until, lease_epoch)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
@@ -123,8 +128,13 @@ const SQL = {
   lease: `UPDATE episodes SET lease_epoch = lease_epoch + (CASE WHEN lease_owner IS DISTINCT FROM $2 THEN 1 ELSE 0 END),
           lease_owner = $2, lease_until = $4
           WHERE id = $1 AND status = 'running' AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $3)
+            AND ($5::double precision IS NULL OR ${LAST_ACTIVITY} < $5)
           RETURNING lease_owner, lease_until, lease_epoch`,
   release: `UPDATE episodes SET lease_until = 0 WHERE id = $1 AND lease_owner = $2`,
+  // COLLATE "C": ids in byte order, as SQLite compares them.
+  stale: `SELECT id FROM episodes WHERE status = 'running' AND lease_epoch > 0 AND coalesce(lease_until, 0) < $2
+            AND ($4::text IS NULL OR id COLLATE "C" > $4) AND ${LAST_ACTIVITY} < $1
+          ORDER BY id COLLATE "C" LIMIT $3`,
 } as const;
 
 type Statement = keyof typeof SQL;
@@ -431,10 +441,14 @@ export class PostgresBackend implements StoreBackend {
     }));
   }
 
-  async lease(episodeId: string, owner: string, now: number, until: number): Promise<Lease | null> {
+  async lease(episodeId: string, owner: string, now: number, until: number, idleBefore?: number): Promise<Lease | null> {
     type Row = { lease_owner: string; lease_until: number; lease_epoch: number };
-    const row = (await this.query<Row>("lease", [episodeId, owner, now, until])).rows[0];
+    const row = (await this.query<Row>("lease", [episodeId, owner, now, until, idleBefore ?? null])).rows[0];
     return row ? { owner: row.lease_owner, until: row.lease_until, epoch: row.lease_epoch } : null;
+  }
+
+  async staleEpisodes(before: number, now: number, limit: number, after?: string): Promise<string[]> {
+    return (await this.query<{ id: string }>("stale", [before, now, limit, after ?? null])).rows.map((r) => r.id);
   }
 
   async release(episodeId: string, owner: string): Promise<void> {

@@ -374,10 +374,19 @@ export class Recorder {
     return this.write(() => this.backend.recordedCalls(episodeId));
   }
 
-  /** Takes (or renews) an episode's lease for this process until `until`; null when another live process holds it or it has ended. */
-  async lease(episodeId: string, until: number): Promise<Lease | null> {
+  /**
+   * Takes (or renews) an episode's lease for this process until `until`; null when another live
+   * process holds it or it has ended, or, with `idleBefore`, when it was used since (see `StoreBackend.lease`).
+   */
+  async lease(episodeId: string, until: number, idleBefore?: number): Promise<Lease | null> {
     await this.flush();
-    return this.write(() => this.backend.lease(episodeId, this.owner, now(), until));
+    return this.write(() => this.backend.lease(episodeId, this.owner, now(), until, idleBefore));
+  }
+
+  /** At most `limit` running leased episodes that no process holds and nobody used since `before`, in id order past `after` (see `StoreBackend.staleEpisodes`). */
+  async staleEpisodes(before: number, limit: number, after?: string): Promise<string[]> {
+    await this.flush();
+    return this.write(() => this.backend.staleEpisodes(before, now(), limit, after));
   }
 
   /** Lets this process's lease on an episode go between calls (after what is queued has committed); see `StoreBackend.release`. */

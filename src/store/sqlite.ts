@@ -21,6 +21,14 @@ class OpRefused extends Error {}
 /** SQLite errors that belong to one statement (a duplicate key), not to the transaction. */
 const ownFailure = (err: unknown): boolean => err instanceof OpRefused || String((err as { code?: string }).code ?? "").startsWith("SQLITE_CONSTRAINT");
 
+/**
+ * An episode's last activity (see `StoreBackend.staleEpisodes`): its last call and last message are
+ * found by key (calls by seq, messages by id) rather than by scanning all of them.
+ */
+const LAST_ACTIVITY = `max(episodes.started_at,
+  coalesce((SELECT calls.started_at + calls.latency_ms FROM calls WHERE calls.episode_id = episodes.id ORDER BY calls.seq DESC LIMIT 1), 0),
+  coalesce((SELECT messages.ts FROM messages WHERE messages.episode_id = episodes.id ORDER BY messages.id DESC LIMIT 1), 0))`;
+
 export class SqliteBackend implements StoreBackend {
   readonly location: string;
   private readonly identity: FileIdentity | null;
@@ -70,9 +78,17 @@ export class SqliteBackend implements StoreBackend {
       lease: db.prepare(
         `UPDATE episodes SET lease_epoch = CASE WHEN lease_owner IS @owner THEN lease_epoch ELSE lease_epoch + 1 END, lease_owner = @owner, lease_until = @until
          WHERE id = @id AND status = 'running' AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until < @now)
+           AND (@idleBefore IS NULL OR ${LAST_ACTIVITY} < @idleBefore)
          RETURNING lease_owner AS owner, lease_until AS until, lease_epoch AS epoch`,
       ),
       release: db.prepare(`UPDATE episodes SET lease_until = 0 WHERE id = ? AND lease_owner = ?`),
+      stale: db
+        .prepare(
+          `SELECT id FROM episodes WHERE status = 'running' AND lease_epoch > 0 AND coalesce(lease_until, 0) < @now
+             AND (@after IS NULL OR id > @after) AND ${LAST_ACTIVITY} < @before
+           ORDER BY id LIMIT @limit`,
+        )
+        .pluck(),
     };
     // Each call is its own savepoint: a refused one (duplicate seq, lost lease) leaves its siblings committed.
     this.applyCall = db.transaction((c: Extract<WriteOp, { op: "call" }>) => {
@@ -168,9 +184,13 @@ export class SqliteBackend implements StoreBackend {
     }));
   }
 
-  async lease(episodeId: string, owner: string, now: number, until: number): Promise<Lease | null> {
+  async lease(episodeId: string, owner: string, now: number, until: number, idleBefore?: number): Promise<Lease | null> {
     this.checkFile();
-    return (this.stmt.lease.get({ id: episodeId, owner, now, until }) as Lease | undefined) ?? null;
+    return (this.stmt.lease.get({ id: episodeId, owner, now, until, idleBefore: idleBefore ?? null }) as Lease | undefined) ?? null;
+  }
+
+  async staleEpisodes(before: number, now: number, limit: number, after?: string): Promise<string[]> {
+    return this.stmt.stale.all({ before, now, limit, after: after ?? null }) as string[];
   }
 
   async release(episodeId: string, owner: string): Promise<void> {
