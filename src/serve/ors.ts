@@ -3,7 +3,7 @@ import { clientOf } from "./fairness.ts";
 import { createHash, randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import { z } from "zod";
-import { EpisodeBusyError, LookupError, textOf, toolDoc, SUBMIT_TOOL_DOC, type EnvironmentRegistry, type EpisodeService, type EpisodeSession, type ToolDoc } from "../episode/index.ts";
+import { EpisodeBusyError, EpisodeEndedError, LookupError, textOf, toolDoc, SUBMIT_TOOL_DOC, type EnvironmentRegistry, type EpisodeService, type EpisodeSession, type ToolDoc } from "../episode/index.ts";
 import type { Environment } from "../schema/index.ts";
 import { StoreError } from "../store/index.ts";
 import { HttpError, type Route, type RouteContext } from "./http.ts";
@@ -137,9 +137,10 @@ export function orsRoutes(): Route[] {
     }
     const taskId = randomUUID();
     let payload: unknown;
-    if (episode === null || episode.ended) payload = { ok: false, error: `episode "${sessionId(ctx)}" has ended${episode ? ` (${episode.status})` : ""}; open a new session`, reason: "episode_finished" };
+    // Ended in another process (a shared store) is found only when the call takes the lease.
+    const outcome = episode === null || episode.ended ? null : await episode.call(body.name, body.input).catch((err: unknown) => (err instanceof EpisodeEndedError ? null : Promise.reject(err)));
+    if (episode === null || outcome === null) payload = { ok: false, error: `episode "${sessionId(ctx)}" has ended${episode ? ` (${episode.status})` : ""}; open a new session`, reason: "episode_finished" };
     else {
-      const outcome = await episode.call(body.name, body.input);
       const text = textOf(outcome.result);
       payload = {
         ok: true,

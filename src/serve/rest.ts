@@ -88,7 +88,7 @@ export function restRoutes(): Route[] {
         });
         if (episode) {
           // In a shared store other processes may have run calls since this one last did.
-          await episode.refresh();
+          await episodeErrors(() => episode.refresh());
           return ctx.sendJson(200, agentProgress(episode));
         }
         // Ended: what the agent plane may see of it is its status and score, never a sub-answer.
@@ -104,7 +104,8 @@ export function restRoutes(): Route[] {
         const episode = await live(ctx.service, ctx.params.id!);
         const req = await body(ctx, CallRequest, "call");
         if (episode.ended) throw new HttpError(410, `episode "${episode.id}" has ended (${episode.status}); open a new episode`);
-        ctx.sendJson(200, callView(episode, await episode.call(req.tool, req.arguments ?? {})));
+        // In a shared store a call waits for the lease and reads the record: busy, ended elsewhere or a failed store are statuses, not 500s.
+        ctx.sendJson(200, callView(episode, await episodeErrors(() => episode.call(req.tool, req.arguments ?? {}))));
       },
     },
     {
@@ -124,7 +125,7 @@ export function restRoutes(): Route[] {
         const episode = await live(ctx.service, ctx.params.id!);
         const req = await body(ctx, AnswerRequest, "answer");
         if (episode.ended) throw new HttpError(410, `episode "${episode.id}" has ended (${episode.status}); open a new episode`);
-        const outcome = await episode.answer(req.answer);
+        const outcome = await episodeErrors(() => episode.answer(req.answer));
         if (outcome.result.isError) throw new HttpError(409, textOf(outcome.result));
         ctx.sendJson(200, { ...agentProgress(episode), reward: outcome.step?.rewards.f1 ?? null, step: outcome.step, done: true });
       },
