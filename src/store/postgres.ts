@@ -197,8 +197,13 @@ interface EpisodeRowPg {
  * statements go out together and cost about one round trip) and named prepared statements.
  */
 export class PostgresBackend implements StoreBackend {
+  /** Connections lent out now (at most the pool's size), and the queries waiting in line for one. */
+  private lent = 0;
+  private readonly inLine: (() => void)[] = [];
+
   private constructor(
     private readonly pool: pg.Pool,
+    private readonly poolSize: number,
     readonly location: string,
     private readonly probeLockTimeoutMs: number,
     private readonly url: string,
@@ -215,9 +220,10 @@ export class PostgresBackend implements StoreBackend {
    */
   static async open(url: string, options: PostgresOptions = {}): Promise<PostgresBackend> {
     const location = withoutPassword(url);
+    const poolSize = options.poolSize ?? 4;
     const pool = new pg.Pool({
       connectionString: url,
-      max: options.poolSize ?? 4,
+      max: poolSize,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
       application_name: "envforge",
       pipeline: true,
@@ -238,19 +244,28 @@ export class PostgresBackend implements StoreBackend {
       await pool.end().catch(() => undefined);
       throw new DatabaseOpenError(location, reasonOf(err), { cause: err });
     }
-    return new PostgresBackend(pool, location, options.probeLockTimeoutMs ?? 200, url);
+    return new PostgresBackend(pool, poolSize, location, options.probeLockTimeoutMs ?? 200, url);
   }
 
   private storeError(err: unknown): StoreError {
     return err instanceof StoreError ? err : new StoreError(this.location, reasonOf(err));
   }
 
-  /** Runs `work` on one pooled connection; a connection that failed is discarded, not reused. */
+  /**
+   * Runs `work` on one pooled connection; a connection that failed is discarded, not reused. Queries
+   * wait in line here for a free connection, first come first served and for as long as it takes, so
+   * the pool's connect timeout bounds only making a connection: a store that is only busy (16,384
+   * episodes on three replicas queued their leases past it) has not failed, while one that cannot
+   * be reached still fails within the timeout.
+   */
   private async withClient<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    if (this.lent < this.poolSize) this.lent++;
+    else await new Promise<void>((resolve) => this.inLine.push(resolve));
     let client: pg.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {
+      this.giveBack();
       throw this.storeError(err);
     }
     try {
@@ -260,7 +275,16 @@ export class PostgresBackend implements StoreBackend {
     } catch (err) {
       client.release(true);
       throw this.storeError(err);
+    } finally {
+      this.giveBack();
     }
+  }
+
+  /** A connection is free: to the first query in line, or back to the pool. */
+  private giveBack(): void {
+    const next = this.inLine.shift();
+    if (next) next();
+    else this.lent--;
   }
 
   private async query<R extends pg.QueryResultRow>(name: Statement, values: unknown[]): Promise<pg.QueryResult<R>> {

@@ -259,6 +259,30 @@ describe("PostgresBackend: leases, owners and interruption", () => {
     }
   });
 
+  it("keeps queries waiting in line for a busy pool, however long, rather than failing them as a store that cannot be reached", async () => {
+    // One connection, and a connect timeout far below how long it stays busy.
+    const busy = await PostgresBackend.open(url, { poolSize: 1, connectTimeoutMs: 50 });
+    try {
+      await busy.commit([begin("crowd")]);
+      await withPg(url, async (locker) => {
+        await locker.query("BEGIN");
+        await locker.query(`SELECT 1 FROM episodes WHERE id = 'crowd' FOR UPDATE`);
+        // The lease waits for the row lock on the only connection; every other query waits for that connection.
+        const lease = busy.lease("crowd", "A", 1000, 2000);
+        const reads = Array.from({ length: 8 }, () => busy.loadEpisode("crowd"));
+        const waiting = async () => (await locker.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE episodes%'`)).rows[0].n as number;
+        while ((await waiting()) === 0) await new Promise((r) => setTimeout(r, 10));
+        // Well past the connect timeout: a query still in line then would have failed before.
+        await new Promise((r) => setTimeout(r, 300));
+        await locker.query("COMMIT");
+        expect(await lease).toEqual({ owner: "A", until: 2000, epoch: 1 });
+        expect((await Promise.all(reads)).map((e) => e?.lease?.owner)).toEqual(Array(8).fill("A"));
+      });
+    } finally {
+      await busy.close();
+    }
+  });
+
   it("grants no lease on an ended or unknown episode", async () => {
     await store.commit([begin("l2"), end("l2")]);
     expect(await store.lease("l2", "A", 1000, 2000)).toBeNull();
