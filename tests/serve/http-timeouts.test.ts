@@ -1,7 +1,8 @@
-// Slow or lying clients on raw sockets: a body shorter than its Content-Length, headers that never end. Each gets a 408 and the connection closes.
+// Connection timeouts on raw sockets: slow or lying clients (a body shorter than its Content-Length, headers that never end) get a 408 and the connection closes; idle keep-alive connections stay open longer than the pools that reuse them.
 import { connect } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { Recorder } from "../../src/store/index.ts";
+import { DEFAULTS } from "../../src/serve/http.ts";
 import { EnvironmentRegistry, startHttpServer, type HttpServer } from "../../src/serve/index.ts";
 import { COUNTER, tempDir, type TempDir } from "./fixtures.ts";
 
@@ -48,4 +49,27 @@ it("keeps serving complete requests", async () => {
   const res = await fetch(`${server.origin}/v1/episodes/nobody`);
   expect(res.status).toBe(404);
   expect(await res.json()).toMatchObject({ error: expect.stringContaining('no episode "nobody"') });
+});
+
+it("keeps an idle keep-alive connection open for 65 s by default, and says so, longer than a balancer's or a client pool's idle timeout", async () => {
+  const plain = await startHttpServer({ registry: new EnvironmentRegistry([{ env: COUNTER }]), recorder, port: 0 });
+  try {
+    const head = await new Promise<string>((resolve, reject) => {
+      const socket = connect(plain.port, "127.0.0.1", () => socket.write(`GET /v1/episodes/nobody HTTP/1.1\r\nHost: 127.0.0.1:${plain.port}\r\nConnection: keep-alive\r\n\r\n`));
+      let received = "";
+      socket.setEncoding("utf8");
+      socket.on("data", (d: string) => {
+        received += d;
+        if (!received.includes("\r\n\r\n")) return;
+        socket.destroy();
+        resolve(received.slice(0, received.indexOf("\r\n\r\n")));
+      });
+      socket.on("error", reject);
+    });
+    expect(DEFAULTS.keepAliveTimeoutMs).toBe(65_000);
+    expect(head).toMatch(/^HTTP\/1\.1 404 /);
+    expect(head.split("\r\n")).toContain("Keep-Alive: timeout=65");
+  } finally {
+    await plain.close();
+  }
 });
