@@ -430,10 +430,6 @@ export class EpisodeSession {
   private adoptEnd(status: Exclude<EpisodeStatus, "running">): void {
     if (this.currentStatus !== "running") return;
     this.ending = Promise.resolve();
-    this.markEnded(status);
-  }
-
-  private markEnded(status: Exclude<EpisodeStatus, "running">): void {
     this.currentStatus = status;
     this.dropSandbox();
     this.options.onEnd?.(status);
@@ -551,15 +547,7 @@ export class EpisodeSession {
     const answer = final.answer ?? null;
     if (this.options.shared) {
       // Waits for a call running elsewhere; an episode another process ended meanwhile has ended here too.
-      const take = () =>
-        this.acquire().then(
-          () => true,
-          (err: unknown) => {
-            if (!(err instanceof EpisodeEndedError)) return Promise.reject(err);
-            this.markEnded(err.status as Exclude<EpisodeStatus, "running">);
-            return false;
-          },
-        );
+      const take = () => this.acquire().then(() => true, (err: unknown) => (err instanceof EpisodeEndedError ? false : Promise.reject(err)));
       return this.endLeased(take, status, answer, final.meta).then(() => undefined);
     }
     this.ending = this.queue.then(() => this.finish(status, answer, final.meta)).then(() => undefined);

@@ -75,6 +75,22 @@ describe("a shared store", () => {
     await expect(a.get("ends")).rejects.toMatchObject({ status: 410 });
   });
 
+  it("ends once, as it ended elsewhere, an episode closed here after another process ended it", async () => {
+    const [a, b] = [replica("a"), replica("b")];
+    const ends: string[] = [];
+    a.events.observe({ opened: () => undefined, ended: (_face, status) => void ends.push(status), called: () => undefined, evicted: () => undefined, replayed: () => undefined });
+    const opened = await a.open({ env: COUNTER.id, task: "code-alpha", id: "closed-late", transport: "http", face: "rest" });
+    await total(opened, 1);
+    await (await b.get("closed-late")).answer("K-7731-QZ");
+    await opened.end("closed");
+    expect(opened.status).toBe("submitted");
+    expect(ends).toEqual(["submitted"]);
+    expect(a.find("closed-late")).toBeUndefined();
+    const records = Records.open(tmp.db);
+    expect(records.getEpisode("closed-late")?.status).toBe("submitted");
+    records.close();
+  });
+
   it("refuses to continue a record its environment no longer reproduces, and marks the episode", async () => {
     const [a, b] = [replica("a"), replica("b")];
     const opened = await a.open({ env: COUNTER.id, task: "code-alpha", id: "tampered", transport: "http", face: "rest" });
